@@ -1,0 +1,174 @@
+"""The PP-OCRv3 recognition Student (``ch_PP-OCRv3_rec``) in plain ``paddle.nn``.
+
+MobileNetV1Enhance (scale 0.5) backbone, SVTR neck and a CTC head, laid out so that
+``state_dict()`` order matches PaddleOCR's, which is what lets :mod:`.pretrained` load the
+public weights one tensor after another.
+
+Shapes: image ``(N, 3, 48, W)`` -> features ``(N, 64, 1, W/8)`` -> logits ``(N, W/8, C)``.
+In eval mode the head returns softmax probabilities, as the exported models do.
+"""
+
+from __future__ import annotations
+
+import paddle
+import paddle.nn.functional as F
+from paddle import nn
+
+BACKBONE_CHANNELS = 512
+NECK_DIMS = 64
+
+
+class ConvBN(nn.Layer):
+    """Conv2D without bias, BatchNorm, then an optional activation."""
+
+    def __init__(self, cin: int, cout: int, kernel: int, stride=1, padding=0, groups: int = 1, act=None):
+        super().__init__()
+        self.conv = nn.Conv2D(cin, cout, kernel, stride=stride, padding=padding, groups=groups, bias_attr=False)
+        self.bn = nn.BatchNorm2D(cout)
+        self.act = act() if act else None
+
+    def forward(self, x):
+        x = self.bn(self.conv(x))
+        return self.act(x) if self.act else x
+
+
+class SqueezeExcite(nn.Layer):
+    def __init__(self, channels: int, reduction: int = 4):
+        super().__init__()
+        self.pool = nn.AdaptiveAvgPool2D(1)
+        self.conv1 = nn.Conv2D(channels, channels // reduction, 1)
+        self.conv2 = nn.Conv2D(channels // reduction, channels, 1)
+
+    def forward(self, x):
+        s = F.relu(self.conv1(self.pool(x)))
+        return x * F.hardsigmoid(self.conv2(s))
+
+
+class DepthwiseSeparable(nn.Layer):
+    def __init__(self, cin: int, cmid: int, cout: int, stride, kernel: int = 3, use_se: bool = False):
+        super().__init__()
+        self.depthwise = ConvBN(cin, cmid, kernel, stride, kernel // 2, groups=cmid, act=nn.Hardswish)
+        self.se = SqueezeExcite(cmid) if use_se else None
+        self.pointwise = ConvBN(cmid, cout, 1, act=nn.Hardswish)
+
+    def forward(self, x):
+        x = self.depthwise(x)
+        if self.se is not None:
+            x = self.se(x)
+        return self.pointwise(x)
+
+
+class MobileNetV1Enhance(nn.Layer):
+    """PP-OCRv3's backbone at scale 0.5, last_conv_stride (1, 2), 2x2 average pool."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = ConvBN(3, 16, 3, 2, 1, act=nn.Hardswish)
+        # (in, mid, out, stride, kernel, se): the scale-0.5 channel counts of PaddleOCR's table.
+        table = [
+            (16, 16, 32, 1, 3, False),
+            (32, 32, 64, 1, 3, False),
+            (64, 64, 64, 1, 3, False),
+            (64, 64, 128, (2, 1), 3, False),
+            (128, 128, 128, 1, 3, False),
+            (128, 128, 256, (2, 1), 3, False),
+            *[(256, 256, 256, 1, 5, False)] * 5,
+            (256, 256, 512, (2, 1), 5, True),
+            (512, 512, 512, (1, 2), 5, True),
+        ]
+        self.blocks = nn.Sequential(*[DepthwiseSeparable(i, m, o, s, k, se) for i, m, o, s, k, se in table])
+        self.pool = nn.AvgPool2D(kernel_size=2, stride=2, padding=0)
+
+    def forward(self, x):
+        return self.pool(self.blocks(self.conv1(x)))
+
+
+class Attention(nn.Layer):
+    def __init__(self, dim: int, heads: int = 8, drop: float = 0.1):
+        super().__init__()
+        self.heads, self.head_dim = heads, dim // heads
+        self.scale = self.head_dim**-0.5
+        self.qkv = nn.Linear(dim, dim * 3)
+        self.attn_drop = nn.Dropout(drop)
+        self.proj = nn.Linear(dim, dim)
+        self.proj_drop = nn.Dropout(drop)
+
+    def forward(self, x):
+        n, t, c = x.shape
+        qkv = self.qkv(x).reshape([n, t, 3, self.heads, self.head_dim]).transpose([2, 0, 3, 1, 4])
+        q, k, v = qkv[0] * self.scale, qkv[1], qkv[2]
+        attn = self.attn_drop(F.softmax(q.matmul(k.transpose([0, 1, 3, 2])), axis=-1))
+        x = attn.matmul(v).transpose([0, 2, 1, 3]).reshape([n, t, c])
+        return self.proj_drop(self.proj(x))
+
+
+class Mlp(nn.Layer):
+    def __init__(self, dim: int, hidden: int, drop: float = 0.1):
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden)
+        self.act = nn.Swish()
+        self.fc2 = nn.Linear(hidden, dim)
+        self.drop = nn.Dropout(drop)
+
+    def forward(self, x):
+        return self.drop(self.fc2(self.drop(self.act(self.fc1(x)))))
+
+
+class SVTRBlock(nn.Layer):
+    def __init__(self, dim: int, mlp_ratio: float = 2.0):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim, epsilon=1e-5)
+        self.mixer = Attention(dim)
+        self.norm2 = nn.LayerNorm(dim, epsilon=1e-5)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio))
+
+    def forward(self, x):
+        x = x + self.mixer(self.norm1(x))
+        return x + self.mlp(self.norm2(x))
+
+
+class SVTRNeck(nn.Layer):
+    """EncoderWithSVTR: dims 64, depth 2, hidden 120.
+
+    ``use_guide=True`` is PP-OCRv3's setting: the neck's input is detached, so CTC trains only
+    the neck and head (in PaddleOCR a SAR branch trains the backbone). Fine-tuning with CTC
+    alone needs ``use_guide=False``.
+    """
+
+    def __init__(self, cin: int = BACKBONE_CHANNELS, dims: int = NECK_DIMS, hidden: int = 120, depth: int = 2,
+                 use_guide: bool = False):
+        super().__init__()
+        self.use_guide = use_guide
+        self.conv1 = ConvBN(cin, cin // 8, 3, padding=1, act=nn.Swish)
+        self.conv2 = ConvBN(cin // 8, hidden, 1, act=nn.Swish)
+        self.svtr_block = nn.LayerList([SVTRBlock(hidden) for _ in range(depth)])
+        self.norm = nn.LayerNorm(hidden, epsilon=1e-6)
+        self.conv3 = ConvBN(hidden, cin, 1, act=nn.Swish)
+        self.conv4 = ConvBN(2 * cin, cin // 8, 3, padding=1, act=nn.Swish)
+        self.conv1x1 = ConvBN(cin // 8, dims, 1, act=nn.Swish)
+
+    def forward(self, x):
+        h = x.detach() if self.use_guide else x
+        z = self.conv2(self.conv1(h))
+        n, c, height, width = z.shape
+        z = z.flatten(2).transpose([0, 2, 1])
+        for block in self.svtr_block:
+            z = block(z)
+        z = self.norm(z).reshape([n, height, width, c]).transpose([0, 3, 1, 2])
+        z = paddle.concat([h, self.conv3(z)], axis=1)
+        return self.conv1x1(self.conv4(z))
+
+
+class PlateRecModel(nn.Layer):
+    """Backbone, neck, CTC head. ``forward`` returns logits in training, probabilities in eval."""
+
+    def __init__(self, num_classes: int, use_guide: bool = False):
+        super().__init__()
+        self.backbone = MobileNetV1Enhance()
+        self.neck = SVTRNeck(use_guide=use_guide)
+        self.head = nn.Linear(NECK_DIMS, num_classes)
+
+    def forward(self, x):
+        features = self.neck(self.backbone(x))  # (N, 64, 1, T)
+        logits = self.head(features.squeeze(2).transpose([0, 2, 1]))  # (N, T, C)
+        return logits if self.training else F.softmax(logits, axis=-1)

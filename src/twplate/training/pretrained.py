@@ -1,0 +1,104 @@
+"""Import the public PP-OCRv3 Student weights into :class:`~twplate.training.model.PlateRecModel`.
+
+The usual model hosts are out of reach, but the PyPI wheel ``rapidocr_onnxruntime==1.2.3`` ships
+``models/ch_PP-OCRv3_rec_infer.onnx``: the Student exported from PaddleOCR, 6625 classes
+(blank + ``ppocr_keys_v1`` + space). Its weights are graph constants; taken in order of first use
+they line up one to one with ``state_dict()`` order, and every shape is checked.
+
+A Taiwan-plate head is then cut from the 6625-class head: each plate character takes the row of
+the same character in ``ppocr_keys_v1`` (領 takes 领's row), so the model reads plates before any
+training.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+
+from .model import PlateRecModel
+
+RAPIDOCR_WHEEL = "rapidocr_onnxruntime==1.2.3"
+PPOCR_NUM_CLASSES = 6625
+# Plate characters missing from ppocr_keys_v1 and the character whose head row stands in for them.
+HEAD_ROW_STAND_INS = {"領": "领"}
+
+
+def find_pretrained_onnx() -> Path:
+    """Locate the PP-OCRv3 rec ONNX model inside an installed ``rapidocr_onnxruntime`` 1.2.3."""
+    spec = importlib.util.find_spec("rapidocr_onnxruntime")
+    if spec is None or spec.origin is None:
+        raise FileNotFoundError(
+            f"the pretrained PP-OCRv3 weights come from the PyPI wheel {RAPIDOCR_WHEEL}: "
+            f"pip install --no-deps '{RAPIDOCR_WHEEL}' (or pip install 'twplate[train]')"
+        )
+    path = Path(spec.origin).parent / "models" / "ch_PP-OCRv3_rec_infer.onnx"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: install exactly {RAPIDOCR_WHEEL}")
+    return path
+
+
+def onnx_constants(path: Path) -> tuple[list[np.ndarray], list[str]]:
+    """The model's weight tensors in order of first use, and its character list (without blank)."""
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(path))
+    graph = model.graph
+    values = {init.name: numpy_helper.to_array(init) for init in graph.initializer}
+    for node in graph.node:
+        if node.op_type == "Constant":
+            values[node.output[0]] = numpy_helper.to_array(node.attribute[0].t)
+    ordered, seen = [], set()
+    for node in graph.node:
+        for name in node.input:
+            if name in values and name not in seen and values[name].ndim >= 1 and values[name].size > 1:
+                seen.add(name)
+                ordered.append(values[name])
+    meta = {p.key: p.value for p in model.metadata_props}
+    characters = meta.get("character", "").splitlines()
+    return ordered, characters
+
+
+def load_ppocr_student(path: Path | None = None, use_guide: bool = False) -> tuple[PlateRecModel, list[str]]:
+    """The 6625-class PP-OCRv3 Student with its public weights, and its character list."""
+    tensors, characters = onnx_constants(path or find_pretrained_onnx())
+    model = PlateRecModel(PPOCR_NUM_CLASSES, use_guide=use_guide)
+    state = model.state_dict()
+    weights = [t for t in tensors if _is_weight(t)]
+    if len(weights) != len(state):
+        raise ValueError(f"pretrained model has {len(weights)} weight tensors, the Student {len(state)}")
+    new_state = {}
+    for (name, param), value in zip(state.items(), weights):
+        if tuple(param.shape) != value.shape:
+            raise ValueError(f"shape mismatch at {name}: model {tuple(param.shape)} vs pretrained {value.shape}")
+        new_state[name] = value.astype("float32")
+    model.set_state_dict(new_state)
+    if characters and len(characters) + 2 != PPOCR_NUM_CLASSES:
+        raise ValueError(f"pretrained dictionary has {len(characters)} characters, expected {PPOCR_NUM_CLASSES - 2}")
+    return model, characters
+
+
+def _is_weight(t: np.ndarray) -> bool:
+    """Graph constants that are weights, not shape or axis arguments (those are int64)."""
+    return t.dtype == np.float32
+
+
+def plate_model_from_pretrained(charset: list[str], path: Path | None = None, use_guide: bool = False) -> PlateRecModel:
+    """A Student whose head reads ``charset`` (blank at 0), cut from the pretrained head."""
+    full, ppocr_chars = load_ppocr_student(path, use_guide=use_guide)
+    index = {c: i + 1 for i, c in enumerate(ppocr_chars)}  # +1: blank is row 0
+    rows = [0]
+    for ch in charset:
+        key = HEAD_ROW_STAND_INS.get(ch, ch)
+        if key not in index:
+            raise KeyError(f"character {ch!r} has no row in the pretrained head; add a stand-in to HEAD_ROW_STAND_INS")
+        rows.append(index[key])
+    model = PlateRecModel(len(charset) + 1, use_guide=use_guide)
+    state = full.state_dict()
+    w, b = state.pop("head.weight").numpy(), state.pop("head.bias").numpy()
+    state["head.weight"] = w[:, rows]
+    state["head.bias"] = b[rows]
+    model.set_state_dict(state)
+    return model
