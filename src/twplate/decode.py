@@ -1,0 +1,37 @@
+"""Probabilities to text: greedy CTC decoding, vectorised over the batch.
+
+Class 0 is the CTC blank; class ``i + 1`` is ``characters[i]``. A step is kept when it is not
+blank and differs from the step before it, so a blank between two equal steps keeps both
+(``A _ A`` reads ``AA``). Confidence is the mean probability of the kept steps (PaddleOCR's
+convention), 0.0 for an empty reading.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import numpy as np
+
+
+class Decoded(NamedTuple):
+    text: str
+    confidence: float
+    char_confidences: tuple[float, ...]
+
+
+def ctc_greedy_decode(probs: np.ndarray, characters: Sequence[str]) -> list[Decoded]:
+    """``(N, T, C)`` probabilities -> N decoded readings."""
+    if probs.ndim != 3:
+        raise ValueError(f"expected probabilities of shape (N, T, C), got {probs.shape}")
+    ids = probs.argmax(axis=2)  # (N, T)
+    best = np.take_along_axis(probs, ids[..., None], axis=2)[..., 0]
+    keep = ids != 0
+    keep[:, 1:] &= ids[:, 1:] != ids[:, :-1]
+    table = np.array(["", *characters], dtype=object)
+    results = []
+    for row_ids, row_best, row_keep in zip(ids, best, keep):
+        chars = table[row_ids[row_keep]]
+        confs = tuple(float(c) for c in row_best[row_keep])
+        results.append(Decoded("".join(chars), float(np.mean(confs)) if confs else 0.0, confs))
+    return results
