@@ -24,13 +24,17 @@ def ctc_greedy_decode(probs: np.ndarray, characters: Sequence[str]) -> list[Deco
     """``(N, T, C)`` probabilities -> N decoded readings."""
     if probs.ndim != 3:
         raise ValueError(f"expected probabilities of shape (N, T, C), got {probs.shape}")
+    if probs.shape[2] != len(characters) + 1:
+        raise ValueError(f"{probs.shape[2]} classes but {len(characters)} characters (+1 blank)")
+    if probs.shape[1] == 0:  # argmax over no time steps is undefined
+        return [Decoded("", 0.0, ()) for _ in range(probs.shape[0])]
     ids = probs.argmax(axis=2)  # (N, T)
     best = np.take_along_axis(probs, ids[..., None], axis=2)[..., 0]
     keep = ids != 0
     keep[:, 1:] &= ids[:, 1:] != ids[:, :-1]
     table = np.array(["", *characters], dtype=object)
     results = []
-    for row_ids, row_best, row_keep in zip(ids, best, keep):
+    for row_ids, row_best, row_keep in zip(ids, best, keep, strict=True):
         chars = table[row_ids[row_keep]]
         confs = tuple(float(c) for c in row_best[row_keep])
         results.append(Decoded("".join(chars), float(np.mean(confs)) if confs else 0.0, confs))

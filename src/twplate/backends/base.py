@@ -1,0 +1,66 @@
+"""The contract every backend meets, and the load-time check that a model fits it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
+
+import numpy as np
+
+from ..errors import ModelError
+
+if TYPE_CHECKING:
+    from ..model_files import ModelSpec
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """Runs a recognition model: ``(N, 3, H, W)`` float32 in, ``(N, T, C)`` float32 probabilities out.
+
+    Implementations are constructed as ``Backend(spec, threads=None, max_batch=32, **options)``,
+    import their runtime only there (never at module level), name the model files they read in
+    ``files_for(spec)``, and must be safe to call from several threads at once (by locking if
+    their runtime is not).
+    """
+
+    name: ClassVar[str]
+
+    @staticmethod
+    def files_for(spec: ModelSpec) -> tuple[str, ...]:
+        """The files of ``spec.directory`` this backend reads."""
+        ...
+
+    @property
+    def providers(self) -> list[str]:
+        """The devices or execution providers really in use, e.g. ``["CPUExecutionProvider"]``."""
+        ...
+
+    def __call__(self, x: np.ndarray) -> np.ndarray: ...
+
+
+def check_model_output(backend: Backend, spec: ModelSpec) -> None:
+    """Run one blank image through ``backend`` and refuse a model whose output does not fit ``spec``.
+
+    Catches, at load time rather than as garbage later: a class count other than the dictionary
+    size + 1, an input that does not take ``(N, 3, height, W)`` with variable ``W``, and an output
+    that is not probabilities (logits without softmax).
+
+    Raises:
+        ModelError: with what was expected and what the model gave.
+    """
+    cfg = spec.preprocess
+    where = f"model {spec.name!r} ({spec.directory}) on {backend.name}"
+    for width in sorted({cfg.min_width, cfg.max_width}):
+        try:
+            out = np.asarray(backend(np.zeros((1, 3, cfg.height, width), dtype=np.float32)))
+        except Exception as exc:  # runtimes raise their own types for shape errors
+            raise ModelError(f"{where} rejects input of shape (1, 3, {cfg.height}, {width}): expected "
+                             f"(N, 3, {cfg.height}, W) with variable W ({type(exc).__name__}: {exc})") from exc
+        if out.ndim != 3 or out.shape[0] != 1:
+            raise ModelError(f"{where} returned shape {out.shape}, expected (N, T, C)")
+        if out.shape[2] != spec.charset.num_classes:
+            raise ModelError(f"{where} outputs {out.shape[2]} classes, but its dictionary has "
+                             f"{len(spec.charset.characters)} characters (+1 blank = "
+                             f"{spec.charset.num_classes}): wrong dictionary for this model")
+        sums = out.sum(axis=2)
+        if out.shape[1] == 0 or not np.allclose(sums, 1.0, atol=1e-3) or out.min() < 0:
+            raise ModelError(f"{where} does not output probabilities (class sums {sums.min():.3g}..{sums.max():.3g})")

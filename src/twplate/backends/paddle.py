@@ -1,0 +1,89 @@
+"""Paddle Inference backend (``pip install 'twplate[paddle]'``; GPU with paddlepaddle-gpu).
+
+Device: ``"auto"`` uses GPU 0 when Paddle was built with CUDA and sees a GPU, else the CPU with
+oneDNN (MKL-DNN). :attr:`PaddleBackend.providers` reports which, e.g. ``["cpu", "mkldnn"]``.
+
+Thread safety: a Paddle predictor holds its input and output tensors, so two threads running it at
+once would overwrite each other's data. Calls are therefore serialised by a lock: sharing one
+backend between threads is safe but runs one batch at a time. For parallel throughput on CPU, give
+each worker its own :class:`~twplate.PlateRecognizer`.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import ClassVar
+
+import numpy as np
+
+from ..errors import ModelError
+from ..model_files import PADDLE_FILES, ModelSpec
+
+DEVICES = ("auto", "cpu", "gpu")
+
+
+class PaddleBackend:
+    """Runs a model's ``inference.json`` + ``inference.pdiparams`` with Paddle Inference.
+
+    Args:
+        spec: the model.
+        threads: CPU math threads (``None``: Paddle's default).
+        max_batch: unused by Paddle (shapes are dynamic); accepted for a uniform constructor.
+        device: ``"auto"``, ``"cpu"`` or ``"gpu"``.
+        mkldnn: use oneDNN kernels on CPU.
+    """
+
+    name: ClassVar[str] = "paddle"
+
+    def __init__(self, spec: ModelSpec, threads: int | None = None, max_batch: int = 32,
+                 device: str = "auto", mkldnn: bool = True) -> None:
+        import paddle
+        from paddle import inference
+
+        if device not in DEVICES:
+            raise ValueError(f"device must be one of {DEVICES}, not {device!r}")
+        use_gpu = device == "gpu" or (device == "auto" and paddle.device.is_compiled_with_cuda()
+                                      and paddle.device.cuda.device_count() > 0)
+        if device == "gpu" and not paddle.device.is_compiled_with_cuda():
+            raise ModelError("device='gpu' needs paddlepaddle-gpu; this Paddle is CPU-only")
+        json_path, params_path = (spec.directory / f for f in PADDLE_FILES)
+        config = inference.Config(str(json_path), str(params_path))
+        config.disable_glog_info()
+        if use_gpu:
+            config.enable_use_gpu(256, 0)
+            self._providers = ["gpu:0"]
+        else:
+            config.disable_gpu()
+            if mkldnn:
+                config.enable_mkldnn()
+            if threads is not None:
+                config.set_cpu_math_library_num_threads(int(threads))
+            self._providers = ["cpu", "mkldnn"] if mkldnn else ["cpu"]
+        try:
+            self._predictor = inference.create_predictor(config)
+        except Exception as exc:  # Paddle raises RuntimeError/ValueError/... for unreadable programs
+            raise ModelError(f"Paddle cannot load {json_path} + {params_path.name}: {exc}") from exc
+        names = self._predictor.get_input_names()
+        if names != [spec.input_name]:
+            raise ModelError(f"{json_path}: inputs {names}, expected one named {spec.input_name!r}")
+        self._input = self._predictor.get_input_handle(names[0])
+        self._output = self._predictor.get_output_handle(self._predictor.get_output_names()[0])
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def files_for(spec: ModelSpec) -> tuple[str, ...]:
+        return PADDLE_FILES
+
+    @property
+    def providers(self) -> list[str]:
+        """``["gpu:0"]``, or ``["cpu", "mkldnn"]`` / ``["cpu"]``."""
+        return list(self._providers)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """``(N, 3, H, W)`` float32 -> ``(N, T, C)`` float32 probabilities; one call at a time."""
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        with self._lock:
+            self._input.reshape(list(x.shape))
+            self._input.copy_from_cpu(x)
+            self._predictor.run()
+            return np.asarray(self._output.copy_to_cpu(), dtype=np.float32)

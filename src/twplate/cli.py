@@ -1,0 +1,213 @@
+"""Command line: ``twplate read PATH...`` and the training commands.
+
+``read`` lives here. The training commands are listed in :data:`TRAINING_COMMANDS` as
+``{command: (module, one-line help)}``; a module is imported only when its command runs, so
+``twplate read`` never imports Paddle. Convention for those modules:
+
+* a module serving one command defines ``configure(parser: argparse.ArgumentParser) -> None``
+  (add the command's arguments) and ``run(args: argparse.Namespace) -> int`` (the exit code);
+* a module serving several commands defines ``configure_<command>`` and ``run_<command>`` for each
+  (e.g. ``configure_check`` / ``run_check``), which are looked up first.
+
+If a training module cannot be imported for lack of a third-party package, the command prints how
+to install the ``train`` extra and exits with 2.
+
+Exit codes: 0 all images read; 1 some images failed (each reported on stderr); 2 usage error
+(bad arguments, no inputs matched, model or backend could not be loaded).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import glob
+import importlib
+import json
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TextIO
+
+from . import __version__
+
+TRAINING_COMMANDS: dict[str, tuple[str, str]] = {
+    "synth": ("twplate.training.synth", "render synthetic plate images"),
+    "train": ("twplate.training.train", "fine-tune the recognition model"),
+    "eval": ("twplate.training.evaluate", "measure accuracy on a labelled set"),
+    "infer": ("twplate.training.infer", "run a training checkpoint on images"),
+    "plot": ("twplate.training.plot", "plot training curves"),
+    "check": ("twplate.training.dataset", "check a labelled data set"),
+    "split": ("twplate.training.dataset", "split a labelled data set"),
+}
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp"})
+PROGRESS_MIN_IMAGES = 100
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (the console script passes it to ``sys.exit``)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if argv and argv[0] in TRAINING_COMMANDS:
+            return _run_training(argv[0], argv[1:])
+        args = build_parser().parse_args(argv)
+        return _read(args)
+    except SystemExit as exc:  # argparse's --help and usage errors
+        return exc.code if isinstance(exc.code, int) else 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="twplate", description="Read cropped Taiwan licence plates.")
+    parser.add_argument("--version", action="version", version=f"twplate {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    read = commands.add_parser("read", help="read plates from image files, folders or globs",
+                               description="Print one line per image: path, text, confidence.")
+    read.add_argument("paths", nargs="+", metavar="PATH", help="image file, folder (searched recursively) or glob")
+    fmt = read.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="JSON lines instead of tab-separated text")
+    fmt.add_argument("--csv", action="store_true", help="CSV with a header row")
+    read.add_argument("--backend", default="auto", help="auto (default), onnxruntime or paddle")
+    read.add_argument("--model", default=None, help="model directory or .onnx file (default: the shipped model)")
+    read.add_argument("--batch-size", type=_positive_int, default=32, help="images per batch (default 32)")
+    read.add_argument("--threads", type=_positive_int, default=None, help="CPU threads for the backend")
+    for name, (_, help_text) in TRAINING_COMMANDS.items():
+        commands.add_parser(name, help=f"{help_text} (needs twplate[train])", add_help=False)
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, not {value}")
+    return value
+
+
+def expand_paths(patterns: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Files to read, and the patterns that matched nothing.
+
+    An existing file is taken as is, whatever its suffix; a folder contributes the image files
+    (:data:`IMAGE_SUFFIXES`) below it, sorted; anything else is a glob (``**`` recurses).
+    """
+    files: list[str] = []
+    unmatched: list[str] = []
+    for pattern in patterns:
+        path = Path(pattern)
+        if path.is_file():
+            found = [pattern]
+        elif path.is_dir():
+            found = _images_below(path)
+        else:
+            found = []
+            for match in sorted(glob.glob(pattern, recursive=True)):
+                found += [match] if Path(match).is_file() else _images_below(Path(match))
+        files += found
+        if not found:
+            unmatched.append(pattern)
+    return files, unmatched
+
+
+def _images_below(folder: Path) -> list[str]:
+    return sorted(str(p) for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+
+
+def _read(args: argparse.Namespace) -> int:
+    from .errors import TwplateError
+    from .recognizer import PlateRecognizer
+
+    files, unmatched = expand_paths(args.paths)
+    for pattern in unmatched:
+        print(f"twplate: no images match {pattern!r}", file=sys.stderr)
+    if not files:
+        return 2
+    _silence_opencv()
+    try:
+        recognizer = PlateRecognizer(args.model, backend=args.backend, batch_size=args.batch_size,
+                                     threads=args.threads)
+    except (TwplateError, ValueError) as exc:
+        print(f"twplate: {exc}", file=sys.stderr)
+        return 2
+    writer = _Writer(sys.stdout, "json" if args.json else "csv" if args.csv else "tsv")
+    progress = _Progress(len(files), sys.stderr)
+    failed = 0
+    for chunk in _chunks(files, args.batch_size * 8):
+        for result in recognizer.run_many(chunk):
+            writer.write(result)
+            if result.error is not None:
+                failed += 1
+                print(f"twplate: {result.error}", file=sys.stderr)
+        progress.advance(len(chunk))
+    progress.close()
+    if failed:
+        print(f"twplate: {failed} of {len(files)} images failed", file=sys.stderr)
+    return 1 if failed or unmatched else 0
+
+
+def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _silence_opencv() -> None:
+    """OpenCV logs every undecodable file on stderr; the CLI reports them itself."""
+    import cv2
+
+    cv2.setLogLevel(0)  # LOG_LEVEL_SILENT
+
+
+class _Writer:
+    """One output row per image: tab-separated, JSON lines or CSV."""
+
+    def __init__(self, stream: TextIO, fmt: str) -> None:
+        self.stream, self.fmt = stream, fmt
+        if fmt == "csv":
+            self.csv = csv.writer(stream)
+            self.csv.writerow(["path", "text", "confidence", "error"])
+
+    def write(self, result) -> None:
+        error = "" if result.error is None else str(result.error)
+        if self.fmt == "json":
+            row = {"path": result.source, "text": result.text, "confidence": round(result.confidence, 6),
+                   "char_confidences": [round(p, 6) for p in result.char_confidences], "error": error or None}
+            self.stream.write(json.dumps(row, ensure_ascii=False) + "\n")
+        elif self.fmt == "csv":
+            self.csv.writerow([result.source, result.text, f"{result.confidence:.4f}", error])
+        else:
+            self.stream.write(f"{result.source}\t{result.text}\t{result.confidence:.4f}\n")
+
+
+class _Progress:
+    """A one-line progress bar on stderr, only for more than 100 images and only on a terminal."""
+
+    def __init__(self, total: int, stream: TextIO, width: int = 30) -> None:
+        self.total, self.stream, self.width, self.done = total, stream, width, 0
+        self.enabled = total > PROGRESS_MIN_IMAGES and stream.isatty()
+
+    def advance(self, n: int) -> None:
+        self.done += n
+        if self.enabled:
+            filled = self.width * self.done // self.total
+            self.stream.write(f"\r[{'#' * filled}{'.' * (self.width - filled)}] {self.done}/{self.total}")
+            self.stream.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            self.stream.write("\n")
+
+
+def _run_training(command: str, argv: list[str]) -> int:
+    module_name, help_text = TRAINING_COMMANDS[command]
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        missing = exc.name or "?"
+        if missing.split(".")[0] == "twplate":
+            print(f"twplate {command}: not available in this version of twplate ({missing} is missing)",
+                  file=sys.stderr)
+        else:
+            print(f"twplate {command} needs the training dependencies ({missing} is not installed): "
+                  "pip install 'twplate[train]'", file=sys.stderr)
+        return 2
+    configure = getattr(module, f"configure_{command}", None) or module.configure
+    run = getattr(module, f"run_{command}", None) or module.run
+    parser = argparse.ArgumentParser(prog=f"twplate {command}", description=help_text)
+    configure(parser)
+    return int(run(parser.parse_args(argv)) or 0)

@@ -1,0 +1,179 @@
+"""Any supported input to one ``(H, W, 3)`` uint8 BGR array, or an :class:`ImageError` naming the input.
+
+Accepted inputs:
+
+* ``str`` / :class:`os.PathLike`: a local file, opened as given; nothing is ever fetched.
+* ``bytes`` / ``bytearray`` / ``memoryview``: an encoded image (JPEG, PNG, BMP, WebP, ... as OpenCV reads).
+* :class:`numpy.ndarray`: ``(H, W, 3)`` BGR, ``(H, W)`` or ``(H, W, 1)`` grayscale, ``(H, W, 4)`` BGRA
+  (alpha dropped, as :func:`cv2.imread` does). ``uint8`` is used as is; ``bool`` maps to 0/255;
+  ``uint16`` is scaled by 255/65535; floats must lie in ``[0, 1]`` (scaled by 255) or ``[0, 255]``;
+  other integer types are used as is when within ``[0, 255]``, else stretched from their min..max.
+* PIL images: converted from their mode to RGB, then to BGR. 16-bit and float modes (``I;16``, ``I``,
+  ``F``) follow the array rules above. PIL is imported only when such an object is passed.
+
+Colour order: arrays are taken as BGR (OpenCV's order), PIL images as RGB (PIL's order).
+
+Size: encoded images larger than :data:`MAX_DECODE_PIXELS` are refused before decoding, except JPEGs,
+which are decoded at 1/2, 1/4 or 1/8 scale (libjpeg's cheap DCT scaling) until they fit; a
+20000 x 20000 JPEG then needs about 20 MB instead of 1.2 GB. Arrays are used as given.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Union
+
+import cv2
+import numpy as np
+
+from .errors import ImageError
+from .image_header import read_header
+
+ImageInput = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, np.ndarray, Any]
+"""What :func:`load_image` accepts (``Any`` stands for a PIL image)."""
+
+MAX_DECODE_PIXELS = 40_000_000
+"""Largest decoded size (width x height) of an encoded image: about 120 MB as BGR."""
+
+_REDUCED_JPEG_FLAGS = ((1, cv2.IMREAD_COLOR), (2, cv2.IMREAD_REDUCED_COLOR_2),
+                       (4, cv2.IMREAD_REDUCED_COLOR_4), (8, cv2.IMREAD_REDUCED_COLOR_8))
+
+
+def describe(source: object) -> str:
+    """A short name for an input, for error messages: the path, or the kind and size of the object."""
+    if isinstance(source, (str, os.PathLike)):
+        return repr(os.fspath(source))
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return f"{type(source).__name__} of {memoryview(source).nbytes} bytes"
+    if isinstance(source, np.ndarray):
+        return f"array of shape {source.shape} and dtype {source.dtype}"
+    if _is_pil_image(source):
+        return f"PIL image of mode {source.mode!r} and size {source.size}"
+    return f"object of type {type(source).__name__}"
+
+
+def load_image(source: ImageInput) -> np.ndarray:
+    """Load ``source`` as a C-contiguous ``(H, W, 3)`` uint8 BGR array.
+
+    Raises:
+        ImageError: the input is missing, unreadable, not an image, empty, too large, of an
+            unsupported shape or dtype, or holds NaN/inf. The message names the input.
+    """
+    try:
+        if isinstance(source, (str, os.PathLike)):
+            image = decode_image(_read_file(source))
+        elif isinstance(source, (bytes, bytearray, memoryview)):
+            image = decode_image(source)
+        elif isinstance(source, np.ndarray):
+            image = array_to_bgr(source)
+        elif _is_pil_image(source):
+            image = _pil_to_bgr(source)
+        else:
+            raise ImageError("unsupported input type; pass a path, encoded bytes, a numpy array or a PIL image")
+    except ImageError as exc:
+        raise ImageError(f"{describe(source)}: {exc}") from exc.__cause__
+    return image
+
+
+def _read_file(path: str | os.PathLike[str]) -> bytes:
+    p = Path(path)
+    try:
+        return p.read_bytes()
+    except FileNotFoundError as exc:
+        raise ImageError("no such file") from exc
+    except IsADirectoryError as exc:
+        raise ImageError("is a directory, not an image file") from exc
+    except OSError as exc:
+        raise ImageError(f"cannot read file ({exc.strerror or exc})") from exc
+
+
+def decode_image(data: bytes | bytearray | memoryview) -> np.ndarray:
+    """Decode an encoded image to ``(H, W, 3)`` uint8 BGR, refusing sizes beyond :data:`MAX_DECODE_PIXELS`."""
+    buffer = np.frombuffer(data, dtype=np.uint8)
+    if buffer.size == 0:
+        raise ImageError("empty data")
+    header = read_header(data)
+    flag = cv2.IMREAD_COLOR
+    if header is not None:
+        if header.width == 0 or header.height == 0:
+            raise ImageError(f"{header.format} header says {header.width} x {header.height} pixels")
+        pixels = header.width * header.height
+        if header.format == "jpeg":
+            flag = next((f for s, f in _REDUCED_JPEG_FLAGS if pixels / (s * s) <= MAX_DECODE_PIXELS), None)
+        if flag is None or (header.format != "jpeg" and pixels > MAX_DECODE_PIXELS):
+            raise ImageError(f"{header.format} of {header.width} x {header.height} pixels is larger than "
+                             f"the limit of {MAX_DECODE_PIXELS} pixels")
+    try:
+        image = cv2.imdecode(buffer, flag)
+    except cv2.error as exc:
+        raise ImageError(f"cannot decode ({exc})") from exc
+    if image is None:
+        raise ImageError("cannot decode: not an image, or truncated/corrupt")
+    return image
+
+
+def array_to_bgr(array: np.ndarray) -> np.ndarray:
+    """Convert an array by the rules in the module docstring."""
+    if array.size == 0:
+        raise ImageError("image is empty")
+    if array.ndim == 3 and array.shape[2] in (1, 3, 4):
+        channels = array.shape[2]
+    elif array.ndim == 2:
+        channels = 1
+    else:
+        raise ImageError("expected shape (H, W), (H, W, 1), (H, W, 3) or (H, W, 4)")
+    image = np.ascontiguousarray(_to_uint8(array))
+    if channels == 1:
+        return cv2.cvtColor(image.reshape(image.shape[:2]), cv2.COLOR_GRAY2BGR)
+    if channels == 4:
+        return cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
+    return image
+
+
+def _to_uint8(array: np.ndarray) -> np.ndarray:
+    kind = array.dtype.kind
+    if array.dtype == np.uint8:
+        return array
+    if kind == "b":
+        return array.astype(np.uint8) * np.uint8(255)
+    if kind == "f":
+        lo, hi = float(np.min(array)), float(np.max(array))
+        if not (np.isfinite(lo) and np.isfinite(hi)):
+            raise ImageError("image contains NaN or infinite values")
+        if lo < 0.0 or hi > 255.0:
+            raise ImageError(f"float values must lie in [0, 1] or [0, 255], found [{lo:g}, {hi:g}]")
+        scale = 255.0 if hi <= 1.0 else 1.0
+        return np.rint(array.astype(np.float32) * scale).astype(np.uint8)
+    if kind == "u" and array.dtype.itemsize == 2:
+        return np.rint(array.astype(np.float32) * (255.0 / 65535.0)).astype(np.uint8)
+    if kind in "iu":
+        lo, hi = int(np.min(array)), int(np.max(array))
+        if lo >= 0 and hi <= 255:
+            return array.astype(np.uint8)
+        span = max(hi - lo, 1)
+        return np.rint((array.astype(np.float64) - lo) * (255.0 / span)).astype(np.uint8)
+    raise ImageError(f"unsupported dtype {array.dtype}")
+
+
+def _is_pil_image(obj: object) -> bool:
+    """True for PIL images, without importing PIL unless the object's class comes from it."""
+    module = type(obj).__module__ or ""
+    if not module.startswith("PIL."):
+        return False
+    from PIL import Image
+
+    return isinstance(obj, Image.Image)
+
+
+def _pil_to_bgr(image: Any) -> np.ndarray:
+    try:
+        image.load()
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise ImageError(f"cannot load PIL image ({exc})") from exc
+    if image.mode.startswith("I") or image.mode == "F":
+        array = np.asarray(image)
+        return array_to_bgr(array.astype(array.dtype.newbyteorder("=")))
+    if image.mode != "RGB":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB").convert("RGB")
+    return np.ascontiguousarray(np.asarray(image)[:, :, ::-1])

@@ -1,0 +1,260 @@
+"""Model directories: find them, describe them (``inference.yml``), verify their checksums.
+
+A model directory holds::
+
+    inference.onnx                          ONNX model, for the onnxruntime backend
+    inference.json + inference.pdiparams    Paddle 3 inference model, for the paddle backend
+    inference.yml                           name, version, input spec, dictionary, sha256 of each file
+
+``inference.yml`` looks like::
+
+    name: twplate-rec
+    version: "1.0"
+    input: {name: x, layout: NCHW, channels: BGR, height: 48, min_width: 160, max_width: 320, mean: 0.5, std: 0.5}
+    character: ["0", "1", ..., "臨"]      # without the blank: class i + 1 of the output is character[i]
+    files: {inference.onnx: <sha256>, inference.json: <sha256>, inference.pdiparams: <sha256>}
+
+The ONNX file carries the same dictionary and input spec in its ``metadata_props`` (``character``:
+characters joined by newlines; ``preprocess``: JSON of the ``input`` section), so a bare ``.onnx``
+file can be loaded too, without checksums. Exporters write both with :func:`write_model_yaml` and
+:func:`onnx_metadata_props`. Files are read with ``yaml.safe_load`` and JSON only; nothing is fetched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ._paths import shipped_path
+from .charset import Charset
+from .errors import ModelError
+from .onnx_metadata import read_onnx_metadata
+from .preprocess import PreprocessConfig
+
+DEFAULT_MODEL = "twplate-rec"
+YAML_FILE = "inference.yml"
+ONNX_FILE = "inference.onnx"
+PADDLE_FILES = ("inference.json", "inference.pdiparams")
+LAYOUT = "NCHW"
+CHANNELS = "BGR"
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything about a model except its weights: where its files are and how to feed and read it.
+
+    Attributes:
+        name, version: from ``inference.yml`` (or the ONNX metadata).
+        directory: the folder holding the model files.
+        charset: the dictionary; the output has ``charset.num_classes`` classes.
+        preprocess: input height, width range and normalisation.
+        input_name: name of the model's image input.
+        checksums: sha256 of each file, by file name; empty for a bare ``.onnx`` file.
+        onnx_file: file name of the ONNX model inside ``directory``.
+    """
+
+    name: str
+    version: str
+    directory: Path
+    charset: Charset
+    preprocess: PreprocessConfig
+    input_name: str = "x"
+    checksums: Mapping[str, str] = field(default_factory=dict)
+    onnx_file: str = ONNX_FILE
+
+    def require(self, filenames: Iterable[str]) -> list[Path]:
+        """Paths of ``filenames`` in the model directory, each checked to exist and match its checksum.
+
+        Raises:
+            ModelError: a file is missing or its sha256 differs from ``inference.yml``.
+        """
+        paths = []
+        for filename in filenames:
+            path = self.directory / filename
+            if not path.is_file():
+                raise ModelError(f"model {self.name!r}: {filename} is missing from {self.directory}")
+            expected = self.checksums.get(filename)
+            if expected is not None:
+                actual = sha256_file(path)
+                if actual != expected:
+                    raise ModelError(f"model {self.name!r}: checksum mismatch for {path} (sha256 {actual}, "
+                                     f"{YAML_FILE} says {expected}); the file is corrupt or was replaced")
+            paths.append(path)
+        return paths
+
+    def has(self, filenames: Iterable[str]) -> bool:
+        """True if all ``filenames`` exist in the model directory (checksums not checked)."""
+        return all((self.directory / f).is_file() for f in filenames)
+
+
+def default_model_dir() -> Path:
+    """The model shipped with twplate."""
+    return shipped_path("models", DEFAULT_MODEL)
+
+
+def load_model_spec(model: str | os.PathLike[str] | None = None) -> ModelSpec:
+    """Resolve ``model`` (``None`` = the shipped default, a model directory, or an ``.onnx`` file).
+
+    A path to a file inside a model directory that ``inference.yml`` lists resolves to that directory.
+
+    Raises:
+        ModelError: the path does not exist or does not describe a valid model.
+    """
+    path = default_model_dir() if model is None else Path(model)
+    if path.is_file() and (path.parent / YAML_FILE).is_file():
+        spec = read_model_yaml(path.parent)
+        if path.name == YAML_FILE or path.name in spec.checksums:
+            return spec
+    if path.is_dir():
+        return read_model_yaml(path)
+    if path.is_file() and path.suffix.lower() == ".onnx":
+        return spec_from_onnx(path)
+    if not path.exists():
+        hint = " (the shipped default model is missing: reinstall twplate)" if model is None else ""
+        raise ModelError(f"no model at {path}{hint}")
+    raise ModelError(f"{path} is neither a model directory nor an .onnx file")
+
+
+def read_model_yaml(directory: str | os.PathLike[str]) -> ModelSpec:
+    """Read and validate ``<directory>/inference.yml``.
+
+    Raises:
+        ModelError: the file is missing, not valid YAML, or a field is missing or invalid.
+    """
+    directory = Path(directory)
+    path = directory / YAML_FILE
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ModelError(f"{directory} is not a model directory: {YAML_FILE} is missing") from exc
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ModelError(f"cannot read {path}: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise ModelError(f"{path}: expected a mapping at the top level")
+    try:
+        files = doc.get("files") or {}
+        if not isinstance(files, dict) or not all(isinstance(v, str) and _SHA256.match(v) for v in files.values()):
+            raise ValueError("'files' must map file names to sha256 hex digests")
+        input_section = doc["input"]
+        return ModelSpec(
+            name=str(doc["name"]),
+            version=str(doc["version"]),
+            directory=directory,
+            charset=_charset(doc["character"]),
+            preprocess=_preprocess(input_section),
+            input_name=str(input_section.get("name", "x")),
+            checksums={str(k): v for k, v in files.items()},
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        detail = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise ModelError(f"{path}: {detail}") from exc
+
+
+def spec_from_onnx(path: str | os.PathLike[str]) -> ModelSpec:
+    """Describe a bare ``.onnx`` file from its ``character`` and ``preprocess`` metadata.
+
+    Raises:
+        ModelError: the file is truncated or not ONNX, or lacks the ``character`` metadata.
+    """
+    path = Path(path)
+    try:
+        meta = read_onnx_metadata(path)
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{path} is not a readable ONNX model: {exc}") from exc
+    if "character" not in meta:
+        raise ModelError(f"{path} has no 'character' metadata: pass its model directory (with {YAML_FILE}) instead")
+    try:
+        input_section = json.loads(meta.get("preprocess", "{}"))
+        return ModelSpec(
+            name=meta.get("name", path.stem),
+            version=meta.get("version", "unknown"),
+            directory=path.parent,
+            charset=_charset(meta["character"].split("\n")),
+            preprocess=_preprocess(input_section),
+            input_name=str(input_section.get("name", "x")),
+            onnx_file=path.name,
+        )
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise ModelError(f"{path}: invalid metadata: {exc}") from exc
+
+
+def write_model_yaml(
+    directory: str | os.PathLike[str],
+    name: str,
+    version: str,
+    characters: Sequence[str],
+    preprocess: PreprocessConfig,
+    input_name: str = "x",
+) -> Path:
+    """Write ``<directory>/inference.yml`` with the sha256 of each model file present there.
+
+    Call it after the model files are final: the checksums are taken now.
+    Returns the path written.
+    """
+    directory = Path(directory)
+    present = [f for f in (ONNX_FILE, *PADDLE_FILES) if (directory / f).is_file()]
+    if not present:
+        raise ModelError(f"no model files ({ONNX_FILE}, {', '.join(PADDLE_FILES)}) in {directory}")
+    doc = {
+        "name": name,
+        "version": str(version),
+        "input": input_section(preprocess, input_name),
+        "character": list(Charset.from_iterable(characters).characters),
+        "files": {f: sha256_file(directory / f) for f in present},
+    }
+    path = directory / YAML_FILE
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False, width=4096), encoding="utf-8")
+    return path
+
+
+def onnx_metadata_props(
+    characters: Sequence[str], preprocess: PreprocessConfig, name: str, version: str, input_name: str = "x"
+) -> dict[str, str]:
+    """The ``metadata_props`` an exported ONNX model carries (``character``, ``preprocess``, ``name``, ``version``)."""
+    return {
+        "character": "\n".join(Charset.from_iterable(characters).characters),
+        "preprocess": json.dumps(input_section(preprocess, input_name), ensure_ascii=False),
+        "name": name,
+        "version": str(version),
+    }
+
+
+def input_section(preprocess: PreprocessConfig, input_name: str = "x") -> dict[str, Any]:
+    """The ``input`` section of ``inference.yml`` (also the ONNX ``preprocess`` metadata)."""
+    return {"name": input_name, "layout": LAYOUT, "channels": CHANNELS, **preprocess.to_dict()}
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """Hex sha256 of a file, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _charset(characters: Any) -> Charset:
+    if isinstance(characters, str) or not isinstance(characters, Sequence):
+        raise ValueError("'character' must be a list of characters")
+    return Charset.from_iterable(characters)
+
+
+def _preprocess(section: Any) -> PreprocessConfig:
+    if not isinstance(section, dict):
+        raise ValueError("the input spec must be a mapping")
+    layout, channels = section.get("layout", LAYOUT), section.get("channels", CHANNELS)
+    if layout != LAYOUT or channels != CHANNELS:
+        raise ValueError(f"unsupported input layout {layout}/{channels}: twplate feeds {LAYOUT} {CHANNELS}")
+    cfg = PreprocessConfig.from_dict(section)
+    if not (0 < cfg.min_width <= cfg.max_width) or cfg.height <= 0 or cfg.std == 0:
+        raise ValueError(f"invalid input spec {cfg}")
+    return cfg

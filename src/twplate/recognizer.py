@@ -1,0 +1,146 @@
+"""The pipeline: image -> tensor -> probabilities -> text, for one image or many.
+
+``load_image`` -> ``resize_normalize`` -> batches of similar width (``width_groups``) ->
+backend -> ``ctc_greedy_decode`` -> results in input order. A bad image becomes a result with
+``.error`` set; it never stops the others.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from typing import Any, overload
+
+import cv2
+import numpy as np
+
+from .backends import Backend, load_backend
+from .decode import ctc_greedy_decode
+from .errors import ImageError
+from .image import ImageInput, describe, load_image
+from .model_files import ModelSpec, load_model_spec
+from .preprocess import make_batch, resize_normalize, width_groups
+from .result import PlateResult
+
+ModelInput = str | os.PathLike[str] | None
+
+CHUNK_BATCHES = 16
+"""Images are preprocessed ``batch_size * CHUNK_BATCHES`` at a time, so a long list needs bounded memory."""
+
+
+class PlateRecognizer:
+    """A loaded model: load once, call many times, share between threads.
+
+    Args:
+        model: ``None`` for the shipped model, or a model directory or ``.onnx`` file.
+        backend: ``"auto"``, ``"onnxruntime"`` or ``"paddle"``.
+        batch_size: images per backend call.
+        threads: CPU threads for the backend (``None``: the runtime's default).
+        **backend_options: passed to the backend, e.g. ``providers=[...]`` (onnxruntime) or
+            ``device="cpu"`` (paddle).
+
+    Raises:
+        ModelError: the model is missing, corrupt, fails its checksum or does not fit its dictionary.
+        BackendUnavailableError: the backend's runtime is not installed.
+
+    Calls keep no state on the object, so one recognizer is safe to share between threads; how
+    much they overlap depends on the backend (see :mod:`twplate.backends`).
+    """
+
+    def __init__(self, model: ModelInput = None, backend: str = "auto", batch_size: int = 32,
+                 threads: int | None = None, **backend_options: Any) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, not {batch_size}")
+        self.spec: ModelSpec = load_model_spec(model)
+        self.backend: Backend = load_backend(backend, self.spec, threads=threads, max_batch=batch_size,
+                                             **backend_options)
+        self.batch_size = batch_size
+
+    def __repr__(self) -> str:
+        return (f"PlateRecognizer(model={self.spec.name!r} {self.spec.version}, backend={self.backend.name!r}, "
+                f"providers={self.backend.providers}, batch_size={self.batch_size})")
+
+    @overload
+    def run(self, images: list[ImageInput] | tuple[ImageInput, ...]) -> list[PlateResult]: ...
+    @overload
+    def run(self, images: ImageInput) -> PlateResult: ...
+
+    def run(self, images):
+        """Read one image (returns a :class:`PlateResult`) or a list/tuple of images (returns a list).
+
+        A single bad image raises :class:`ImageError`; in a list, the bad image's result carries
+        the error instead (``result.error``, empty text) and the others are read normally.
+        """
+        if isinstance(images, (list, tuple)):
+            return self.run_many(images)
+        result = self.run_many([images])[0]
+        if result.error is not None:
+            raise result.error
+        return result
+
+    __call__ = run
+
+    def run_many(self, images: Sequence[ImageInput]) -> list[PlateResult]:
+        """Read a sequence of images; every item gets a result, in order, errors included."""
+        step = self.batch_size * CHUNK_BATCHES
+        results: list[PlateResult] = []
+        for start in range(0, len(images), step):
+            results.extend(self._run_chunk(images[start : start + step]))
+        return results
+
+    def _run_chunk(self, images: Sequence[ImageInput]) -> list[PlateResult]:
+        sources = [os.fspath(x) if isinstance(x, (str, os.PathLike)) else None for x in images]
+        results: list[PlateResult | None] = [None] * len(images)
+        tensors: dict[int, np.ndarray] = {}
+        for i, image in enumerate(images):
+            try:
+                tensors[i] = self._preprocess(image)
+            except ImageError as exc:
+                results[i] = PlateResult("", 0.0, (), error=exc, source=sources[i])
+        indices = list(tensors)
+        for group in width_groups([tensors[i].shape[2] for i in indices], self.batch_size):
+            members = [indices[g] for g in group]
+            probs = self.backend(make_batch([tensors.pop(i) for i in members]))
+            for i, decoded in zip(members, ctc_greedy_decode(probs, self.spec.charset.characters), strict=True):
+                results[i] = PlateResult(decoded.text, decoded.confidence, decoded.char_confidences,
+                                         source=sources[i])
+        return results  # type: ignore[return-value]  # every index was filled above
+
+    def _preprocess(self, image: ImageInput) -> np.ndarray:
+        bgr = load_image(image)
+        try:
+            return resize_normalize(bgr, self.spec.preprocess)
+        except cv2.error as exc:
+            raise ImageError(f"{describe(image)}: cannot resize ({exc})") from exc
+
+
+_default_recognizers: dict[tuple[str | None, str, int], PlateRecognizer] = {}
+_default_lock = threading.Lock()
+
+
+def get_recognizer(model: ModelInput = None, backend: str = "auto", batch_size: int = 32) -> PlateRecognizer:
+    """A recognizer shared by every caller asking for the same model, backend and batch size."""
+    key = (None if model is None else os.path.abspath(model), backend, batch_size)
+    with _default_lock:
+        if key not in _default_recognizers:
+            _default_recognizers[key] = PlateRecognizer(model, backend=backend, batch_size=batch_size)
+        return _default_recognizers[key]
+
+
+@overload
+def recognize(image_or_images: list[ImageInput] | tuple[ImageInput, ...], *, backend: str = ...,
+              model: ModelInput = ..., batch_size: int = ...) -> list[PlateResult]: ...
+@overload
+def recognize(image_or_images: ImageInput, *, backend: str = ..., model: ModelInput = ...,
+              batch_size: int = ...) -> PlateResult: ...
+
+
+def recognize(image_or_images, *, backend="auto", model=None, batch_size=32):
+    """Read plates with a cached :class:`PlateRecognizer` (loaded on first use).
+
+    >>> from twplate import recognize
+    >>> recognize("plate.jpg").text            # doctest: +SKIP
+    'ABC-1234'
+    """
+    return get_recognizer(model, backend, batch_size).run(image_or_images)

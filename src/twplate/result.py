@@ -1,0 +1,39 @@
+"""The value :func:`twplate.recognize` returns for each image."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import TwplateError
+
+
+@dataclass(frozen=True)
+class PlateResult:
+    """What was read from one image.
+
+    Attributes:
+        text: the plate number, e.g. ``"ABC-1234"``; empty when nothing was read or ``error`` is set.
+        confidence: mean of the per-character confidences, in ``[0, 1]``; 0.0 for empty text.
+        char_confidences: the probability of each character of ``text``, in order.
+        error: why this image could not be read, or ``None``. A bad image in a batch gets a result
+            with ``error`` set instead of raising, so the other images still get their results.
+        source: the path the image came from, when it came from a path.
+    """
+
+    text: str
+    confidence: float
+    char_confidences: tuple[float, ...] = ()
+    error: TwplateError | None = None
+    source: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the image was read without error (the text may still be empty)."""
+        return self.error is None
+
+    def __repr__(self) -> str:
+        where = f", source={self.source!r}" if self.source is not None else ""
+        if self.error is not None:
+            return f"PlateResult(error={type(self.error).__name__}({str(self.error)!r}){where})"
+        chars = ", ".join(f"{c}:{p:.2f}" for c, p in zip(self.text, self.char_confidences, strict=False))
+        return f"PlateResult(text={self.text!r}, confidence={self.confidence:.4f}, chars=[{chars}]{where})"
