@@ -54,10 +54,12 @@ class Generator:
             pw = rng.uniform(64, 120)
         crop = place(rng, img, mask, pw, s)
         crop = degrade(rng, crop, s)
-        if crop.shape[1] > MAX_WIDTH:
+        # the real crops are (re-)encoded 320 px wide, small ones upscaled: do the same
+        # for most images, keep the native size for the rest
+        if crop.shape[1] > MAX_WIDTH or rng.random() < 0.9:
             f = MAX_WIDTH / crop.shape[1]
-            crop = cv2.resize(crop, (MAX_WIDTH, max(8, int(round(crop.shape[0] * f)))),
-                              interpolation=cv2.INTER_AREA)
+            interp = cv2.INTER_AREA if f < 1 else (cv2.INTER_CUBIC if rng.random() < 0.5 else cv2.INTER_LINEAR)
+            crop = cv2.resize(crop, (MAX_WIDTH, max(8, int(round(crop.shape[0] * f)))), interpolation=interp)
         return label, crop, kind
 
 

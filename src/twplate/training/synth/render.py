@@ -283,6 +283,16 @@ class Renderer:
         g = cv2.resize(m, (int(x1 - x0), int(y1 - y0)), interpolation=cv2.INTER_AREA)
         _paint(img, g, colour, int(x0), int(y0))
 
+    @staticmethod
+    def _weight(rng, layer):
+        """Vary the stroke weight (thinner paint on scooter plates, bolder on others)."""
+        r = rng.random()
+        if r < 0.25:
+            return cv2.erode(layer, np.ones((3, 3), np.uint8))
+        if r < 0.35:
+            return cv2.dilate(layer, np.ones((2, 2), np.uint8))
+        return layer
+
     def _emboss(self, rng, img, layer, bg):
         if rng.random() < 0.5:
             d = int(rng.integers(1, 3))
@@ -329,6 +339,7 @@ class Renderer:
                             stretch=rng.uniform(0.9, 1.1))
         for sx0, sx1 in seps:
             _separator(layer, sx0, sx1, (y0 + y1) / 2, y1 - y0, 255, "dot")
+        layer = self._weight(rng, layer)
         self._emboss(rng, img, layer, bg)
         _paint(img, layer, _age(rng, text_col))
         return Plate(img, mask, bolts, top_band, (boxes[0][0], y0, boxes[-1][2], y1))
@@ -366,6 +377,7 @@ class Renderer:
         layer = _text_layer((h, w), self._latin(label.replace("-", ""), "1992"), boxes,
                             stretch=rng.uniform(0.9, 1.1))
         _separator(layer, sep[0], sep[1], (y0 + y1) / 2, y1 - y0, 255, sep_style)
+        layer = self._weight(rng, layer)
         self._emboss(rng, img, layer, bg)
         _paint(img, layer, _age(rng, text_col))
         return Plate(img, mask, bolts, (0, 30), (boxes[0][0], y0, boxes[-1][2], y1))
@@ -387,6 +399,7 @@ class Renderer:
                             stretch=rng.uniform(0.9, 1.1))
         for sx0, sx1 in seps:
             _separator(layer, sx0, sx1, (y0 + y1) / 2, y1 - y0, 255, _pick(rng, ["dot", "dash"]))
+        layer = self._weight(rng, layer)
         self._emboss(rng, img, layer, bg)
         _paint(img, layer, _age(rng, text_col))
         return Plate(img, mask, bolts, (0, y0 - 4), (boxes[0][0], y0, boxes[-1][2], y1))
@@ -439,6 +452,7 @@ class Renderer:
                 _slot(img, bx, h - 10, 28, 8, hole)
         layer = _text_layer((h, w), self._latin(digits, "1992"), xs, stretch=rng.uniform(0.9, 1.1))
         cl = _text_layer((h, w), [self._cjk(rng, ch)], [cjk_box], keep_aspect=True)
+        layer = self._weight(rng, layer)
         self._emboss(rng, img, layer, bg)
         _paint(img, layer, _age(rng, text_col))
         _paint(img, cl, _age(rng, cjk_col))

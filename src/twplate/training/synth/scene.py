@@ -161,7 +161,7 @@ def _dealer_frame(rng, img, mask, cjk, dealer_fonts):
 def background(rng, w, h):
     """Muted, mostly dark surroundings: vehicle body, shadows, road, lamps."""
     level = _u(rng, 8, 90) if rng.random() < 0.75 else _u(rng, 90, 220)
-    sat = _u(rng, 0.0, 0.35) if rng.random() < 0.85 else _u(rng, 0.35, 0.9)
+    sat = _u(rng, 0.0, 0.3) if rng.random() < 0.93 else _u(rng, 0.3, 0.8)
     gx, gy = int(rng.integers(2, 7)), int(rng.integers(2, 7))
     hue = rng.random((gy, gx, 3)).astype(np.float32) * 2 - 1
     lum = rng.random((gy, gx, 1)).astype(np.float32) * 1.2 + 0.4
@@ -271,10 +271,10 @@ def _motion_kernel(rng, length):
 
 def _blur(rng, img, s, ref):
     r = rng.random()
-    if r < 0.3 * s + 0.1:
+    if r < 0.2 * s + 0.05:
         L = int(max(2, round(_u(rng, 0.02, 0.09) * ref * (0.4 + s))))
         return cv2.filter2D(img, -1, _motion_kernel(rng, L))
-    if r < 0.7 * s + 0.2:
+    if r < 0.55 * s + 0.15:
         sig = _u(rng, 0.3, 0.6 + 0.018 * ref * s)
         return cv2.GaussianBlur(img, (0, 0), sig)
     return img
