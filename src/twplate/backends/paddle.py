@@ -18,6 +18,7 @@ import numpy as np
 
 from ..errors import ModelError
 from ..model_files import PADDLE_FILES, ModelSpec
+from ..paddle_params import check_pdiparams
 
 DEVICES = ("auto", "cpu", "gpu")
 
@@ -47,6 +48,10 @@ class PaddleBackend:
         if device == "gpu" and not paddle.device.is_compiled_with_cuda():
             raise ModelError("device='gpu' needs paddlepaddle-gpu; this Paddle is CPU-only")
         json_path, params_path = (spec.directory / f for f in PADDLE_FILES)
+        try:
+            check_pdiparams(params_path)
+        except ValueError as exc:
+            raise ModelError(f"{params_path} is corrupt: {exc}") from exc
         config = inference.Config(str(json_path), str(params_path))
         config.disable_glog_info()
         if use_gpu:

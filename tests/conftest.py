@@ -1,0 +1,46 @@
+"""Shared fixtures: tiny stand-in models (see ``tiny_models.py``) and the optional real data set."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model directory with the tiny ONNX model and its ``inference.yml`` (no Paddle files)."""
+    pytest.importorskip("onnx")
+    import tiny_models
+
+    return tiny_models.build_model_dir(tmp_path_factory.mktemp("tiny") / "model")
+
+
+@pytest.fixture(scope="session")
+def tiny_paddle_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny model in both formats (ONNX and Paddle)."""
+    pytest.importorskip("onnx")
+    pytest.importorskip("paddle")
+    import tiny_models
+
+    return tiny_models.build_model_dir(tmp_path_factory.mktemp("tiny-paddle") / "model", paddle=True)
+
+
+@pytest.fixture
+def model_copy(tiny_model_dir: Path, tmp_path: Path) -> Path:
+    """A private copy of the tiny model directory that a test may break."""
+    import shutil
+
+    return Path(shutil.copytree(tiny_model_dir, tmp_path / "model"))
+
+
+@pytest.fixture(scope="session")
+def real_data() -> Path:
+    """The real plate photos (``real/val.tsv`` ...); never copied into the repository."""
+    root = Path(os.environ.get("TWPLATE_DATA", REPO.parent / "shared" / "data"))
+    if not (root / "real" / "val.tsv").is_file():
+        pytest.skip(f"real data set not found at {root} (set TWPLATE_DATA)")
+    return root

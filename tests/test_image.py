@@ -1,0 +1,297 @@
+"""Image loading: every input kind, colour order, and the bad inputs of issue 5."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from twplate.errors import ImageError, TwplateError
+from twplate.image import MAX_DECODE_PIXELS, load_image
+from twplate.image_header import read_header
+
+Image = pytest.importorskip("PIL.Image")
+
+# A 2 x 3 BGR image with a distinct colour per pixel, to check colour order and orientation.
+BGR = np.array([[[255, 0, 0], [0, 255, 0], [0, 0, 255]],
+                [[10, 20, 30], [40, 50, 60], [200, 100, 0]]], dtype=np.uint8)
+
+
+def encode(image: np.ndarray, ext: str = ".png") -> bytes:
+    ok, buf = cv2.imencode(ext, image)
+    assert ok
+    return buf.tobytes()
+
+
+# ---------------------------------------------------------------- good inputs
+
+def test_bgr_array_is_used_as_is() -> None:
+    out = load_image(BGR)
+    assert out.dtype == np.uint8 and out.flags.c_contiguous
+    np.testing.assert_array_equal(out, BGR)
+
+
+def test_path_str_and_pathlike(tmp_path: Path) -> None:
+    path = tmp_path / "plate.png"
+    path.write_bytes(encode(BGR))
+    np.testing.assert_array_equal(load_image(path), BGR)
+    np.testing.assert_array_equal(load_image(str(path)), BGR)
+
+
+def test_unicode_path(tmp_path: Path) -> None:
+    path = tmp_path / "車牌 外0872.png"
+    path.write_bytes(encode(BGR))
+    np.testing.assert_array_equal(load_image(path), BGR)
+
+
+@pytest.mark.parametrize("kind", [bytes, bytearray, memoryview])
+def test_encoded_bytes(kind: type) -> None:
+    np.testing.assert_array_equal(load_image(kind(encode(BGR))), BGR)
+
+
+@pytest.mark.parametrize("ext", [".png", ".bmp", ".webp", ".jpg"])
+def test_formats_decode_to_same_size(ext: str) -> None:
+    image = np.random.default_rng(0).integers(0, 255, (40, 130, 3), dtype=np.uint8)
+    out = load_image(encode(image, ext))
+    assert out.shape == (40, 130, 3)
+    if ext in (".png", ".bmp"):
+        np.testing.assert_array_equal(out, image)
+
+
+def test_grayscale_2d_and_single_channel() -> None:
+    grey = np.array([[0, 128], [255, 7]], np.uint8)
+    for array in (grey, grey[:, :, None]):
+        out = load_image(array)
+        assert out.shape == (2, 2, 3)
+        np.testing.assert_array_equal(out, np.repeat(grey[:, :, None], 3, axis=2))
+
+
+def test_bgra_drops_alpha() -> None:
+    bgra = np.concatenate([BGR, np.full((2, 3, 1), 17, np.uint8)], axis=2)
+    np.testing.assert_array_equal(load_image(bgra), BGR)
+
+
+def test_non_contiguous_arrays() -> None:
+    wide = np.zeros((2, 6, 3), np.uint8)
+    wide[:, ::2] = BGR
+    view = wide[:, ::2]
+    assert not view.flags.c_contiguous
+    np.testing.assert_array_equal(load_image(view), BGR)
+    flipped = BGR[:, ::-1]
+    np.testing.assert_array_equal(load_image(flipped), BGR[:, ::-1])
+    fortran = np.asfortranarray(BGR)
+    out = load_image(fortran)
+    assert out.flags.c_contiguous
+    np.testing.assert_array_equal(out, BGR)
+
+
+def test_input_array_is_not_modified() -> None:
+    before = BGR.copy()
+    load_image(BGR)
+    np.testing.assert_array_equal(BGR, before)
+
+
+@pytest.mark.parametrize(("array", "expected"), [
+    (BGR.astype(np.float32) / 255.0, BGR),                       # float in [0, 1]
+    (BGR.astype(np.float64), BGR),                               # float in [0, 255]
+    (BGR.astype(np.float16) / 255.0, BGR),
+    (BGR.astype(np.uint16) * 257, BGR),                          # 16-bit range, stretched
+    (BGR.astype(np.uint16), BGR),                                # 8-bit values in uint16
+    (BGR.astype(np.int16), BGR),                                 # int16 within [0, 255]
+    (BGR.astype(np.int64), BGR),
+    (BGR > 100, np.where(BGR > 100, 255, 0).astype(np.uint8)),   # bool
+])
+def test_other_dtypes(array: np.ndarray, expected: np.ndarray) -> None:
+    np.testing.assert_array_equal(load_image(array), expected)
+
+
+def test_int16_outside_8bit_range_is_stretched() -> None:
+    array = np.array([[-1000, 0], [1000, 3000]], np.int16)
+    out = load_image(array)[..., 0]
+    np.testing.assert_array_equal(out, [[0, 64], [128, 255]])
+
+
+def test_pil_rgb_is_converted_to_bgr() -> None:
+    pil = Image.fromarray(BGR[:, :, ::-1].copy(), "RGB")   # same colours, PIL's RGB order
+    np.testing.assert_array_equal(load_image(pil), BGR)
+
+
+@pytest.mark.parametrize("mode", ["L", "LA", "P", "PA", "RGBA", "1", "CMYK", "I", "F", "I;16"])
+def test_pil_modes(mode: str) -> None:
+    grey = np.array([[0, 255, 255], [0, 255, 0]], np.uint8)
+    pil = Image.fromarray(grey, "L").convert(mode)
+    out = load_image(pil)
+    assert out.shape == (2, 3, 3) and out.dtype == np.uint8
+    np.testing.assert_array_equal(out[..., 0], grey)  # black stays black, white stays white
+    np.testing.assert_array_equal(out[..., 0], out[..., 2])
+
+
+def test_pil_i16_full_range() -> None:
+    pil = Image.fromarray(np.array([[0, 65535, 32896]], np.uint16))
+    assert pil.mode == "I;16"
+    np.testing.assert_array_equal(load_image(pil)[..., 0], [[0, 255, 128]])
+    twelve_bit = Image.fromarray(np.array([[100, 4095, 2098]], np.uint16))
+    np.testing.assert_array_equal(load_image(twelve_bit)[..., 0], [[0, 255, 128]])
+
+
+def test_pil_palette_with_transparency() -> None:
+    pil = Image.fromarray(BGR[:, :, ::-1].copy(), "RGB").convert("P")
+    pil.info["transparency"] = 0
+    assert load_image(pil).shape == (2, 3, 3)
+
+
+def test_pil_lazy_truncated_file(tmp_path: Path) -> None:
+    buf = io.BytesIO()
+    noise = np.random.default_rng(4).integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    Image.fromarray(noise).save(buf, "JPEG")
+    pil = Image.open(io.BytesIO(buf.getvalue()[: len(buf.getvalue()) // 2]))  # header fine, pixels cut
+    with pytest.raises(ImageError, match="PIL image"):
+        load_image(pil)
+
+
+def test_one_by_one_image() -> None:
+    assert load_image(np.zeros((1, 1, 3), np.uint8)).shape == (1, 1, 3)
+    assert load_image(encode(np.zeros((1, 1, 3), np.uint8))).shape == (1, 1, 3)
+
+
+@pytest.mark.slow
+def test_huge_jpeg_is_decoded_reduced(tmp_path: Path) -> None:
+    """A 20000 x 20000 JPEG decodes at 1/4 scale (75 MB), not at full size (1.2 GB)."""
+    image = np.full((20000, 20000, 3), 255, np.uint8)
+    cv2.putText(image, "ABC", (1000, 12000), cv2.FONT_HERSHEY_SIMPLEX, 100, (0, 0, 0), 200)
+    data = encode(image, ".jpg")
+    del image
+    assert read_header(data)[1:] == (20000, 20000)
+    out = load_image(data)
+    assert out.shape == (5000, 5000, 3)
+    assert out.min() < 50 and out.max() > 200  # text and background both survived
+
+
+def test_large_jpeg_reduction_keeps_aspect(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("twplate.image.MAX_DECODE_PIXELS", 1000)
+    out = load_image(encode(np.zeros((48, 160, 3), np.uint8), ".jpg"))  # 7680 px -> 1/4 = 480 px
+    assert out.shape == (12, 40, 3)
+
+
+# ---------------------------------------------------------------- bad inputs
+
+def _bad(source: object, match: str) -> ImageError:
+    with pytest.raises(ImageError, match=match) as info:
+        load_image(source)
+    assert isinstance(info.value, TwplateError)
+    return info.value
+
+
+def test_missing_path_names_it(tmp_path: Path) -> None:
+    path = tmp_path / "nope.jpg"
+    err = _bad(path, "no such file")
+    assert str(path) in str(err)
+
+
+def test_directory(tmp_path: Path) -> None:
+    assert str(tmp_path) in str(_bad(tmp_path, "directory"))
+
+
+def test_empty_file(tmp_path: Path) -> None:
+    path = tmp_path / "empty.jpg"
+    path.write_bytes(b"")
+    assert "empty.jpg" in str(_bad(path, "empty"))
+
+
+def test_non_image_bytes() -> None:
+    _bad(b"this is not an image at all", "bytes of 27 bytes: cannot decode")
+
+
+@pytest.mark.parametrize("ext", [".jpg", ".png", ".webp"])
+def test_truncated_files(tmp_path: Path, ext: str) -> None:
+    data = encode(np.random.default_rng(1).integers(0, 255, (60, 200, 3), dtype=np.uint8), ext)
+    path = tmp_path / f"cut{ext}"
+    path.write_bytes(data[: len(data) * 2 // 3])
+    assert f"cut{ext}" in str(_bad(path, "cannot decode"))
+
+
+def test_url_is_not_fetched() -> None:
+    _bad("https://example.com/plate.jpg", "no such file")
+
+
+def test_too_large_png_refused_before_decoding() -> None:
+    # An 8-byte-per-row PNG header claiming 20000 x 20000 pixels; no pixel data is ever allocated.
+    header = encode(np.zeros((1, 1, 3), np.uint8))
+    ihdr = bytearray(header)
+    ihdr[16:24] = (20000).to_bytes(4, "big") * 2
+    _bad(bytes(ihdr), f"limit of {MAX_DECODE_PIXELS}")
+
+
+@pytest.mark.parametrize(("array", "match"), [
+    (np.zeros((0, 10, 3), np.uint8), "empty"),
+    (np.zeros((10, 0), np.uint8), "empty"),
+    (np.zeros((2, 2, 2, 2, 3), np.uint8), "expected shape"),   # 5-D
+    (np.zeros((1, 8, 8, 3), np.uint8), "expected shape"),      # 4-D batch
+    (np.zeros(10, np.uint8), "expected shape"),
+    (np.zeros((8, 8, 2), np.uint8), "expected shape"),
+    (np.array(3, np.uint8), "expected shape"),
+    (np.full((4, 4), np.nan, np.float32), "NaN"),
+    (np.array([[0.5, np.inf]], np.float64), "NaN or infinite"),
+    (np.array([[-0.5, 0.2]], np.float32), r"\[0, 1\] or \[0, 255\]"),
+    (np.array([[3.0, 300.0]], np.float32), r"\[0, 1\] or \[0, 255\]"),
+    (np.zeros((4, 4), np.complex64), "dtype"),
+    (np.array([["a", "b"]]), "dtype"),
+])
+def test_bad_arrays(array: np.ndarray, match: str) -> None:
+    err = _bad(array, match)
+    assert f"shape {array.shape}" in str(err)  # names the input
+
+
+@pytest.mark.parametrize("source", [None, 42, 3.5, {"a": 1}, object()])
+def test_unsupported_types(source: object) -> None:
+    _bad(source, "unsupported input type")
+
+
+# ---------------------------------------------------------------- fuzzing
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(max_size=2048))
+def test_random_bytes_never_crash(data: bytes) -> None:
+    try:
+        out = load_image(data)
+    except ImageError:
+        return
+    assert out.ndim == 3 and out.shape[2] == 3 and out.dtype == np.uint8
+
+
+_SEEDS = {ext: encode(np.random.default_rng(2).integers(0, 255, (24, 64, 3), dtype=np.uint8), ext)
+          for ext in (".jpg", ".png", ".bmp", ".webp")}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(sorted(_SEEDS)), st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), max_size=8),
+       st.one_of(st.none(), st.integers(0, 10**6)))
+def test_mutated_images_load_or_raise_image_error(ext: str, flips: list[tuple[int, int]], cut: int | None) -> None:
+    data = bytearray(_SEEDS[ext])
+    for pos, value in flips:
+        data[pos % len(data)] = value
+    if cut is not None:
+        data = data[: cut % len(data)]
+    try:
+        out = load_image(bytes(data))
+    except ImageError:
+        return
+    assert out.ndim == 3 and out.shape[2] == 3 and out.dtype == np.uint8
+    assert out.shape[0] * out.shape[1] <= MAX_DECODE_PIXELS
+
+
+def test_header_reader_on_formats() -> None:
+    image = np.random.default_rng(3).integers(0, 255, (37, 123, 3), dtype=np.uint8)
+    for ext, fmt in ((".jpg", "jpeg"), (".png", "png"), (".bmp", "bmp"), (".webp", "webp")):
+        assert read_header(encode(image, ext)) == (fmt, 123, 37)
+    for pil_format in ("WEBP", "JPEG", "PNG", "BMP"):
+        buf = io.BytesIO()
+        Image.fromarray(image).save(buf, pil_format, **({"lossless": False} if pil_format == "WEBP" else {}))
+        assert read_header(buf.getvalue())[1:] == (123, 37), pil_format
+    assert read_header(b"GIF89a") is None
+    assert read_header(b"\xff\xd8\xff") is None
