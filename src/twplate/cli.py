@@ -150,7 +150,7 @@ def _silence_opencv() -> None:
     """OpenCV logs every undecodable file on stderr; the CLI reports them itself."""
     import cv2
 
-    cv2.setLogLevel(0)  # LOG_LEVEL_SILENT
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
 
 
 class _Writer:

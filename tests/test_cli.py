@@ -1,0 +1,162 @@
+"""``twplate`` command line, run in-process through ``main([...])``."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+import types
+from pathlib import Path
+
+import cv2
+import pytest
+
+import tiny_models
+from twplate import cli
+from twplate.cli import TRAINING_COMMANDS, expand_paths, main
+
+PLATES = {"a.png": "ABC-1234", "b.jpg": "AA", "sub/c.bmp": "外0872", "sub/deeper/d.webp": "使22"}
+
+
+@pytest.fixture
+def image_dir(tmp_path: Path) -> Path:
+    root = tmp_path / "imgs"
+    for name, text in PLATES.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        params = {".webp": [cv2.IMWRITE_WEBP_QUALITY, 101], ".jpg": [cv2.IMWRITE_JPEG_QUALITY, 100]}
+        cv2.imwrite(str(path), tiny_models.stripe_image(text), params.get(path.suffix, []))
+    (root / "notes.txt").write_text("not an image")
+    return root
+
+
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_read_folder_recursively(image_dir: Path, tiny_model_dir: Path, capsys) -> None:
+    code, out, err = run(["read", "--model", str(tiny_model_dir), str(image_dir)], capsys)
+    assert code == 0, err
+    rows = [line.split("\t") for line in out.splitlines()]
+    assert {Path(p).relative_to(image_dir).as_posix(): t for p, t, _ in rows} == PLATES
+    assert all(float(c) > 0.99 for _, _, c in rows)
+    assert err == ""
+
+
+def test_json_lines(image_dir: Path, tiny_model_dir: Path, capsys) -> None:
+    code, out, _ = run(["read", "--json", "--model", str(tiny_model_dir), str(image_dir / "a.png")], capsys)
+    assert code == 0
+    (row,) = [json.loads(line) for line in out.splitlines()]
+    assert row["text"] == "ABC-1234" and row["error"] is None
+    assert row["path"].endswith("a.png") and len(row["char_confidences"]) == 8
+
+
+def test_csv(image_dir: Path, tiny_model_dir: Path, capsys) -> None:
+    code, out, _ = run(["read", "--csv", "--model", str(tiny_model_dir), str(image_dir / "sub")], capsys)
+    assert code == 0
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert sorted(r["text"] for r in rows) == sorted(["外0872", "使22"])
+    assert all(r["error"] == "" for r in rows)
+
+
+def test_glob(image_dir: Path, tiny_model_dir: Path, capsys) -> None:
+    code, out, _ = run(["read", "--model", str(tiny_model_dir), str(image_dir / "**" / "*.bmp")], capsys)
+    assert code == 0
+    assert out.split("\t")[1] == "外0872"
+
+
+def test_failures_reported_and_processing_continues(image_dir: Path, tiny_model_dir: Path, capsys) -> None:
+    (image_dir / "broken.jpg").write_bytes(b"\xff\xd8\xff garbage")
+    (image_dir / "empty.png").write_bytes(b"")
+    code, out, err = run(["read", "--json", "--model", str(tiny_model_dir), str(image_dir)], capsys)
+    assert code == 1
+    rows = {Path(r["path"]).name: r for r in map(json.loads, out.splitlines())}
+    assert len(rows) == len(PLATES) + 2
+    assert rows["a.png"]["text"] == "ABC-1234"
+    assert rows["broken.jpg"]["text"] == "" and "cannot decode" in rows["broken.jpg"]["error"]
+    assert "broken.jpg" in err and "empty.png" in err and "2 of 6 images failed" in err
+
+
+def test_missing_explicit_file_is_a_failure(image_dir: Path, tiny_model_dir: Path, capsys) -> None:
+    code, out, err = run(["read", "--model", str(tiny_model_dir), str(image_dir / "a.png"),
+                          str(image_dir / "nope.jpg")], capsys)
+    assert code == 1
+    assert len(out.splitlines()) == 1 and "nope.jpg" in err
+
+
+def test_nothing_matched_is_a_usage_error(tmp_path: Path, tiny_model_dir: Path, capsys) -> None:
+    code, out, err = run(["read", "--model", str(tiny_model_dir), str(tmp_path / "*.jpg")], capsys)
+    assert code == 2 and out == "" and "no images match" in err
+
+
+def test_bad_model_is_a_usage_error(image_dir: Path, tmp_path: Path, capsys) -> None:
+    code, _, err = run(["read", "--model", str(tmp_path / "none"), str(image_dir)], capsys)
+    assert code == 2 and "no model at" in err
+
+
+@pytest.mark.parametrize("argv", [[], ["read"], ["read", "--batch-size", "0", "x"], ["frobnicate"],
+                                  ["read", "--json", "--csv", "x"]])
+def test_usage_errors(argv: list[str], capsys) -> None:
+    assert run(argv, capsys)[0] == 2
+
+
+def test_help_and_version(capsys) -> None:
+    code, out, _ = run(["--help"], capsys)
+    assert code == 0 and "read" in out and all(name in out for name in TRAINING_COMMANDS)
+    code, out, _ = run(["--version"], capsys)
+    assert code == 0 and out.startswith("twplate ")
+
+
+def test_progress_bar_only_on_a_terminal(image_dir: Path, tiny_model_dir: Path, capsys,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli, "PROGRESS_MIN_IMAGES", 2)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    code, _, err = run(["read", "--model", str(tiny_model_dir), str(image_dir)], capsys)
+    assert code == 0 and "4/4" in err and "[" in err
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False, raising=False)
+    assert run(["read", "--model", str(tiny_model_dir), str(image_dir)], capsys)[2] == ""
+
+
+def test_expand_paths(image_dir: Path) -> None:
+    files, unmatched = expand_paths([str(image_dir / "sub"), str(image_dir / "notes.txt"), "no/such/*.png"])
+    assert [Path(f).name for f in files] == ["c.bmp", "d.webp", "notes.txt"]  # explicit files kept as given
+    assert unmatched == ["no/such/*.png"]
+
+
+# ---------------------------------------------------------------- training commands
+
+
+def test_training_command_runs_its_module(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    module = types.ModuleType("fake_training")
+    module.configure = lambda parser: parser.add_argument("--epochs", type=int, default=1)
+    module.run = lambda args: print(f"epochs={args.epochs}") or 3
+    monkeypatch.setitem(sys.modules, "fake_training", module)
+    monkeypatch.setitem(TRAINING_COMMANDS, "train", ("fake_training", "fake"))
+    code, out, _ = run(["train", "--epochs", "5"], capsys)
+    assert (code, out) == (3, "epochs=5\n")
+
+
+def test_two_commands_in_one_module(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    module = types.ModuleType("fake_dataset")
+    module.configure_check = lambda parser: parser.add_argument("tsv")
+    module.run_check = lambda args: print("check", args.tsv) or 0
+    module.configure_split = lambda parser: None
+    module.run_split = lambda args: print("split") or 0
+    monkeypatch.setitem(sys.modules, "fake_dataset", module)
+    monkeypatch.setitem(TRAINING_COMMANDS, "check", ("fake_dataset", "fake"))
+    monkeypatch.setitem(TRAINING_COMMANDS, "split", ("fake_dataset", "fake"))
+    assert run(["check", "x.tsv"], capsys)[:2] == (0, "check x.tsv\n")
+    assert run(["split"], capsys)[:2] == (0, "split\n")
+
+
+def test_training_command_without_paddle(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    def fail(name: str):
+        raise ModuleNotFoundError("No module named 'paddle'", name="paddle")
+
+    monkeypatch.setattr(cli.importlib, "import_module", fail)
+    code, _, err = run(["train"], capsys)
+    assert code == 2 and "pip install 'twplate[train]'" in err
+
