@@ -166,12 +166,19 @@ class CJKFonts:
                 if f is not None and font_has(f, "車"):
                     self.fonts.append((p, i, f))
         self._cache: dict[tuple[int, str], np.ndarray] = {}
+        self._has: dict[str, list[int]] = {}
 
     def describe(self) -> str:
         return ", ".join(f"{Path(p).name}#{i}" for p, i, _ in self.fonts) or "none"
 
     def fonts_for(self, text: str) -> list[int]:
-        return [k for k, (_, _, f) in enumerate(self.fonts) if all(font_has(f, c) for c in text if not c.isspace())]
+        """Indices of the fonts that have every character of ``text`` (cached)."""
+        hit = self._has.get(text)
+        if hit is None:
+            hit = [k for k, (_, _, f) in enumerate(self.fonts)
+                   if all(font_has(f, c) for c in text if not c.isspace())]
+            self._has[text] = hit
+        return hit
 
     def require(self, text: str, why: str) -> None:
         for ch in dict.fromkeys(text):

@@ -104,7 +104,7 @@ def _fill_format(rng, fmt: str, letters=LETTERS_OLD, digits=DIGITS) -> str:
     for c in fmt:
         if c == "L":
             # I and O are rare on old plates
-            a = letters if rng.random() < 0.15 else letters.replace("I", "").replace("O", "")
+            a = letters if rng.random() < 0.35 else letters.replace("I", "").replace("O", "")
             out.append(a[int(rng.integers(len(a)))])
         elif c == "D":
             out.append(digits[int(rng.integers(len(digits)))])
@@ -451,7 +451,10 @@ class Renderer:
             if rng.random() < 0.8:
                 _slot(img, bx, h - 10, 28, 8, hole)
         layer = _text_layer((h, w), self._latin(digits, "1992"), xs, stretch=rng.uniform(0.9, 1.1))
-        cl = _text_layer((h, w), [self._cjk(rng, ch)], [cjk_box], keep_aspect=True)
+        cm = self._cjk(rng, ch)
+        # brush-written plate characters are often taller than the font's square em
+        cm = cv2.resize(cm, (cm.shape[1], int(cm.shape[0] * rng.uniform(1.0, 1.3))))
+        cl = _text_layer((h, w), [cm], [cjk_box], keep_aspect=True)
         layer = self._weight(rng, layer)
         self._emboss(rng, img, layer, bg)
         _paint(img, layer, _age(rng, text_col))

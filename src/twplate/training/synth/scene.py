@@ -347,8 +347,8 @@ def augment(image_bgr: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     if rng.random() < 0.7:
         src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
         # crop jitter: each side moves in/out by up to ~4% of the width / 8% of the height
-        jx = rng.uniform(-0.04, 0.03, 4) * w
-        jy = rng.uniform(-0.08, 0.06, 4) * h
+        jx = rng.uniform(-0.04, 0.02, 4) * w
+        jy = rng.uniform(-0.08, 0.05, 4) * h
         dst = src + np.float32(np.stack([jx * [1, -1, -1, 1], jy * [1, 1, -1, -1]], 1))
         ang = np.deg2rad(rng.normal(0, 1.5))
         c = np.float32([w / 2, h / 2])
