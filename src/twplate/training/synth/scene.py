@@ -205,14 +205,14 @@ def place(rng, img, mask, out_w_plate, severity):
     x1, y1 = dst.max(0)
     bw, bh = x1 - x0, y1 - y0
     # crop margins relative to the plate height: mostly tight, sometimes loose or cut
-    def margin():
+    def margin(cut):
         r = rng.random()
         if r < 0.12:
-            return _u(rng, -0.08, 0.0)     # cut edge
+            return _u(rng, -cut, 0.0)      # cut edge (the plate's rim, not the characters)
         if r < 0.85:
             return _u(rng, 0.0, 0.08)
         return _u(rng, 0.08, 0.35)         # loose crop
-    ml, mr, mt, mb = (margin() * ph for _ in range(4))
+    ml, mr, mt, mb = (margin(c) * ph for c in (0.05, 0.05, 0.06, 0.015))
     W = int(round(bw + ml + mr))
     H = int(round(bh + mt + mb))
     W, H = max(W, 16), max(H, 8)
