@@ -12,7 +12,7 @@ import pytest
 import tiny_models
 import twplate.backends as backends
 from twplate import PlateRecognizer
-from twplate.backends import backend_class, load_backend, resolve_backend_name
+from twplate.backends import Backend, backend_class, load_backend, resolve_backend_name
 from twplate.errors import BackendUnavailableError, ModelError
 from twplate.model_files import PADDLE_FILES, load_model_spec, write_model_yaml
 from twplate.preprocess import PreprocessConfig
@@ -153,6 +153,7 @@ def test_both_ort_distributions_warn(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_real_cpu_session_reports_cpu(tiny_model_dir: Path) -> None:
     backend = PlateRecognizer(tiny_model_dir, backend="onnxruntime").backend
+    assert isinstance(backend, Backend)
     assert "CPUExecutionProvider" in backend.providers
     out = backend(np.zeros((2, 3, 48, 200), np.float32))
     assert out.shape == (2, 25, 44) and out.dtype == np.float32

@@ -26,9 +26,12 @@ import json
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from . import __version__
+
+if TYPE_CHECKING:
+    from .result import PlateResult
 
 TRAINING_COMMANDS: dict[str, tuple[str, str]] = {
     "synth": ("twplate.training.synth", "render synthetic plate images"),
@@ -162,7 +165,7 @@ class _Writer:
             self.csv = csv.writer(stream)
             self.csv.writerow(["path", "text", "confidence", "error"])
 
-    def write(self, result) -> None:
+    def write(self, result: PlateResult) -> None:
         error = "" if result.error is None else str(result.error)
         if self.fmt == "json":
             row = {"path": result.source, "text": result.text, "confidence": round(result.confidence, 6),
