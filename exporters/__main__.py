@@ -1,0 +1,61 @@
+"""``python -m exporters CHECKPOINT --out DIR``: checkpoint -> checked Paddle inference model and ONNX model."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from twplate.charset import Charset, default_dictionary_path
+from twplate.model_files import DEFAULT_MODEL, load_model_spec, write_model_yaml
+from twplate.preprocess import PreprocessConfig
+
+from .to_onnx import export_onnx
+from .to_paddle import dygraph_runner, export_paddle, load_student
+from .verify import assert_reproduces
+
+
+def export(checkpoint: str, out: Path, name: str, version: str, dictionary: Path,
+           preprocess: PreprocessConfig) -> Path:
+    """Export, check each step, and only then replace ``out`` (a failed export leaves ``out`` untouched)."""
+    from twplate.backends.onnx import OnnxBackend
+    from twplate.backends.paddle import PaddleBackend
+
+    characters = list(Charset.from_file(dictionary).characters)
+    model = load_student(checkpoint, characters)
+    with tempfile.TemporaryDirectory(prefix="twplate-export-") as tmp:
+        staging = Path(tmp)
+        export_paddle(model, staging, preprocess)
+        export_onnx(staging, characters, preprocess, name, version)
+        write_model_yaml(staging, name, version, characters, preprocess)
+        spec = load_model_spec(staging)
+        paddle_backend = PaddleBackend(spec)
+        d1 = assert_reproduces(dygraph_runner(model), paddle_backend, characters, preprocess, "Paddle inference model")
+        d2 = assert_reproduces(paddle_backend, OnnxBackend(spec), characters, preprocess, "ONNX model")
+        print(f"checked: Paddle inference vs checkpoint max diff {d1:.1e}; ONNX vs Paddle inference max diff {d2:.1e}")
+        if out.exists():
+            shutil.rmtree(out)
+        shutil.copytree(staging, out)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m exporters", description=__doc__)
+    parser.add_argument("checkpoint", help="a .pdparams checkpoint, or 'pretrained' for PP-OCRv3's weights")
+    parser.add_argument("--out", type=Path, default=Path("models") / DEFAULT_MODEL)
+    parser.add_argument("--name", default=DEFAULT_MODEL)
+    parser.add_argument("--version", required=True)
+    parser.add_argument("--dict", type=Path, default=default_dictionary_path())
+    parser.add_argument("--min-width", type=int, default=PreprocessConfig.min_width)
+    parser.add_argument("--max-width", type=int, default=PreprocessConfig.max_width)
+    args = parser.parse_args(argv)
+    pre = PreprocessConfig(min_width=args.min_width, max_width=args.max_width)
+    out = export(args.checkpoint, args.out, args.name, args.version, args.dict, pre)
+    print(f"exported {args.checkpoint} -> {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

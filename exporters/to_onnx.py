@@ -1,0 +1,31 @@
+"""Paddle inference model -> ``inference.onnx`` with paddle2onnx, dictionary and input spec in its metadata."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from twplate.model_files import ONNX_FILE, PADDLE_FILES, onnx_metadata_props
+from twplate.preprocess import PreprocessConfig
+
+OPSET = 14
+
+
+def export_onnx(model_dir: Path, characters: list[str], preprocess: PreprocessConfig, name: str, version: str) -> Path:
+    """Convert ``model_dir``'s Paddle model to ``model_dir/inference.onnx``.
+
+    ``optimize_tool="onnxoptimizer"``: paddle2onnx's default (polygraphy) pip-installs packages while
+    it runs, which fails offline and in CI; onnxoptimizer runs offline.
+    """
+    import onnx
+    import paddle2onnx
+
+    json_file, params_file = (model_dir / f for f in PADDLE_FILES)
+    out = model_dir / ONNX_FILE
+    paddle2onnx.export(str(json_file), str(params_file), save_file=str(out), opset_version=OPSET,
+                       enable_onnx_checker=True, optimize_tool="onnxoptimizer")
+    model = onnx.load(str(out))
+    del model.metadata_props[:]
+    for key, value in onnx_metadata_props(characters, preprocess, name, version).items():
+        model.metadata_props.add(key=key, value=value)
+    onnx.save(model, str(out))
+    return out

@@ -1,0 +1,145 @@
+"""Label files: read, check, split by plate, and mix sources at a ratio.
+
+A label file is PaddleOCR's format, ``relative/path.jpg<TAB>LABEL`` a line, paths relative to the
+label file's folder. Splits are made by plate string so one plate never lands on both sides.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Sample:
+    path: Path
+    label: str
+
+
+class LabelFileError(ValueError):
+    """A label file line that cannot be used; the message names file and line."""
+
+
+def read_label_file(label_file: str | Path) -> list[Sample]:
+    """Samples of a label file, image paths resolved against the label file's folder."""
+    label_file = Path(label_file)
+    root = label_file.parent
+    samples = []
+    for n, line in enumerate(label_file.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        parts = line.split("\t")
+        if len(parts) != 2 or not parts[1]:
+            raise LabelFileError(f"{label_file}:{n}: expected 'path<TAB>label', got {line!r}")
+        samples.append(Sample(root / parts[0], parts[1]))
+    return samples
+
+
+def write_label_file(label_file: str | Path, samples: Sequence[Sample]) -> None:
+    """Write samples with paths relative to the label file's folder where possible."""
+    label_file = Path(label_file)
+    label_file.parent.mkdir(parents=True, exist_ok=True)
+    root = label_file.parent.resolve()
+    lines = []
+    for s in samples:
+        p = s.path.resolve()
+        rel = p.relative_to(root) if p.is_relative_to(root) else p
+        lines.append(f"{rel.as_posix()}\t{s.label}\n")
+    label_file.write_text("".join(lines), encoding="utf-8")
+
+
+def check_samples(samples: Sequence[Sample], charset: Sequence[str]) -> list[str]:
+    """Problems found: unknown characters, missing or unreadable images. Empty when all is well."""
+    known = set(charset)
+    problems = []
+    for s in samples:
+        unknown = sorted(set(s.label) - known)
+        if unknown:
+            problems.append(f"{s.path}: label {s.label!r} has characters not in the dictionary: {''.join(unknown)}")
+        if not s.path.is_file():
+            problems.append(f"{s.path}: image missing")
+        elif cv2.imread(str(s.path), cv2.IMREAD_COLOR) is None:
+            problems.append(f"{s.path}: image unreadable")
+    return problems
+
+
+def split_by_plate(samples: Sequence[Sample], val_fraction: float, seed: int) -> tuple[list[Sample], list[Sample]]:
+    """Train and val lists with no plate string on both sides.
+
+    A plate goes to val when a seeded hash of its string falls under ``val_fraction``, so the
+    split is stable as data is added.
+    """
+    def to_val(label: str) -> bool:
+        digest = hashlib.sha256(f"{seed}:{label}".encode()).digest()
+        return int.from_bytes(digest[:8], "big") / 2**64 < val_fraction
+
+    train = [s for s in samples if not to_val(s.label)]
+    val = [s for s in samples if to_val(s.label)]
+    return train, val
+
+
+class MixedSampler:
+    """Draws samples from several sources in proportion to their weights (e.g. 1 real : 4 synthetic)."""
+
+    def __init__(self, sources: Sequence[Sequence[Sample]], weights: Sequence[float], seed: int):
+        if len(sources) != len(weights) or not sources:
+            raise ValueError("need one weight per source")
+        if any(len(s) == 0 for s in sources):
+            raise ValueError("a training source is empty")
+        self.sources = sources
+        self.p = np.asarray(weights, dtype=np.float64) / float(sum(weights))
+        self.rng = np.random.default_rng(seed)
+
+    def draw(self, n: int) -> list[Sample]:
+        which = self.rng.choice(len(self.sources), size=n, p=self.p)
+        return [self.sources[k][self.rng.integers(len(self.sources[k]))] for k in which]
+
+
+def _load_charset(path: str | Path) -> list[str]:
+    return [c for c in Path(path).read_text(encoding="utf-8").splitlines() if c]
+
+
+# -- command line: `twplate check` and `twplate split` ---------------------------------------
+
+def configure_check(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("label_files", nargs="+", type=Path, help="label files to check")
+    parser.add_argument("--dict", type=Path, default=Path("dict/dict_taiwan_car.txt"), help="character dictionary")
+
+
+def run_check(args: argparse.Namespace) -> int:
+    charset = _load_charset(args.dict)
+    failed = 0
+    for label_file in args.label_files:
+        try:
+            problems = check_samples(read_label_file(label_file), charset)
+        except (OSError, LabelFileError) as exc:
+            problems = [str(exc)]
+        for p in problems:
+            print(p)
+        print(f"{label_file}: {'OK' if not problems else f'{len(problems)} problem(s)'}")
+        failed += bool(problems)
+    return 1 if failed else 0
+
+
+def configure_split(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("label_files", nargs="+", type=Path, help="label files to pool and split")
+    parser.add_argument("--out", type=Path, required=True, help="folder for train.tsv and val.tsv")
+    parser.add_argument("--val-fraction", type=float, default=0.15)
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def run_split(args: argparse.Namespace) -> int:
+    samples = [s for f in args.label_files for s in read_label_file(f)]
+    train, val = split_by_plate(samples, args.val_fraction, args.seed)
+    random.Random(args.seed).shuffle(train)
+    write_label_file(args.out / "train.tsv", train)
+    write_label_file(args.out / "val.tsv", val)
+    print(f"{len(train)} train, {len(val)} val ({len({s.label for s in val})} plates) -> {args.out}")
+    return 0

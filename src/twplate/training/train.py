@@ -1,0 +1,292 @@
+"""`twplate train -c CONFIG.yml`: fine-tune the PP-OCRv3 Student on plates with CTC.
+
+Full backpropagation (``use_guide: false``), Adam with linear warmup and cosine decay, batches
+built with inference's own resize (:mod:`twplate.preprocess`), evaluation every
+``eval_every`` steps on real plates, checkpoints ``latest`` (for resume) and ``best_accuracy``.
+``train.log`` follows PaddleOCR's line format; ``metrics.jsonl`` holds the same numbers for machines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import queue
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from twplate.preprocess import PreprocessConfig
+
+from .dataset import MixedSampler, Sample, read_label_file
+
+log = logging.getLogger("ppocr")
+
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "Global": {
+        "output_dir": "runs/twplate-rec",
+        "character_dict": "dict/dict_taiwan_car.txt",
+        "init": "pretrained",  # "pretrained" (PP-OCRv3 from rapidocr_onnxruntime) or a .pdparams path
+        "use_guide": False,
+        "seed": 0,
+        "total_steps": 6000,
+        "log_every": 10,
+        "eval_every": 250,
+        "threads": 2,
+    },
+    "Optimizer": {"lr": 5.0e-4, "warmup_steps": 200, "l2": 3.0e-5, "batch_size": 32},
+    "Data": {"train": [], "val": None, "augment_prob": 0.0},
+    "Preprocess": PreprocessConfig().to_dict(),
+}
+
+
+def load_config(path: str | Path | None, overrides: list[str] = ()) -> dict[str, dict[str, Any]]:
+    """DEFAULTS, updated by the YAML file, then by ``Section.key=value`` overrides."""
+    cfg = {k: dict(v) for k, v in DEFAULTS.items()}
+    if path:
+        for section, values in (yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}).items():
+            if section not in cfg:
+                raise ValueError(f"{path}: unknown section {section!r} (known: {', '.join(cfg)})")
+            cfg[section].update(values or {})
+    for item in overrides:
+        key, _, value = item.partition("=")
+        section, _, name = key.partition(".")
+        if section not in cfg or not name or not _:
+            raise ValueError(f"override {item!r} must look like Section.key=value")
+        cfg[section][name] = yaml.safe_load(value)
+    return cfg
+
+
+def load_charset(path: str | Path) -> list[str]:
+    return [c for c in Path(path).read_text(encoding="utf-8").splitlines() if c]
+
+
+class BatchMaker:
+    """Produces training batches on a background thread: draw, decode, augment, resize, pad."""
+
+    def __init__(self, sampler: MixedSampler, charset: list[str], pre: PreprocessConfig, batch_size: int,
+                 augment_prob: float, seed: int):
+        from twplate.preprocess import make_batch, resize_normalize
+
+        self._resize, self._batch = resize_normalize, make_batch
+        self.sampler, self.pre, self.batch_size = sampler, pre, batch_size
+        self.index = {c: i + 1 for i, c in enumerate(charset)}
+        self.augment_prob = augment_prob
+        self.rng = np.random.default_rng(seed)
+        self.augment = None
+        if augment_prob > 0:
+            from .synth import augment
+
+            self.augment = augment
+        self.cache: dict[Path, np.ndarray] = {}
+        self.queue: queue.Queue = queue.Queue(maxsize=4)
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._fill, daemon=True)
+        self.thread.start()
+
+    def _image(self, sample: Sample) -> np.ndarray:
+        img = self.cache.get(sample.path)
+        if img is None:
+            import cv2
+
+            img = cv2.imread(str(sample.path), cv2.IMREAD_COLOR)
+            if img is None:
+                raise OSError(f"cannot read training image {sample.path}")
+            if len(self.cache) < 50_000:
+                self.cache[sample.path] = img
+        return img
+
+    def _make(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        samples = self.sampler.draw(self.batch_size)
+        tensors = []
+        for s in samples:
+            img = self._image(s)
+            if self.augment is not None and self.rng.random() < self.augment_prob:
+                img = self.augment(img, self.rng)
+            tensors.append(self._resize(img, self.pre))
+        lengths = np.array([len(s.label) for s in samples], dtype=np.int64)
+        labels = np.zeros((len(samples), max(lengths)), dtype=np.int32)
+        for i, s in enumerate(samples):
+            labels[i, : len(s.label)] = [self.index[c] for c in s.label]
+        return self._batch(tensors), labels, lengths
+
+    def _fill(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                item = self._make()
+            except Exception as exc:  # surfaced in the training loop, never swallowed
+                item = exc
+            while not self.stopped.is_set():
+                try:
+                    self.queue.put(item, timeout=0.2)
+                    break
+                except queue.Full:
+                    continue
+            if isinstance(item, Exception):
+                return
+
+    def close(self) -> None:
+        """Stop the producer thread and wait for it."""
+        self.stopped.set()
+        self.thread.join()
+
+    def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        while True:
+            item = self.queue.get()
+            if isinstance(item, Exception):
+                raise item
+            yield item
+
+
+def evaluate_model(model, samples: list[Sample], charset: list[str], pre: PreprocessConfig,
+                   batch_size: int = 64):
+    """Metrics of a dygraph model on samples, through inference's resize, batching and decoding."""
+    import cv2
+    import paddle
+
+    from twplate.decode import ctc_greedy_decode
+    from twplate.preprocess import make_batch, resize_normalize, width_groups
+
+    from .metrics import RecMetrics
+
+    tensors = [resize_normalize(cv2.imread(str(s.path), cv2.IMREAD_COLOR), pre) for s in samples]
+    texts = [""] * len(samples)
+    was_training = model.training
+    model.eval()
+    with paddle.no_grad():
+        for group in width_groups([t.shape[2] for t in tensors], batch_size):
+            probs = model(paddle.to_tensor(make_batch([tensors[i] for i in group]))).numpy()
+            for i, decoded in zip(group, ctc_greedy_decode(probs, charset)):
+                texts[i] = decoded.text
+    if was_training:
+        model.train()
+    metrics = RecMetrics()
+    metrics.update(texts, [s.label for s in samples], [str(s.path) for s in samples])
+    return metrics
+
+
+def _setup_logging(out: Path) -> None:
+    fmt = logging.Formatter("[%(asctime)s] ppocr %(levelname)s: %(message)s", "%Y/%m/%d %H:%M:%S")
+    log.setLevel(logging.INFO)
+    log.propagate = False  # paddle configures the root logger; keep one copy of each line
+    log.handlers.clear()
+    for handler in (logging.FileHandler(out / "train.log", encoding="utf-8"), logging.StreamHandler()):
+        handler.setFormatter(fmt)
+        log.addHandler(handler)
+
+
+def train(cfg: dict[str, dict[str, Any]], fresh: bool = False) -> dict[str, float]:
+    """Run training as configured; returns the best evaluation metrics."""
+    g, opt_cfg, data = cfg["Global"], cfg["Optimizer"], cfg["Data"]
+    threads = str(g["threads"])
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, threads)
+    os.environ.setdefault("KMP_BLOCKTIME", "0")
+    import paddle
+
+    from .model import PlateRecModel
+    from .pretrained import plate_model_from_pretrained
+
+    out = Path(g["output_dir"])
+    out.mkdir(parents=True, exist_ok=True)
+    _setup_logging(out)
+    (out / "config.yml").write_text(yaml.safe_dump(cfg, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    paddle.seed(g["seed"])
+    charset = load_charset(g["character_dict"])
+    pre = PreprocessConfig.from_dict(cfg["Preprocess"])
+
+    if g["init"] == "pretrained":
+        model = plate_model_from_pretrained(charset, use_guide=g["use_guide"])
+    else:
+        model = PlateRecModel(len(charset) + 1, use_guide=g["use_guide"])
+        model.set_state_dict(paddle.load(str(g["init"])))
+    total = int(g["total_steps"])
+    warmup = min(int(opt_cfg["warmup_steps"]), max(total - 1, 0))
+    cosine = paddle.optimizer.lr.CosineAnnealingDecay(learning_rate=opt_cfg["lr"], T_max=max(total - warmup, 1))
+    schedule = paddle.optimizer.lr.LinearWarmup(cosine, warmup_steps=warmup, start_lr=0.0, end_lr=opt_cfg["lr"])
+    optimizer = paddle.optimizer.Adam(learning_rate=schedule, parameters=model.parameters(),
+                                      weight_decay=paddle.regularizer.L2Decay(opt_cfg["l2"]))
+
+    state = {"step": 0, "best_acc": -1.0, "best_step": 0, "best": {}}
+    latest = out / "latest.pdparams"
+    if latest.exists() and not fresh:
+        model.set_state_dict(paddle.load(str(latest)))
+        optimizer.set_state_dict(paddle.load(str(out / "latest.pdopt")))
+        state = json.loads((out / "latest.json").read_text())
+        log.info(f"resume from {latest} at global_step: {state['step']}")
+
+    sources = [read_label_file(src["label_file"]) for src in data["train"]]
+    sampler = MixedSampler(sources, [src.get("weight", 1.0) for src in data["train"]], seed=g["seed"] + state["step"])
+    batches = BatchMaker(sampler, charset, pre, opt_cfg["batch_size"], data["augment_prob"], g["seed"] + state["step"])
+    val = read_label_file(data["val"]) if data["val"] else []
+    log.info(f"train sources: {[len(s) for s in sources]} weights {[s.get('weight', 1.0) for s in data['train']]}, "
+             f"val: {len(val)}, steps: {total}, batch: {opt_cfg['batch_size']}")
+
+    ctc = paddle.nn.CTCLoss(blank=0, reduction="none")
+    metrics_file = (out / "metrics.jsonl").open("a", encoding="utf-8")
+    model.train()
+    step, t_window, n_window, loss_window = state["step"], time.time(), 0, []
+    for x, labels, lengths in batches:
+        if step >= total:
+            break
+        logits = model(paddle.to_tensor(x))
+        n, t = logits.shape[0], logits.shape[1]
+        loss = ctc(logits.transpose([1, 0, 2]), paddle.to_tensor(labels),
+                   paddle.full([n], t, dtype="int64"), paddle.to_tensor(lengths)).mean()
+        loss.backward()
+        optimizer.step()
+        optimizer.clear_grad()
+        schedule.step()
+        step += 1
+        n_window += n
+        loss_window.append(float(loss))
+        if step % g["log_every"] == 0 or step == total:
+            elapsed = time.time() - t_window
+            ips = n_window / elapsed
+            eta = int((total - step) * elapsed / max(len(loss_window), 1))
+            avg = float(np.mean(loss_window))
+            log.info(f"global_step: {step}/{total}, lr: {optimizer.get_lr():.6f}, CTCLoss: {avg:.5f}, loss: {avg:.5f}, "
+                     f"avg_batch_cost: {elapsed / len(loss_window):.4f} s, avg_samples: {n}, "
+                     f"ips: {ips:.2f} samples/s, eta: {eta // 3600}:{eta // 60 % 60:02d}:{eta % 60:02d}")
+            metrics_file.write(json.dumps({"step": step, "lr": optimizer.get_lr(), "loss": avg, "ips": ips}) + "\n")
+            metrics_file.flush()
+            t_window, n_window, loss_window = time.time(), 0, []
+        if val and (step % g["eval_every"] == 0 or step == total):
+            result = evaluate_model(model, val, charset, pre).summary()
+            log.info(f"cur metric, acc: {result['acc']:.4f}, norm_edit_dis: {result['norm_edit_dis']:.4f}")
+            if result["acc"] > state["best_acc"]:
+                state.update(best_acc=result["acc"], best_step=step, best=result)
+                paddle.save(model.state_dict(), str(out / "best_accuracy.pdparams"))
+            log.info(f"best metric, acc: {state['best_acc']:.4f}, best_step: {state['best_step']}")
+            metrics_file.write(json.dumps({"step": step, "eval": result}) + "\n")
+            metrics_file.flush()
+        if step % g["eval_every"] == 0 or step == total:
+            state["step"] = step
+            paddle.save(model.state_dict(), str(out / "latest.pdparams"))
+            paddle.save(optimizer.state_dict(), str(out / "latest.pdopt"))
+            (out / "latest.json").write_text(json.dumps(state))
+    batches.close()
+    if not val:
+        shutil.copyfile(out / "latest.pdparams", out / "best_accuracy.pdparams")
+    metrics_file.close()
+    log.info(f"done at global_step: {step}; best acc {state['best_acc']:.4f} at step {state['best_step']}")
+    return state["best"]
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-c", "--config", type=Path, required=True, help="training config (YAML)")
+    parser.add_argument("-o", "--override", action="append", default=[], metavar="Section.key=value",
+                        help="override a config value, e.g. -o Global.total_steps=100")
+    parser.add_argument("--fresh", action="store_true", help="ignore output_dir/latest and start over")
+
+
+def run(args: argparse.Namespace) -> int:
+    train(load_config(args.config, args.override), fresh=args.fresh)
+    return 0
