@@ -55,6 +55,7 @@ class OnnxBackend:
         requested = list(providers) if providers is not None else default_providers(
             ort.get_available_providers(), spec, max_batch)
         options = ort.SessionOptions()
+        options.log_severity_level = 3  # errors only: graph-cleanup warnings are noise on stderr
         if threads is not None:
             options.intra_op_num_threads = int(threads)
         try:
