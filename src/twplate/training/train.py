@@ -40,6 +40,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "log_every": 10,
         "eval_every": 250,
         "threads": 2,
+        "workers": 2,
     },
     "Optimizer": {"lr": 5.0e-4, "warmup_steps": 200, "l2": 3.0e-5, "batch_size": 32},
     "Data": {"train": [], "val": None, "augment_prob": 0.0},
@@ -183,54 +184,88 @@ def _setup_logging(out: Path) -> None:
 
 
 def train(cfg: dict[str, dict[str, Any]], fresh: bool = False) -> dict[str, float]:
-    """Run training as configured; returns the best evaluation metrics."""
-    g, opt_cfg, data = cfg["Global"], cfg["Optimizer"], cfg["Data"]
-    threads = str(g["threads"])
+    """Run training as configured; returns the best evaluation metrics.
+
+    On CPU, ``Global.workers`` processes train data-parallel (gloo), each on ``threads / workers``
+    math threads: Paddle's CPU conv kernels barely use a second thread, a second process does.
+    """
+    g = cfg["Global"]
+    workers = int(g["workers"])
+    per_worker = max(1, int(g["threads"]) // max(workers, 1))
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(var, threads)
+        os.environ.setdefault(var, str(per_worker))
     os.environ.setdefault("KMP_BLOCKTIME", "0")
     import paddle
+
+    if workers > 1 and not _has_gpu(paddle):
+        import paddle.distributed as dist
+
+        dist.spawn(_train_worker, args=(cfg, fresh), nprocs=workers, backend="gloo")
+        return json.loads((Path(g["output_dir"]) / "latest.json").read_text())["best"]
+    return _train_worker(cfg, fresh)
+
+
+def _has_gpu(paddle) -> bool:
+    return paddle.device.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0
+
+
+def _train_worker(cfg: dict[str, dict[str, Any]], fresh: bool) -> dict[str, float]:
+    g, opt_cfg, data = cfg["Global"], cfg["Optimizer"], cfg["Data"]
+    import paddle
+    import paddle.distributed as dist
 
     from .model import PlateRecModel
     from .pretrained import plate_model_from_pretrained
 
+    paddle.set_device("gpu" if _has_gpu(paddle) else "cpu")
+    world = dist.get_world_size()
+    if world > 1:
+        dist.init_parallel_env()
+    rank = dist.get_rank()
+    lead = rank == 0
     out = Path(g["output_dir"])
     out.mkdir(parents=True, exist_ok=True)
-    _setup_logging(out)
-    (out / "config.yml").write_text(yaml.safe_dump(cfg, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    if lead:
+        _setup_logging(out)
+        (out / "config.yml").write_text(yaml.safe_dump(cfg, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    else:
+        log.disabled = True
     paddle.seed(g["seed"])
     charset = load_charset(g["character_dict"])
     pre = PreprocessConfig.from_dict(cfg["Preprocess"])
 
     if g["init"] == "pretrained":
-        model = plate_model_from_pretrained(charset, use_guide=g["use_guide"])
+        net = plate_model_from_pretrained(charset, use_guide=g["use_guide"])
     else:
-        model = PlateRecModel(len(charset) + 1, use_guide=g["use_guide"])
-        model.set_state_dict(paddle.load(str(g["init"])))
+        net = PlateRecModel(len(charset) + 1, use_guide=g["use_guide"])
+        net.set_state_dict(paddle.load(str(g["init"])))
     total = int(g["total_steps"])
     warmup = min(int(opt_cfg["warmup_steps"]), max(total - 1, 0))
     cosine = paddle.optimizer.lr.CosineAnnealingDecay(learning_rate=opt_cfg["lr"], T_max=max(total - warmup, 1))
     schedule = paddle.optimizer.lr.LinearWarmup(cosine, warmup_steps=warmup, start_lr=0.0, end_lr=opt_cfg["lr"])
-    optimizer = paddle.optimizer.Adam(learning_rate=schedule, parameters=model.parameters(),
+    optimizer = paddle.optimizer.Adam(learning_rate=schedule, parameters=net.parameters(),
                                       weight_decay=paddle.regularizer.L2Decay(opt_cfg["l2"]))
 
     state = {"step": 0, "best_acc": -1.0, "best_step": 0, "best": {}}
     latest = out / "latest.pdparams"
     if latest.exists() and not fresh:
-        model.set_state_dict(paddle.load(str(latest)))
+        net.set_state_dict(paddle.load(str(latest)))
         optimizer.set_state_dict(paddle.load(str(out / "latest.pdopt")))
         state = json.loads((out / "latest.json").read_text())
         log.info(f"resume from {latest} at global_step: {state['step']}")
+    model = paddle.DataParallel(net) if world > 1 else net
 
+    batch_size = int(opt_cfg["batch_size"]) // world
+    seed = g["seed"] + state["step"] + 7919 * rank
     sources = [read_label_file(src["label_file"]) for src in data["train"]]
-    sampler = MixedSampler(sources, [src.get("weight", 1.0) for src in data["train"]], seed=g["seed"] + state["step"])
-    batches = BatchMaker(sampler, charset, pre, opt_cfg["batch_size"], data["augment_prob"], g["seed"] + state["step"])
-    val = read_label_file(data["val"]) if data["val"] else []
+    sampler = MixedSampler(sources, [src.get("weight", 1.0) for src in data["train"]], seed=seed)
+    batches = BatchMaker(sampler, charset, pre, batch_size, data["augment_prob"], seed)
+    val = read_label_file(data["val"]) if data["val"] and lead else []
     log.info(f"train sources: {[len(s) for s in sources]} weights {[s.get('weight', 1.0) for s in data['train']]}, "
-             f"val: {len(val)}, steps: {total}, batch: {opt_cfg['batch_size']}")
+             f"val: {len(val)}, steps: {total}, batch: {batch_size} x {world} process(es)")
 
     ctc = paddle.nn.CTCLoss(blank=0, reduction="none")
-    metrics_file = (out / "metrics.jsonl").open("a", encoding="utf-8")
+    metrics_file = (out / "metrics.jsonl").open("a", encoding="utf-8") if lead else None
     model.train()
     step, t_window, n_window, loss_window = state["step"], time.time(), 0, []
     for x, labels, lengths in batches:
@@ -245,37 +280,41 @@ def train(cfg: dict[str, dict[str, Any]], fresh: bool = False) -> dict[str, floa
         optimizer.clear_grad()
         schedule.step()
         step += 1
-        n_window += n
+        n_window += n * world
         loss_window.append(float(loss))
-        if step % g["log_every"] == 0 or step == total:
+        if lead and (step % g["log_every"] == 0 or step == total):
             elapsed = time.time() - t_window
             ips = n_window / elapsed
             eta = int((total - step) * elapsed / max(len(loss_window), 1))
             avg = float(np.mean(loss_window))
             log.info(f"global_step: {step}/{total}, lr: {optimizer.get_lr():.6f}, CTCLoss: {avg:.5f}, loss: {avg:.5f}, "
-                     f"avg_batch_cost: {elapsed / len(loss_window):.4f} s, avg_samples: {n}, "
+                     f"avg_batch_cost: {elapsed / len(loss_window):.4f} s, avg_samples: {n * world}, "
                      f"ips: {ips:.2f} samples/s, eta: {eta // 3600}:{eta // 60 % 60:02d}:{eta % 60:02d}")
             metrics_file.write(json.dumps({"step": step, "lr": optimizer.get_lr(), "loss": avg, "ips": ips}) + "\n")
             metrics_file.flush()
             t_window, n_window, loss_window = time.time(), 0, []
         if val and (step % g["eval_every"] == 0 or step == total):
-            result = evaluate_model(model, val, charset, pre).summary()
+            result = evaluate_model(net, val, charset, pre).summary()
             log.info(f"cur metric, acc: {result['acc']:.4f}, norm_edit_dis: {result['norm_edit_dis']:.4f}")
             if result["acc"] > state["best_acc"]:
                 state.update(best_acc=result["acc"], best_step=step, best=result)
-                paddle.save(model.state_dict(), str(out / "best_accuracy.pdparams"))
+                paddle.save(net.state_dict(), str(out / "best_accuracy.pdparams"))
             log.info(f"best metric, acc: {state['best_acc']:.4f}, best_step: {state['best_step']}")
             metrics_file.write(json.dumps({"step": step, "eval": result}) + "\n")
             metrics_file.flush()
         if step % g["eval_every"] == 0 or step == total:
-            state["step"] = step
-            paddle.save(model.state_dict(), str(out / "latest.pdparams"))
-            paddle.save(optimizer.state_dict(), str(out / "latest.pdopt"))
-            (out / "latest.json").write_text(json.dumps(state))
+            if lead:
+                state["step"] = step
+                paddle.save(net.state_dict(), str(out / "latest.pdparams"))
+                paddle.save(optimizer.state_dict(), str(out / "latest.pdopt"))
+                (out / "latest.json").write_text(json.dumps(state))
+            if world > 1:
+                dist.barrier()
     batches.close()
-    if not val:
+    if lead and not data["val"]:
         shutil.copyfile(out / "latest.pdparams", out / "best_accuracy.pdparams")
-    metrics_file.close()
+    if lead:
+        metrics_file.close()
     log.info(f"done at global_step: {step}; best acc {state['best_acc']:.4f} at step {state['best_step']}")
     return state["best"]
 
