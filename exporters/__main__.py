@@ -12,8 +12,10 @@ from twplate.charset import Charset, default_dictionary_path
 from twplate.model_files import DEFAULT_MODEL, load_model_spec, write_model_yaml
 from twplate.preprocess import PreprocessConfig
 
+from twplate.training.checkpoint import CheckpointBackend, load_student
+
 from .to_onnx import export_onnx
-from .to_paddle import dygraph_runner, export_paddle, load_student
+from .to_paddle import export_paddle
 from .verify import assert_reproduces
 
 
@@ -32,7 +34,7 @@ def export(checkpoint: str, out: Path, name: str, version: str, dictionary: Path
         write_model_yaml(staging, name, version, characters, preprocess)
         spec = load_model_spec(staging)
         paddle_backend = PaddleBackend(spec)
-        d1 = assert_reproduces(dygraph_runner(model), paddle_backend, characters, preprocess, "Paddle inference model")
+        d1 = assert_reproduces(CheckpointBackend(model), paddle_backend, characters, preprocess, "Paddle inference model")
         d2 = assert_reproduces(paddle_backend, OnnxBackend(spec), characters, preprocess, "ONNX model")
         print(f"checked: Paddle inference vs checkpoint max diff {d1:.1e}; ONNX vs Paddle inference max diff {d2:.1e}")
         if out.exists():

@@ -1,7 +1,8 @@
 """The pipeline: image -> tensor -> probabilities -> text, for one image or many.
 
-``load_image`` -> ``resize_normalize`` -> batches of similar width (``width_groups``) ->
-backend -> ``ctc_greedy_decode`` -> results in input order. A bad image becomes a result with
+``load_image`` -> ``resize_normalize`` -> batches of similar width (``width_groups``; padded up to
+the backend's ``width_buckets`` where it has them, as GPU sessions do) -> backend ->
+``ctc_greedy_decode`` -> results in input order. A bad image becomes a result with
 ``.error`` set; it never stops the others.
 """
 
@@ -20,7 +21,7 @@ from .decode import ctc_greedy_decode
 from .errors import ImageError
 from .image import ImageInput, describe, load_image
 from .model_files import ModelSpec, load_model_spec
-from .preprocess import make_batch, resize_normalize, width_groups
+from .preprocess import bucket_width, make_batch, resize_normalize, width_groups
 from .result import PlateResult
 
 ModelInput = str | os.PathLike[str] | None
@@ -56,6 +57,19 @@ class PlateRecognizer:
         self.backend: Backend = load_backend(backend, self.spec, threads=threads, max_batch=batch_size,
                                              **backend_options)
         self.batch_size = batch_size
+
+    @classmethod
+    def with_backend(cls, backend: Backend, spec: ModelSpec, batch_size: int = 32) -> PlateRecognizer:
+        """A recognizer around a backend built elsewhere, e.g. a training checkpoint.
+
+        The pipeline is the same as for shipped models, so a checkpoint's accuracy is measured
+        through exactly the preprocessing and decoding that users get.
+        """
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, not {batch_size}")
+        recognizer = cls.__new__(cls)
+        recognizer.spec, recognizer.backend, recognizer.batch_size = spec, backend, batch_size
+        return recognizer
 
     def __repr__(self) -> str:
         return (f"PlateRecognizer(model={self.spec.name!r} {self.spec.version}, backend={self.backend.name!r}, "
@@ -99,9 +113,12 @@ class PlateRecognizer:
             except ImageError as exc:
                 results[i] = PlateResult("", 0.0, (), error=exc, source=sources[i])
         indices = list(tensors)
+        buckets = getattr(self.backend, "width_buckets", None)  # GPU backends: pad to a few fixed widths
         for group in width_groups([tensors[i].shape[2] for i in indices], self.batch_size):
             members = [indices[g] for g in group]
-            probs = self.backend(make_batch([tensors.pop(i) for i in members]))
+            batch = [tensors.pop(i) for i in members]
+            width = bucket_width(max(t.shape[2] for t in batch), buckets) if buckets else None
+            probs = self.backend(make_batch(batch, width))
             for i, decoded in zip(members, ctc_greedy_decode(probs, self.spec.charset.characters), strict=True):
                 results[i] = PlateResult(decoded.text, decoded.confidence, decoded.char_confidences,
                                          source=sources[i])

@@ -16,6 +16,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from twplate.charset import Charset, default_dictionary_path
+
 
 @dataclass(frozen=True)
 class Sample:
@@ -102,19 +104,15 @@ class MixedSampler:
         return [self.sources[k][self.rng.integers(len(self.sources[k]))] for k in which]
 
 
-def _load_charset(path: str | Path) -> list[str]:
-    return [c for c in Path(path).read_text(encoding="utf-8").splitlines() if c]
-
-
 # -- command line: `twplate check` and `twplate split` ---------------------------------------
 
 def configure_check(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("label_files", nargs="+", type=Path, help="label files to check")
-    parser.add_argument("--dict", type=Path, default=Path("dict/dict_taiwan_car.txt"), help="character dictionary")
+    parser.add_argument("--dict", type=Path, default=default_dictionary_path(), help="character dictionary")
 
 
 def run_check(args: argparse.Namespace) -> int:
-    charset = _load_charset(args.dict)
+    charset = Charset.from_file(args.dict).characters
     failed = 0
     for label_file in args.label_files:
         try:

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from twplate.charset import Charset
 from twplate.preprocess import PreprocessConfig
 
 from .dataset import MixedSampler, Sample, read_label_file
@@ -65,20 +66,16 @@ def load_config(path: str | Path | None, overrides: list[str] = ()) -> dict[str,
     return cfg
 
 
-def load_charset(path: str | Path) -> list[str]:
-    return [c for c in Path(path).read_text(encoding="utf-8").splitlines() if c]
-
-
 class BatchMaker:
     """Produces training batches on a background thread: draw, decode, augment, resize, pad."""
 
-    def __init__(self, sampler: MixedSampler, charset: list[str], pre: PreprocessConfig, batch_size: int,
+    def __init__(self, sampler: MixedSampler, charset: Charset, pre: PreprocessConfig, batch_size: int,
                  augment_prob: float, seed: int):
         from twplate.preprocess import make_batch, resize_normalize
 
         self._resize, self._batch = resize_normalize, make_batch
         self.sampler, self.pre, self.batch_size = sampler, pre, batch_size
-        self.index = {c: i + 1 for i, c in enumerate(charset)}
+        self.charset = charset
         self.augment_prob = augment_prob
         self.rng = np.random.default_rng(seed)
         self.augment = None
@@ -115,7 +112,7 @@ class BatchMaker:
         lengths = np.array([len(s.label) for s in samples], dtype=np.int64)
         labels = np.zeros((len(samples), max(lengths)), dtype=np.int32)
         for i, s in enumerate(samples):
-            labels[i, : len(s.label)] = [self.index[c] for c in s.label]
+            labels[i, : len(s.label)] = self.charset.encode(s.label)
         return self._batch(tensors), labels, lengths
 
     def _fill(self) -> None:
@@ -144,33 +141,6 @@ class BatchMaker:
             if isinstance(item, Exception):
                 raise item
             yield item
-
-
-def evaluate_model(model, samples: list[Sample], charset: list[str], pre: PreprocessConfig,
-                   batch_size: int = 64):
-    """Metrics of a dygraph model on samples, through inference's resize, batching and decoding."""
-    import cv2
-    import paddle
-
-    from twplate.decode import ctc_greedy_decode
-    from twplate.preprocess import make_batch, resize_normalize, width_groups
-
-    from .metrics import RecMetrics
-
-    tensors = [resize_normalize(cv2.imread(str(s.path), cv2.IMREAD_COLOR), pre) for s in samples]
-    texts = [""] * len(samples)
-    was_training = model.training
-    model.eval()
-    with paddle.no_grad():
-        for group in width_groups([t.shape[2] for t in tensors], batch_size):
-            probs = model(paddle.to_tensor(make_batch([tensors[i] for i in group]))).numpy()
-            for i, decoded in zip(group, ctc_greedy_decode(probs, charset)):
-                texts[i] = decoded.text
-    if was_training:
-        model.train()
-    metrics = RecMetrics()
-    metrics.update(texts, [s.label for s in samples], [str(s.path) for s in samples])
-    return metrics
 
 
 def _setup_logging(out: Path) -> None:
@@ -209,17 +179,41 @@ def _has_gpu(paddle) -> bool:
     return paddle.device.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0
 
 
+def _exit_with_parent() -> None:
+    """End this spawned worker when the launching process dies, rather than train on as an orphan."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(2)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def _train_worker(cfg: dict[str, dict[str, Any]], fresh: bool) -> dict[str, float]:
+    import paddle
+
+    # Parameter and optimizer-state names come from a per-process counter; a fresh counter gives
+    # every run the same names, so `latest.pdopt` matches on resume even within one process.
+    with paddle.utils.unique_name.guard():
+        return _train_loop(cfg, fresh)
+
+
+def _train_loop(cfg: dict[str, dict[str, Any]], fresh: bool) -> dict[str, float]:
     g, opt_cfg, data = cfg["Global"], cfg["Optimizer"], cfg["Data"]
     import paddle
     import paddle.distributed as dist
 
+    from .checkpoint import checkpoint_recognizer
+    from .evaluate import evaluate
     from .model import PlateRecModel
     from .pretrained import plate_model_from_pretrained
 
     paddle.set_device("gpu" if _has_gpu(paddle) else "cpu")
     world = dist.get_world_size()
     if world > 1:
+        _exit_with_parent()
         dist.init_parallel_env()
     rank = dist.get_rank()
     lead = rank == 0
@@ -231,13 +225,13 @@ def _train_worker(cfg: dict[str, dict[str, Any]], fresh: bool) -> dict[str, floa
     else:
         log.disabled = True
     paddle.seed(g["seed"])
-    charset = load_charset(g["character_dict"])
+    charset = Charset.from_file(g["character_dict"])
     pre = PreprocessConfig.from_dict(cfg["Preprocess"])
 
     if g["init"] == "pretrained":
-        net = plate_model_from_pretrained(charset, use_guide=g["use_guide"])
+        net = plate_model_from_pretrained(list(charset.characters), use_guide=g["use_guide"])
     else:
-        net = PlateRecModel(len(charset) + 1, use_guide=g["use_guide"])
+        net = PlateRecModel(charset.num_classes, use_guide=g["use_guide"])
         net.set_state_dict(paddle.load(str(g["init"])))
     total = int(g["total_steps"])
     warmup = min(int(opt_cfg["warmup_steps"]), max(total - 1, 0))
@@ -294,7 +288,7 @@ def _train_worker(cfg: dict[str, dict[str, Any]], fresh: bool) -> dict[str, floa
             metrics_file.flush()
             t_window, n_window, loss_window = time.time(), 0, []
         if val and (step % g["eval_every"] == 0 or step == total):
-            result = evaluate_model(net, val, charset, pre).summary()
+            result = evaluate(checkpoint_recognizer(net, charset.characters, pre), val).summary()
             log.info(f"cur metric, acc: {result['acc']:.4f}, norm_edit_dis: {result['norm_edit_dis']:.4f}")
             if result["acc"] > state["best_acc"]:
                 state.update(best_acc=result["acc"], best_step=step, best=result)

@@ -1,0 +1,79 @@
+"""Training checkpoints as recognizers: the dygraph Student behind twplate's own pipeline.
+
+Evaluation during training, ``twplate eval --checkpoint``, ``twplate infer`` and the exporters'
+reference all read plates through :class:`twplate.PlateRecognizer`, so a checkpoint is measured
+with exactly the resize, batching and decoding of the shipped model.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+
+from twplate.charset import Charset
+from twplate.model_files import ModelSpec
+from twplate.preprocess import PreprocessConfig
+from twplate.recognizer import PlateRecognizer
+
+
+class CheckpointBackend:
+    """A dygraph :class:`~twplate.training.model.PlateRecModel` as a twplate backend (eval mode per call)."""
+
+    name: ClassVar[str] = "paddle-dygraph"
+
+    def __init__(self, model) -> None:
+        import paddle
+
+        self.model = model
+        self._providers = [str(paddle.get_device())]
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def files_for(spec: ModelSpec) -> tuple[str, ...]:
+        return ()
+
+    @property
+    def providers(self) -> list[str]:
+        return list(self._providers)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        import paddle
+
+        with self._lock, paddle.no_grad():
+            was_training = self.model.training
+            self.model.eval()
+            try:
+                return self.model(paddle.to_tensor(np.ascontiguousarray(x, dtype=np.float32))).numpy()
+            finally:
+                if was_training:
+                    self.model.train()
+
+
+def load_student(checkpoint: str | Path, characters: Sequence[str]):
+    """The Student in eval mode from a ``.pdparams`` checkpoint, or ``"pretrained"`` for PP-OCRv3's weights."""
+    import paddle
+
+    from .model import PlateRecModel
+    from .pretrained import plate_model_from_pretrained
+
+    if str(checkpoint) == "pretrained":
+        model = plate_model_from_pretrained(list(characters))
+    else:
+        model = PlateRecModel(len(characters) + 1)
+        missing, unexpected = model.set_state_dict(paddle.load(str(checkpoint)))
+        if missing or unexpected:
+            raise ValueError(f"{checkpoint} does not fit the Student: missing {missing}, unexpected {unexpected}")
+    model.eval()
+    return model
+
+
+def checkpoint_recognizer(model, characters: Sequence[str], preprocess: PreprocessConfig,
+                          name: str = "checkpoint", batch_size: int = 64) -> PlateRecognizer:
+    """A :class:`PlateRecognizer` that runs ``model`` (dygraph) with twplate's pipeline."""
+    spec = ModelSpec(name=name, version="checkpoint", directory=Path("."),
+                     charset=Charset.from_iterable(characters), preprocess=preprocess)
+    return PlateRecognizer.with_backend(CheckpointBackend(model), spec, batch_size=batch_size)

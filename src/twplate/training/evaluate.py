@@ -1,0 +1,78 @@
+"""`twplate eval`: accuracy of a shipped model or a checkpoint on a label file, through twplate's pipeline.
+
+Reports ``acc`` (exact plates) and ``norm_edit_dis`` as PaddleOCR does, the most common character
+confusions, and lists the misread images. An image that cannot be read counts as misread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+from twplate.recognizer import PlateRecognizer
+
+from .dataset import Sample, read_label_file
+from .metrics import RecMetrics
+
+
+def evaluate(recognizer: PlateRecognizer, samples: Sequence[Sample]) -> RecMetrics:
+    """Read every sample with ``recognizer`` and score the readings against the labels."""
+    results = recognizer.run_many([str(s.path) for s in samples])
+    metrics = RecMetrics()
+    metrics.update([r.text for r in results], [s.label for s in samples], [str(s.path) for s in samples])
+    return metrics
+
+
+def format_confusion(expected: str, read: str) -> str:
+    return f"{expected or '∅'} -> {read or '∅'}"
+
+
+def recognizer_for(args: argparse.Namespace) -> PlateRecognizer:
+    """The recognizer a command asked for: ``--checkpoint`` (dygraph) or ``--model`` (exported)."""
+    if getattr(args, "checkpoint", None):
+        from twplate.charset import Charset, default_dictionary_path
+        from twplate.preprocess import PreprocessConfig
+
+        from .checkpoint import checkpoint_recognizer, load_student
+
+        characters = Charset.from_file(args.dict or default_dictionary_path()).characters
+        return checkpoint_recognizer(load_student(args.checkpoint, characters), characters, PreprocessConfig(),
+                                     name=str(args.checkpoint), batch_size=args.batch_size)
+    return PlateRecognizer(args.model, backend=args.backend, batch_size=args.batch_size)
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--model``/``--backend`` for exported models, ``--checkpoint``/``--dict`` for training checkpoints."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--model", help="exported model directory or .onnx file (default: the shipped model)")
+    group.add_argument("--checkpoint", help="training checkpoint (.pdparams), or 'pretrained'")
+    parser.add_argument("--dict", type=Path, help="dictionary of the checkpoint (default: the shipped one)")
+    parser.add_argument("--backend", default="auto", help="backend for --model: auto, onnxruntime, paddle")
+    parser.add_argument("--batch-size", type=int, default=32)
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("label_file", type=Path, help="label file: path<TAB>label per line")
+    add_model_arguments(parser)
+    parser.add_argument("--misread", type=Path, help="write misread images here (path<TAB>label<TAB>read)")
+    parser.add_argument("--top", type=int, default=10, help="how many confusions to print")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    metrics = evaluate(recognizer_for(args), read_label_file(args.label_file))
+    confusions = [(format_confusion(*pair), n) for pair, n in metrics.confusions.most_common(args.top)]
+    if args.json:
+        print(json.dumps({**metrics.summary(), "confusions": confusions, "misread": len(metrics.misread)},
+                         ensure_ascii=False))
+    else:
+        print(f"acc: {metrics.acc:.4f}, norm_edit_dis: {metrics.norm_edit_dis:.4f} "
+              f"({metrics.correct}/{metrics.total} plates exact)")
+        for text, n in confusions:
+            print(f"  {n:4d}  {text}")
+    if args.misread:
+        args.misread.write_text("".join(f"{p}\t{label}\t{read}\n" for p, label, read in metrics.misread),
+                                encoding="utf-8")
+    return 0

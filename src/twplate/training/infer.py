@@ -1,0 +1,23 @@
+"""`twplate infer`: read images with a training checkpoint (or any model), before exporting it."""
+
+from __future__ import annotations
+
+import argparse
+
+from .evaluate import add_model_arguments, recognizer_for
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("images", nargs="+", help="image files")
+    add_model_arguments(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    failed = 0
+    for result in recognizer_for(args).run_many(args.images):
+        if result.error is not None:
+            print(f"{result.source}\terror: {result.error}")
+            failed += 1
+        else:
+            print(f"{result.source}\t{result.text}\t{result.confidence:.4f}")
+    return 1 if failed else 0

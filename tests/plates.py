@@ -1,0 +1,26 @@
+"""Plate-like images drawn with OpenCV for tests (no data files, no CJK)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+def draw_plate(text: str, height: int = 96, aspect: float = 2.4) -> np.ndarray:
+    """Black ``text`` on a white ``height`` x ``height * aspect`` BGR plate."""
+    width = int(height * aspect)
+    img = np.full((height, width, 3), 255, np.uint8)
+    font, thickness = cv2.FONT_HERSHEY_SIMPLEX, max(2, height // 16)
+    scale = cv2.getFontScaleFromHeight(font, int(height * 0.55), thickness)
+    (tw, th), _ = cv2.getTextSize(text, font, scale, thickness)
+    scale *= min(1.0, (width - height // 4) / tw)
+    (tw, th), _ = cv2.getTextSize(text, font, scale, thickness)
+    cv2.putText(img, text, ((width - tw) // 2, (height + th) // 2), font, scale, (0, 0, 0), thickness, cv2.LINE_AA)
+    return img
+
+
+def random_plates(n: int, seed: int) -> list[str]:
+    """``AAA-9999`` strings without I, O or 4, as on 2014 plates."""
+    rng = np.random.default_rng(seed)
+    letters, digits = "ABCDEFGHJKLMNPQRSTUVWXYZ", "012356789"
+    return ["".join(rng.choice(list(letters), 3)) + "-" + "".join(rng.choice(list(digits), 4)) for _ in range(n)]

@@ -1,0 +1,134 @@
+"""Training-side pieces: the Student against the public model, exporter checks, datasets, metrics, logs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from plates import draw_plate
+from twplate.preprocess import PreprocessConfig, resize_normalize
+from twplate.training.dataset import MixedSampler, Sample, check_samples, read_label_file, split_by_plate
+from twplate.training.metrics import RecMetrics
+
+
+@pytest.mark.paddle
+def test_student_matches_public_ppocrv3_model_in_onnxruntime():
+    """The paddle.nn Student with the imported weights reproduces rapidocr's ONNX model (6625 classes)."""
+    pytest.importorskip("paddle")
+    pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    import paddle
+
+    from twplate.decode import ctc_greedy_decode
+    from twplate.training.pretrained import find_pretrained_onnx, load_ppocr_student
+
+    try:
+        path = find_pretrained_onnx()
+    except FileNotFoundError as exc:
+        pytest.skip(str(exc))
+    model, characters = load_ppocr_student(path)
+    model.eval()
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    pre = PreprocessConfig(min_width=48)
+    readings = []
+    for text, aspect in (("ABC-1234", 2.4), ("TAIPEI 2026", 5.0), ("7", 1.0)):
+        x = resize_normalize(draw_plate(text, aspect=aspect), pre)[None]
+        expected = session.run(None, {session.get_inputs()[0].name: x})[0]
+        with paddle.no_grad():
+            got = model(paddle.to_tensor(x)).numpy()
+        assert got.shape == expected.shape == (1, x.shape[3] // 8, 6625)
+        assert np.abs(got - expected).max() <= 1e-4
+        chars = [*characters, " "]
+        readings.append(ctc_greedy_decode(expected, chars)[0].text)
+        assert ctc_greedy_decode(got, chars)[0].text == readings[-1]
+    assert readings[0] == "ABC-1234"
+
+
+def test_export_check_fails_loudly_on_a_different_model():
+    from exporters.verify import ExportMismatch, assert_reproduces
+
+    rng = np.random.default_rng(0)
+
+    def reference(x: np.ndarray) -> np.ndarray:
+        t = x.shape[3] // 8
+        logits = np.repeat(x[:, 0, 0, : t * 8 : 8, None], 4, axis=2) + rng.normal(0, 0.01, (x.shape[0], t, 4))
+        e = np.exp(logits - logits.max(-1, keepdims=True))
+        return (e / e.sum(-1, keepdims=True)).astype(np.float32)
+
+    fixed = {}
+
+    def stable(x):  # the same output for the same input, so a copy of it reproduces exactly
+        key = x.shape
+        if key not in fixed:
+            fixed[key] = reference(x)
+        return fixed[key]
+
+    pre, chars = PreprocessConfig(), ["A", "B", "C"]
+    assert assert_reproduces(stable, stable, chars, pre, "copy") == 0.0
+    with pytest.raises(ExportMismatch, match="max probability difference"):
+        assert_reproduces(stable, lambda x: stable(x) + 1e-3, chars, pre, "shifted")
+    with pytest.raises(ExportMismatch, match="output shape"):
+        assert_reproduces(stable, lambda x: stable(x)[:, :-1], chars, pre, "truncated")
+
+
+def test_split_by_plate_keeps_each_plate_on_one_side():
+    samples = [Sample(Path(f"{i}.jpg"), f"ABC-{i % 40:04d}") for i in range(400)]
+    train, val = split_by_plate(samples, 0.25, seed=3)
+    assert len(train) + len(val) == 400
+    assert {s.label for s in train}.isdisjoint({s.label for s in val})
+    assert 0.1 < len(val) / 400 < 0.4
+    assert split_by_plate(samples, 0.25, seed=3) == (train, val)
+
+
+def test_check_samples_names_each_problem(tmp_path: Path):
+    import cv2
+
+    good, broken = tmp_path / "good.png", tmp_path / "broken.jpg"
+    cv2.imwrite(str(good), draw_plate("ABC-1234"))
+    broken.write_bytes(b"not an image")
+    label_file = tmp_path / "labels.tsv"
+    label_file.write_text("good.png\tABC-1234\nbroken.jpg\tABC-1235\nmissing.jpg\tAB?-1\n", encoding="utf-8")
+    problems = check_samples(read_label_file(label_file), list("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ-"))
+    assert len(problems) == 3
+    assert any("broken.jpg: image unreadable" in p for p in problems)
+    assert any("missing.jpg: image missing" in p for p in problems)
+    assert any("not in the dictionary: ?" in p for p in problems)
+
+
+def test_mixed_sampler_follows_the_ratio():
+    real = [Sample(Path("r.jpg"), "R")] * 5
+    synth = [Sample(Path("s.jpg"), "S")] * 50
+    drawn = MixedSampler([real, synth], [1, 4], seed=0).draw(5000)
+    share = sum(s.label == "R" for s in drawn) / len(drawn)
+    assert 0.17 < share < 0.23
+
+
+def test_metrics_acc_norm_edit_dis_and_confusions():
+    m = RecMetrics()
+    m.update(["ABC-1234", "ABC-1235", "AB-1234", ""], ["ABC-1234", "ABC-1234", "ABC-1234", "外0872"])
+    assert m.acc == 0.25
+    # edits / max(len): 0, 1/8, 1/8, 5/5
+    assert m.norm_edit_dis == pytest.approx(1 - (0 + 1 / 8 + 1 / 8 + 1) / 4)
+    assert m.confusions[("4", "5")] == 1
+    assert m.confusions[("C", "")] == 1
+    assert m.confusions[("外", "")] == 1
+    assert [label for _, label, _ in m.misread] == ["ABC-1234", "ABC-1234", "外0872"]
+
+
+def test_plot_reads_paddleocr_style_log(tmp_path: Path):
+    pytest.importorskip("matplotlib")
+    from twplate.training.plot import parse_log, plot
+
+    log = tmp_path / "train.log"
+    log.write_text(
+        "[2026/11/24 02:29:11] ppocr INFO: global_step: 10/100, lr: 0.000050, CTCLoss: 57.5, loss: 57.5, ips: 3\n"
+        "[2026/11/24 02:30:11] ppocr INFO: global_step: 20/100, lr: 0.000100, CTCLoss: 20.25, loss: 20.25, ips: 3\n"
+        "[2026/11/24 02:30:30] ppocr INFO: cur metric, acc: 0.5, norm_edit_dis: 0.9\n", encoding="utf-8")
+    curves = parse_log(log)
+    assert curves.loss == [(10, 57.5), (20, 20.25)]
+    assert curves.acc == [(20, 0.5)] and curves.norm_edit_dis == [(20, 0.9)]
+    out = tmp_path / "curves.png"
+    plot(curves, out)
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -1,0 +1,88 @@
+"""Issue 3's CI run: a small real training, then checkpoint -> export -> load -> recognize, end to end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import pytest
+
+from plates import draw_plate, random_plates
+
+pytestmark = [pytest.mark.paddle, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """30 steps from the pretrained Student on 32 drawn plates; returns the run folder."""
+    pytest.importorskip("paddle")
+    pytest.importorskip("onnx")
+    from twplate.training.pretrained import find_pretrained_onnx
+    from twplate.training.train import load_config, train
+
+    try:
+        find_pretrained_onnx()
+    except FileNotFoundError as exc:
+        pytest.skip(str(exc))
+    root = tmp_path_factory.mktemp("train")
+    lines = []
+    for i, text in enumerate(random_plates(32, seed=5)):
+        cv2.imwrite(str(root / f"{i:02d}.png"), draw_plate(text, height=64, aspect=2.0 + (i % 4) * 0.3))
+        lines.append(f"{i:02d}.png\t{text}\n")
+    (root / "train.tsv").write_text("".join(lines), encoding="utf-8")
+    (root / "val.tsv").write_text("".join(lines[:8]), encoding="utf-8")
+    cfg = load_config(None, [
+        f"Global.output_dir={root / 'run'}", "Global.total_steps=30", "Global.eval_every=30", "Global.log_every=5",
+        "Global.workers=1", "Optimizer.batch_size=8", "Optimizer.lr=5.0e-4", "Optimizer.warmup_steps=3",
+        f"Data.val={root / 'val.tsv'}", "Data.augment_prob=0.0",
+    ])
+    cfg["Data"]["train"] = [{"label_file": str(root / "train.tsv"), "weight": 1}]
+    best = train(cfg)
+    assert best["total"] == 8
+    return root
+
+
+def test_training_loss_falls_and_writes_checkpoints_and_logs(trained: Path):
+    run = trained / "run"
+    for name in ("latest.pdparams", "latest.pdopt", "latest.json", "best_accuracy.pdparams", "train.log",
+                 "metrics.jsonl", "config.yml"):
+        assert (run / name).is_file(), name
+    events = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    losses = [e["loss"] for e in events if "loss" in e]
+    assert len(losses) == 6
+    assert losses[-1] < 0.6 * losses[0], losses
+    assert json.loads((run / "latest.json").read_text())["step"] == 30
+    assert "cur metric, acc:" in (run / "train.log").read_text(encoding="utf-8")
+
+
+def test_resume_continues_from_latest(trained: Path):
+    from twplate.training.train import load_config, train
+
+    cfg = load_config(trained / "run" / "config.yml", ["Global.total_steps=32", "Global.eval_every=2"])
+    train(cfg)
+    log = (trained / "run" / "train.log").read_text(encoding="utf-8")
+    assert "resume from" in log and "global_step: 30" in log
+    assert json.loads((trained / "run" / "latest.json").read_text())["step"] == 32
+
+
+def test_export_load_and_recognize_end_to_end(trained: Path, tmp_path: Path):
+    pytest.importorskip("paddle2onnx")
+    from exporters.__main__ import export
+    from twplate import PlateRecognizer
+    from twplate.charset import Charset, default_dictionary_path
+    from twplate.preprocess import PreprocessConfig
+    from twplate.training.checkpoint import checkpoint_recognizer, load_student
+
+    checkpoint = trained / "run" / "best_accuracy.pdparams"
+    out = export(str(checkpoint), tmp_path / "model", "twplate-rec", "test", default_dictionary_path(),
+                 PreprocessConfig())
+    images = sorted(str(p) for p in trained.glob("*.png"))
+    characters = Charset.from_file(default_dictionary_path()).characters
+    expected = [r.text for r in checkpoint_recognizer(load_student(checkpoint, characters), characters,
+                                                      PreprocessConfig()).run_many(images)]
+    assert any(expected)
+    for backend in ("onnxruntime", "paddle"):
+        results = PlateRecognizer(out, backend=backend).run_many(images)
+        assert [r.text for r in results] == expected
+        assert all(r.error is None for r in results)
