@@ -9,7 +9,14 @@ import tempfile
 from pathlib import Path
 
 from twplate.charset import Charset, default_dictionary_path
-from twplate.model_files import DEFAULT_MODEL, load_model_spec, write_model_yaml
+from twplate.model_files import (
+    DEFAULT_MODEL,
+    ONNX_FILE,
+    PADDLE_FILES,
+    YAML_FILE,
+    load_model_spec,
+    write_model_yaml,
+)
 from twplate.preprocess import PreprocessConfig
 
 from twplate.training.checkpoint import CheckpointBackend, load_student
@@ -21,7 +28,10 @@ from .verify import assert_reproduces
 
 def export(checkpoint: str, out: Path, name: str, version: str, dictionary: Path,
            preprocess: PreprocessConfig) -> Path:
-    """Export, check each step, and only then replace ``out`` (a failed export leaves ``out`` untouched)."""
+    """Export, check each step, and only then replace the model files in ``out``.
+
+    A failed export leaves ``out`` untouched; files other than the model's (its card) are kept.
+    """
     from twplate.backends.onnx import OnnxBackend
     from twplate.backends.paddle import PaddleBackend
 
@@ -37,9 +47,11 @@ def export(checkpoint: str, out: Path, name: str, version: str, dictionary: Path
         d1 = assert_reproduces(CheckpointBackend(model), paddle_backend, characters, preprocess, "Paddle inference model")
         d2 = assert_reproduces(paddle_backend, OnnxBackend(spec), characters, preprocess, "ONNX model")
         print(f"checked: Paddle inference vs checkpoint max diff {d1:.1e}; ONNX vs Paddle inference max diff {d2:.1e}")
-        if out.exists():
-            shutil.rmtree(out)
-        shutil.copytree(staging, out)
+        out.mkdir(parents=True, exist_ok=True)
+        for stale in (out / f for f in (ONNX_FILE, *PADDLE_FILES, YAML_FILE)):
+            stale.unlink(missing_ok=True)
+        for produced in staging.iterdir():  # other files in `out` (the model card) stay
+            shutil.copy2(produced, out / produced.name)
     return out
 
 
