@@ -23,6 +23,7 @@ which are decoded at 1/2, 1/4 or 1/8 scale (libjpeg's cheap DCT scaling) until t
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 from typing import Any, Union
 
@@ -81,13 +82,22 @@ def load_image(source: ImageInput) -> np.ndarray:
 def _read_file(path: str | os.PathLike[str]) -> bytes:
     p = Path(path)
     try:
+        mode = p.stat().st_mode
+        if stat.S_ISDIR(mode):
+            raise ImageError("is a directory, not an image file")
+        if not stat.S_ISREG(mode):  # a FIFO would block the batch, a device (/dev/zero) never end
+            raise ImageError("not a regular file (a pipe, socket or device)")
         return p.read_bytes()
+    except ImageError:
+        raise
     except FileNotFoundError as exc:
         raise ImageError("no such file") from exc
     except IsADirectoryError as exc:
         raise ImageError("is a directory, not an image file") from exc
     except OSError as exc:
         raise ImageError(f"cannot read file ({exc.strerror or exc})") from exc
+    except ValueError as exc:  # e.g. an embedded NUL character
+        raise ImageError(f"invalid path ({exc})") from exc
 
 
 def decode_image(data: bytes | bytearray | memoryview) -> np.ndarray:
@@ -168,12 +178,19 @@ def _is_pil_image(obj: object) -> bool:
 
 def _pil_to_bgr(image: Any) -> np.ndarray:
     try:
-        image.load()
-    except (OSError, ValueError, SyntaxError) as exc:
-        raise ImageError(f"cannot load PIL image ({exc})") from exc
+        image.load()  # a lazily opened file is decoded here; PIL's decoders raise many types on bad data
+    except Exception as exc:
+        raise ImageError(f"cannot load PIL image ({type(exc).__name__}: {exc})") from exc
+    if image.width == 0 or image.height == 0:
+        raise ImageError("image is empty")
     if image.mode.startswith("I") or image.mode == "F":
         array = np.asarray(image)
         return array_to_bgr(array.astype(array.dtype.newbyteorder("=")))
     if image.mode != "RGB":
-        image = image.convert("RGBA" if "transparency" in image.info else "RGB").convert("RGB")
+        try:
+            if image.mode == "La":  # premultiplied L + alpha: PIL converts it only to LA
+                image = image.convert("LA")
+            image = image.convert("RGBA" if "transparency" in image.info else "RGB").convert("RGB")
+        except (ValueError, OSError) as exc:
+            raise ImageError(f"cannot convert PIL mode {image.mode!r} to RGB ({exc})") from exc
     return np.ascontiguousarray(np.asarray(image)[:, :, ::-1])
