@@ -1,0 +1,308 @@
+"""Issue 5, part 2: broken models fail at load time with a ModelError, on both backends.
+
+Cases, on a private copy of the shipped model (``models/twplate-rec``) unless said otherwise:
+
+==========================================================  ===========================================
+broken how                                                  ends in (both backends unless said)
+==========================================================  ===========================================
+a file missing (each of the three)                          "... is missing" (the backend that reads it)
+a byte flipped in a file (each of the three)                "checksum mismatch" (the backend that reads it)
+the same, as the *default* model (no ``model=``)            "checksum mismatch"
+ONNX truncated / head overwritten / empty, fresh sha256     "onnxruntime cannot load"
+ONNX weights overwritten with 0xFF (NaN), fresh sha256      "does not output probabilities"
+.pdiparams truncated mid-tensor, fresh sha256               "is corrupt" (walked before Paddle sees it)
+.pdiparams without its last tensor, fresh sha256            "Paddle cannot load"
+.pdiparams with a tensor too many, fresh sha256             "Paddle cannot load"
+.pdiparams header dims corrupted, fresh sha256              "is corrupt" or "Paddle cannot load"
+inference.json truncated / not JSON, fresh sha256           "Paddle cannot load"
+dictionary one character short / long (inference.yml)       onnxruntime: "dictionary in its metadata
+                                                            differs"; paddle: "outputs 44 classes"
+dictionary one short, ONNX without dictionary metadata      "outputs 44 classes" (onnxruntime)
+inference.yml says NHWC / RGB                               "unsupported input layout"
+graph input NHWC / 1-channel / fixed width / height 32      onnxruntime: "expected (N, 3, 48, W)";
+  (tiny models)                                             paddle (NHWC, 1-channel): "rejects input"
+==========================================================  ===========================================
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import tiny_models
+import twplate.model_files as model_files
+from twplate import PlateRecognizer
+from twplate.errors import ModelError
+from twplate.model_files import ONNX_FILE, PADDLE_FILES, YAML_FILE, default_model_dir, read_model_yaml, write_model_yaml
+from twplate.paddle_params import check_pdiparams
+
+MODEL = default_model_dir()
+pytestmark = pytest.mark.skipif(not (MODEL / YAML_FILE).is_file(), reason="shipped model not exported")
+BACKEND_OF = {ONNX_FILE: "onnxruntime", "inference.json": "paddle", "inference.pdiparams": "paddle"}
+
+
+def _needs(backend: str) -> None:
+    if backend == "paddle":
+        pytest.importorskip("paddle")
+
+
+@pytest.fixture
+def broken(tmp_path: Path) -> Path:
+    """A private copy of the shipped model to break."""
+    return Path(shutil.copytree(MODEL, tmp_path / "model"))
+
+
+def _refresh_checksums(directory: Path, characters: tuple[str, ...] | None = None) -> None:
+    """Rewrite inference.yml with the sha256 of the files as they are now (as a careless exporter would)."""
+    spec = read_model_yaml(directory)
+    write_model_yaml(directory, spec.name, spec.version, characters or spec.charset.characters, spec.preprocess,
+                     spec.input_name)
+
+
+def _load_fails(directory: Path, backend: str, match: str) -> ModelError:
+    _needs(backend)
+    with pytest.raises(ModelError, match=match) as info:
+        PlateRecognizer(directory, backend=backend)
+    return info.value
+
+
+def _pdiparams_tensors(data: bytes) -> list[tuple[int, int]]:
+    """(start, end) of each tensor record of a .pdiparams file (see twplate.paddle_params)."""
+    import math
+    import struct
+
+    from twplate.paddle_params import _ITEM_SIZE, _tensor_desc
+
+    view, pos, spans = memoryview(data), 0, []
+    while pos < len(view):
+        start = pos
+        (levels,) = struct.unpack_from("<Q", view, pos + 4)
+        pos += 12
+        for _ in range(levels):
+            (size,) = struct.unpack_from("<Q", view, pos)
+            pos += 8 + size
+        (desc,) = struct.unpack_from("<i", view, pos + 4)
+        pos += 8
+        dtype, dims = _tensor_desc(view[pos : pos + desc])
+        pos += desc + _ITEM_SIZE[dtype] * math.prod(dims)
+        spans.append((start, pos))
+    return spans
+
+
+# ---------------------------------------------------------------- missing files and checksums
+
+
+@pytest.mark.parametrize("name", [ONNX_FILE, *PADDLE_FILES])
+def test_missing_file(broken: Path, name: str) -> None:
+    (broken / name).unlink()
+    _load_fails(broken, BACKEND_OF[name], f"{name} is missing")
+
+
+def test_missing_yaml(broken: Path) -> None:
+    (broken / YAML_FILE).unlink()
+    with pytest.raises(ModelError, match="inference.yml is missing"):
+        PlateRecognizer(broken)
+
+
+@pytest.mark.parametrize("name", [ONNX_FILE, *PADDLE_FILES])
+def test_flipped_byte_fails_its_checksum(broken: Path, name: str) -> None:
+    data = bytearray((broken / name).read_bytes())
+    data[len(data) // 2] ^= 0x01  # inside the weights: it would load and quietly read worse
+    (broken / name).write_bytes(bytes(data))
+    err = _load_fails(broken, BACKEND_OF[name], "checksum mismatch")
+    assert str(broken / name) in str(err)
+
+
+@pytest.mark.parametrize("backend", ["onnxruntime", "paddle"])
+def test_default_model_is_verified(backend: str, broken: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``PlateRecognizer()`` hashes the shipped files it loads and compares them with inference.yml."""
+    _needs(backend)
+    spec = read_model_yaml(MODEL)
+    assert set(spec.checksums) == {ONNX_FILE, *PADDLE_FILES}
+    hashed: list[Path] = []
+    real_sha256 = model_files.sha256_file
+
+    def spy(path):
+        hashed.append(Path(path))
+        return real_sha256(path)
+
+    monkeypatch.setattr(model_files, "sha256_file", spy)
+    PlateRecognizer(backend=backend)
+    wanted = [ONNX_FILE] if backend == "onnxruntime" else list(PADDLE_FILES)
+    assert [p for p in hashed if p.parent == MODEL] == [MODEL / name for name in wanted]
+
+    # And a corrupted default model is refused: point the default at a copy with one byte changed.
+    name = wanted[-1]
+    data = bytearray((broken / name).read_bytes())
+    data[-100] ^= 0x80
+    (broken / name).write_bytes(bytes(data))
+    monkeypatch.setattr(model_files, "default_model_dir", lambda: broken)
+    with pytest.raises(ModelError, match="checksum mismatch"):
+        PlateRecognizer(backend=backend)
+
+
+# ---------------------------------------------------------------- corrupt files that pass their (fresh) checksum
+
+
+@pytest.mark.parametrize(("mutate", "match"), [
+    (lambda d: d[: len(d) // 2], "onnxruntime cannot load"),
+    (lambda d: d[:10], "onnxruntime cannot load"),
+    (lambda d: b"", "onnxruntime cannot load"),
+    (lambda d: b"\xff" * 64 + d[64:], "onnxruntime cannot load"),
+    (lambda d: d[: len(d) // 2] + b"\xff" * 4096 + d[len(d) // 2 + 4096 :], "does not output probabilities"),
+], ids=["truncated-half", "truncated-10-bytes", "empty", "head-overwritten", "weights-nan"])
+def test_corrupt_onnx(broken: Path, mutate: Callable[[bytes], bytes], match: str) -> None:
+    path = broken / ONNX_FILE
+    path.write_bytes(mutate(path.read_bytes()))
+    _refresh_checksums(broken)
+    _load_fails(broken, "onnxruntime", match)
+
+
+def _drop_last(data: bytes) -> bytes:
+    return data[: _pdiparams_tensors(data)[-1][0]]
+
+
+def _one_too_many(data: bytes) -> bytes:
+    start, end = _pdiparams_tensors(data)[-1]
+    return data + data[start:end]
+
+
+def _bad_dims(data: bytes) -> bytes:
+    """Double the first dimension in the first tensor's header (the data no longer fits)."""
+    out = bytearray(data)
+    start, _ = _pdiparams_tensors(data)[0]
+    header = bytes(out[start : start + 200])
+    key = header.find(b"\x10")  # TensorDesc field 2 (dims), varint: first dim follows
+    out[start + key + 1] = min(out[start + key + 1] * 2, 0x7F)
+    return bytes(out)
+
+
+@pytest.mark.paddle
+@pytest.mark.parametrize(("mutate", "match"), [
+    (lambda d: d[: len(d) // 2], "is corrupt"),
+    (lambda d: d[: len(d) - 3], "is corrupt"),
+    (lambda d: b"", "Paddle cannot load|is corrupt"),
+    (_drop_last, "Paddle cannot load"),
+    (_one_too_many, "Paddle cannot load"),
+    (_bad_dims, "is corrupt|Paddle cannot load|rejects input"),
+], ids=["truncated-half", "truncated-3-bytes", "empty", "last-tensor-dropped", "tensor-too-many", "bad-dims"])
+def test_corrupt_pdiparams(broken: Path, mutate: Callable[[bytes], bytes], match: str) -> None:
+    path = broken / "inference.pdiparams"
+    before = path.read_bytes()
+    assert check_pdiparams(path) == len(_pdiparams_tensors(before))
+    path.write_bytes(mutate(before))
+    _refresh_checksums(broken)
+    _load_fails(broken, "paddle", match)
+
+
+@pytest.mark.paddle
+@pytest.mark.parametrize("mutate", [lambda d: d[: len(d) // 2], lambda d: b"{not json", lambda d: b""],
+                         ids=["truncated", "not-json", "empty"])
+def test_corrupt_paddle_program(broken: Path, mutate: Callable[[bytes], bytes]) -> None:
+    path = broken / "inference.json"
+    path.write_bytes(mutate(path.read_bytes()))
+    _refresh_checksums(broken)
+    _load_fails(broken, "paddle", "Paddle cannot load")
+
+
+# ---------------------------------------------------------------- dictionary and input layout
+
+
+@pytest.mark.parametrize("backend", ["onnxruntime", "paddle"])
+@pytest.mark.parametrize("change", ["short", "long"])
+def test_dictionary_does_not_fit(broken: Path, backend: str, change: str) -> None:
+    characters = read_model_yaml(broken).charset.characters
+    characters = characters[:-1] if change == "short" else (*characters, "Q?")
+    _refresh_checksums(broken, characters)
+    match = "dictionary in its metadata differs" if backend == "onnxruntime" else "outputs 44 classes"
+    _load_fails(broken, backend, match)
+
+
+def test_dictionary_does_not_fit_onnx_without_metadata(tmp_path: Path) -> None:
+    """Without the dictionary in the ONNX metadata, the output size check still catches it."""
+    onnx = pytest.importorskip("onnx")
+    directory = tmp_path / "m"
+    directory.mkdir()
+    model = onnx.load(str(MODEL / ONNX_FILE))
+    del model.metadata_props[:]
+    onnx.save(model, str(directory / ONNX_FILE))
+    spec = read_model_yaml(MODEL)
+    write_model_yaml(directory, "m", "0", spec.charset.characters[:-1], spec.preprocess)
+    err = _load_fails(directory, "onnxruntime", "outputs 44 classes")
+    assert "42 characters" in str(err)
+
+
+@pytest.mark.parametrize("field", [("layout", "NHWC"), ("channels", "RGB")])
+def test_yaml_declares_another_layout(broken: Path, field: tuple[str, str]) -> None:
+    path = broken / YAML_FILE
+    text = path.read_text(encoding="utf-8")
+    key, value = field
+    old = {"layout": "layout: NCHW", "channels": "channels: BGR"}[key]
+    assert old in text
+    path.write_text(text.replace(old, f"{key}: {value}"), encoding="utf-8")
+    with pytest.raises(ModelError, match="unsupported input layout"):
+        PlateRecognizer(broken)
+
+
+def _paddle_tiny(directory: Path, layout: str) -> Path:
+    """A tiny Paddle model that takes NHWC, or a single channel, instead of (N, 3, 48, W)."""
+    import paddle
+
+    class Net(paddle.nn.Layer):
+        def __init__(self) -> None:
+            super().__init__()
+            self.pool = paddle.nn.AvgPool2D(kernel_size=(48, 8), stride=(48, 8))
+            self.conv = paddle.nn.Conv2D(1 if layout == "gray" else 3, 44, 1)
+
+        def forward(self, x):
+            if layout == "nhwc":
+                x = x.transpose([0, 3, 1, 2])
+            logits = self.conv(self.pool(x)).squeeze(2).transpose([0, 2, 1])
+            return paddle.nn.functional.softmax(logits, axis=-1)
+
+    shape = [None, 48, None, 3] if layout == "nhwc" else [None, 1, 48, None]
+    directory.mkdir(parents=True)
+    paddle.jit.save(Net(), str(directory / "inference"),
+                    input_spec=[paddle.static.InputSpec(shape, "float32", "x")])
+    write_model_yaml(directory, "bad", "0", tiny_models.CHARACTERS, read_model_yaml(MODEL).preprocess)
+    return directory
+
+
+@pytest.mark.paddle
+@pytest.mark.parametrize("layout", ["nhwc", "gray"])
+def test_paddle_model_with_wrong_input_layout(tmp_path: Path, layout: str) -> None:
+    pytest.importorskip("paddle")
+    directory = _paddle_tiny(tmp_path / "m", layout)
+    _load_fails(directory, "paddle", r"rejects input of shape \(1, 3, 48, 160\)")
+
+
+@pytest.mark.parametrize("shape", [("N", 48, "W", 3), ("N", 1, 48, "W"), ("N", 3, 48, 320), ("N", 3, 32, "W")],
+                         ids=["nhwc", "one-channel", "fixed-width", "height-32"])
+def test_onnx_model_with_wrong_input_layout(tmp_path: Path, shape: tuple) -> None:
+    pytest.importorskip("onnx")
+    directory = tmp_path / "m"
+    tiny_models.build_onnx(directory / ONNX_FILE, input_shape=shape)
+    write_model_yaml(directory, "bad", "0", tiny_models.CHARACTERS, read_model_yaml(MODEL).preprocess)
+    _load_fails(directory, "onnxruntime", r"expected \(N, 3, 48, W\)")
+
+
+def test_a_loaded_model_reads_sensibly(broken: Path) -> None:
+    """The control: the untouched copy loads on both backends and reads a sample the same way."""
+    import cv2
+
+    image = cv2.imread(str(MODEL.parents[1] / "samples" / "plate_00.png"))
+    texts = {PlateRecognizer(broken, backend="onnxruntime")(image).text}
+    if _has_paddle():
+        texts.add(PlateRecognizer(broken, backend="paddle")(image).text)
+    assert texts == {"ABC-1234"}
+    assert np.isfinite(PlateRecognizer(broken)(image).confidence)
+
+
+def _has_paddle() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("paddle") is not None
