@@ -27,7 +27,7 @@ from .verify import assert_reproduces
 
 
 def export(checkpoint: str, out: Path, name: str, version: str, dictionary: Path,
-           preprocess: PreprocessConfig) -> Path:
+           preprocess: PreprocessConfig, plate_formats: bool = True) -> Path:
     """Export, check each step, and only then replace the model files in ``out``.
 
     A failed export leaves ``out`` untouched; files other than the model's (its card) are kept.
@@ -40,8 +40,8 @@ def export(checkpoint: str, out: Path, name: str, version: str, dictionary: Path
     with tempfile.TemporaryDirectory(prefix="twplate-export-") as tmp:
         staging = Path(tmp)
         export_paddle(model, staging, preprocess)
-        export_onnx(staging, characters, preprocess, name, version)
-        write_model_yaml(staging, name, version, characters, preprocess)
+        export_onnx(staging, characters, preprocess, name, version, plate_formats)
+        write_model_yaml(staging, name, version, characters, preprocess, plate_formats=plate_formats)
         spec = load_model_spec(staging)
         paddle_backend = PaddleBackend(spec)
         d1 = assert_reproduces(CheckpointBackend(model), paddle_backend, characters, preprocess, "Paddle inference model")
@@ -64,9 +64,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dict", type=Path, default=default_dictionary_path())
     parser.add_argument("--min-width", type=int, default=PreprocessConfig.min_width)
     parser.add_argument("--max-width", type=int, default=PreprocessConfig.max_width)
+    parser.add_argument("--no-plate-formats", dest="plate_formats", action="store_false",
+                        help="do not declare Taiwan plate formats (the model reads other text)")
     args = parser.parse_args(argv)
     pre = PreprocessConfig(min_width=args.min_width, max_width=args.max_width)
-    out = export(args.checkpoint, args.out, args.name, args.version, args.dict, pre)
+    out = export(args.checkpoint, args.out, args.name, args.version, args.dict, pre, args.plate_formats)
     print(f"exported {args.checkpoint} -> {out}")
     return 0
 

@@ -10,7 +10,8 @@ from twplate.preprocess import PreprocessConfig
 OPSET = 14
 
 
-def export_onnx(model_dir: Path, characters: list[str], preprocess: PreprocessConfig, name: str, version: str) -> Path:
+def export_onnx(model_dir: Path, characters: list[str], preprocess: PreprocessConfig, name: str, version: str,
+                plate_formats: bool = True) -> Path:
     """Convert ``model_dir``'s Paddle model to ``model_dir/inference.onnx``.
 
     ``optimize_tool="onnxoptimizer"``: paddle2onnx's default (polygraphy) pip-installs packages while
@@ -25,7 +26,8 @@ def export_onnx(model_dir: Path, characters: list[str], preprocess: PreprocessCo
                        enable_onnx_checker=True, optimize_tool="onnxoptimizer")
     model = onnx.load(str(out))
     del model.metadata_props[:]
-    for key, value in onnx_metadata_props(characters, preprocess, name, version).items():
+    for key, value in onnx_metadata_props(characters, preprocess, name, version,
+                                                 plate_formats=plate_formats).items():
         model.metadata_props.add(key=key, value=value)
     onnx.save(model, str(out))
     return out

@@ -40,7 +40,8 @@ def test_yaml_round_trip(tiny_model_dir: Path) -> None:
 
 def test_yaml_layout_matches_the_documented_format(tiny_model_dir: Path) -> None:
     doc = yaml.safe_load((tiny_model_dir / YAML_FILE).read_text(encoding="utf-8"))
-    assert list(doc) == ["name", "version", "input", "character", "files"]
+    assert list(doc) == ["name", "version", "input", "character", "decode", "files"]
+    assert doc["decode"] == {"plate_formats": False}
     assert doc["input"] == {"name": "x", "layout": "NCHW", "channels": "BGR", "height": 48,
                             "min_width": 160, "max_width": 320, "mean": 0.5, "std": 0.5}
     assert doc["character"][:3] == ["0", "1", "2"]  # strings, not YAML integers

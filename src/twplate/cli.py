@@ -71,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     read.add_argument("--backend", default="auto", help="auto (default), onnxruntime or paddle")
     read.add_argument("--model", default=None, help="model directory or .onnx file (default: the shipped model)")
     read.add_argument("--batch-size", type=_positive_int, default=32, help="images per batch (default 32)")
+    read.add_argument("--no-plate-formats", dest="plate_formats", action="store_const", const=False,
+                      default=None, help="plain greedy CTC reading, without fitting Taiwan plate formats")
     read.add_argument("--threads", type=_positive_int, default=None, help="CPU threads for the backend")
     for name, (_, help_text) in TRAINING_COMMANDS.items():
         commands.add_parser(name, help=f"{help_text} (needs twplate[train])", add_help=False)
@@ -124,7 +126,7 @@ def _read(args: argparse.Namespace) -> int:
     _silence_opencv()
     try:
         recognizer = PlateRecognizer(args.model, backend=args.backend, batch_size=args.batch_size,
-                                     threads=args.threads)
+                                     threads=args.threads, plate_formats=args.plate_formats)
     except (TwplateError, ValueError) as exc:
         print(f"twplate: {exc}", file=sys.stderr)
         return 2

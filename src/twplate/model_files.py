@@ -12,6 +12,7 @@ A model directory holds::
     version: "1.0"
     input: {name: x, layout: NCHW, channels: BGR, height: 48, min_width: 160, max_width: 320, mean: 0.5, std: 0.5}
     character: ["0", "1", ..., "臨"]      # without the blank: class i + 1 of the output is character[i]
+    decode: {plate_formats: true}         # readings may be fitted to Taiwan plate formats
     files: {inference.onnx: <sha256>, inference.json: <sha256>, inference.pdiparams: <sha256>}
 
 The ONNX file carries the same dictionary and input spec in its ``metadata_props`` (``character``:
@@ -60,6 +61,8 @@ class ModelSpec:
         input_name: name of the model's image input.
         checksums: sha256 of each file, by file name; empty for a bare ``.onnx`` file.
         onnx_file: file name of the ONNX model inside ``directory``.
+        plate_formats: the model reads Taiwan plates, so decoding may fit readings to plate formats
+            (:mod:`twplate.plate_format`); ``decode: {plate_formats: true}`` in ``inference.yml``.
     """
 
     name: str
@@ -70,6 +73,7 @@ class ModelSpec:
     input_name: str = "x"
     checksums: Mapping[str, str] = field(default_factory=dict)
     onnx_file: str = ONNX_FILE
+    plate_formats: bool = False
 
     def require(self, filenames: Iterable[str]) -> list[Path]:
         """Paths of ``filenames`` in the model directory, each checked to exist and match its checksum.
@@ -153,6 +157,7 @@ def read_model_yaml(directory: str | os.PathLike[str]) -> ModelSpec:
             preprocess=_preprocess(input_section),
             input_name=str(input_section.get("name", "x")),
             checksums={str(k): v for k, v in files.items()},
+            plate_formats=bool((doc.get("decode") or {}).get("plate_formats", False)),
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         detail = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
@@ -182,6 +187,7 @@ def spec_from_onnx(path: str | os.PathLike[str]) -> ModelSpec:
             preprocess=_preprocess(input_section),
             input_name=str(input_section.get("name", "x")),
             onnx_file=path.name,
+            plate_formats=meta.get("plate_formats") == "true",
         )
     except (TypeError, ValueError, AttributeError) as exc:
         raise ModelError(f"{path}: invalid metadata: {exc}") from exc
@@ -194,6 +200,7 @@ def write_model_yaml(
     characters: Sequence[str],
     preprocess: PreprocessConfig,
     input_name: str = "x",
+    plate_formats: bool = False,
 ) -> Path:
     """Write ``<directory>/inference.yml`` with the sha256 of each model file present there.
 
@@ -209,6 +216,7 @@ def write_model_yaml(
         "version": str(version),
         "input": input_section(preprocess, input_name),
         "character": list(Charset.from_iterable(characters).characters),
+        "decode": {"plate_formats": plate_formats},
         "files": {f: sha256_file(directory / f) for f in present},
     }
     path = directory / YAML_FILE
@@ -217,10 +225,13 @@ def write_model_yaml(
 
 
 def onnx_metadata_props(
-    characters: Sequence[str], preprocess: PreprocessConfig, name: str, version: str, input_name: str = "x"
+    characters: Sequence[str], preprocess: PreprocessConfig, name: str, version: str, input_name: str = "x",
+    plate_formats: bool = False,
 ) -> dict[str, str]:
-    """The ``metadata_props`` an exported ONNX model carries (``character``, ``preprocess``, ``name``, ``version``)."""
+    """The ``metadata_props`` an exported ONNX model carries (``character``, ``preprocess``, ``name``,
+    ``version``, ``plate_formats``)."""
     return {
+        "plate_formats": "true" if plate_formats else "false",
         "character": "\n".join(Charset.from_iterable(characters).characters),
         "preprocess": json.dumps(input_section(preprocess, input_name), ensure_ascii=False),
         "name": name,

@@ -2,7 +2,7 @@
 
 ``load_image`` -> ``resize_normalize`` -> batches of similar width (``width_groups``; padded up to
 the backend's ``width_buckets`` where it has them, as GPU sessions do) -> backend ->
-``ctc_greedy_decode`` -> results in input order. A bad image becomes a result with
+CTC decoding that knows Taiwan plate formats (``decode_with_formats``) -> results in input order. A bad image becomes a result with
 ``.error`` set; it never stops the others.
 """
 
@@ -18,6 +18,7 @@ import numpy as np
 
 from .backends import Backend, load_backend
 from .decode import ctc_greedy_decode
+from .plate_format import decode_with_formats
 from .errors import ImageError
 from .image import ImageInput, describe, load_image
 from .model_files import ModelSpec, load_model_spec
@@ -38,6 +39,10 @@ class PlateRecognizer:
         backend: ``"auto"``, ``"onnxruntime"`` or ``"paddle"``.
         batch_size: images per backend call.
         threads: CPU threads for the backend (``None``: the runtime's default).
+        plate_formats: fit readings to Taiwan plate formats: a greedy reading that fits none
+            (``221PSE``, ``AUM-Z608``) is replaced by the most probable reading that fits one.
+            ``None`` (default): as the model declares (``decode.plate_formats`` in its
+            ``inference.yml``; true for twplate's plate models); ``False``: plain greedy CTC.
         **backend_options: passed to the backend, e.g. ``providers=[...]`` (onnxruntime) or
             ``device="cpu"`` (paddle).
 
@@ -50,16 +55,18 @@ class PlateRecognizer:
     """
 
     def __init__(self, model: ModelInput = None, backend: str = "auto", batch_size: int = 32,
-                 threads: int | None = None, **backend_options: Any) -> None:
+                 threads: int | None = None, plate_formats: bool | None = None, **backend_options: Any) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, not {batch_size}")
         self.spec: ModelSpec = load_model_spec(model)
         self.backend: Backend = load_backend(backend, self.spec, threads=threads, max_batch=batch_size,
                                              **backend_options)
         self.batch_size = batch_size
+        self._decode = _decoder(self.spec, plate_formats)
 
     @classmethod
-    def with_backend(cls, backend: Backend, spec: ModelSpec, batch_size: int = 32) -> PlateRecognizer:
+    def with_backend(cls, backend: Backend, spec: ModelSpec, batch_size: int = 32,
+                     plate_formats: bool | None = None) -> PlateRecognizer:
         """A recognizer around a backend built elsewhere, e.g. a training checkpoint.
 
         The pipeline is the same as for shipped models, so a checkpoint's accuracy is measured
@@ -69,6 +76,7 @@ class PlateRecognizer:
             raise ValueError(f"batch_size must be >= 1, not {batch_size}")
         recognizer = cls.__new__(cls)
         recognizer.spec, recognizer.backend, recognizer.batch_size = spec, backend, batch_size
+        recognizer._decode = _decoder(spec, plate_formats)
         return recognizer
 
     def __repr__(self) -> str:
@@ -119,7 +127,7 @@ class PlateRecognizer:
             batch = [tensors.pop(i) for i in members]
             width = bucket_width(max(t.shape[2] for t in batch), buckets) if buckets else None
             probs = self.backend(make_batch(batch, width))
-            for i, decoded in zip(members, ctc_greedy_decode(probs, self.spec.charset.characters), strict=True):
+            for i, decoded in zip(members, self._decode(probs, self.spec.charset.characters), strict=True):
                 results[i] = PlateResult(decoded.text, decoded.confidence, decoded.char_confidences,
                                          source=sources[i])
         return results  # type: ignore[return-value]  # every index was filled above
@@ -130,6 +138,11 @@ class PlateRecognizer:
             return resize_normalize(bgr, self.spec.preprocess)
         except cv2.error as exc:
             raise ImageError(f"{describe(image)}: cannot resize ({exc})") from exc
+
+
+def _decoder(spec: ModelSpec, plate_formats: bool | None):
+    """Format-aware decoding where asked for, or where the model declares it reads Taiwan plates."""
+    return decode_with_formats if (spec.plate_formats if plate_formats is None else plate_formats) else ctc_greedy_decode
 
 
 _default_recognizers: dict[tuple[str | None, str, int], PlateRecognizer] = {}

@@ -75,5 +75,5 @@ def checkpoint_recognizer(model, characters: Sequence[str], preprocess: Preproce
                           name: str = "checkpoint", batch_size: int = 64) -> PlateRecognizer:
     """A :class:`PlateRecognizer` that runs ``model`` (dygraph) with twplate's pipeline."""
     spec = ModelSpec(name=name, version="checkpoint", directory=Path("."),
-                     charset=Charset.from_iterable(characters), preprocess=preprocess)
+                     charset=Charset.from_iterable(characters), preprocess=preprocess, plate_formats=True)
     return PlateRecognizer.with_backend(CheckpointBackend(model), spec, batch_size=batch_size)
