@@ -20,11 +20,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import yaml
 
-from twplate.charset import Charset
-from twplate.preprocess import PreprocessConfig
+from twplate.charset import Charset, default_dictionary_path
+from twplate.preprocess import PreprocessConfig, make_batch, resize_normalize
 
 from .dataset import MixedSampler, Sample, read_label_file
 
@@ -33,7 +34,7 @@ log = logging.getLogger("ppocr")
 DEFAULTS: dict[str, dict[str, Any]] = {
     "Global": {
         "output_dir": "runs/twplate-rec",
-        "character_dict": "dict/dict_taiwan_car.txt",
+        "character_dict": str(default_dictionary_path()),
         "init": "pretrained",  # "pretrained" (PP-OCRv3 from rapidocr_onnxruntime) or a .pdparams path
         "use_guide": False,
         "seed": 0,
@@ -71,9 +72,6 @@ class BatchMaker:
 
     def __init__(self, sampler: MixedSampler, charset: Charset, pre: PreprocessConfig, batch_size: int,
                  augment_prob: float, seed: int):
-        from twplate.preprocess import make_batch, resize_normalize
-
-        self._resize, self._batch = resize_normalize, make_batch
         self.sampler, self.pre, self.batch_size = sampler, pre, batch_size
         self.charset = charset
         self.augment_prob = augment_prob
@@ -92,8 +90,6 @@ class BatchMaker:
     def _image(self, sample: Sample) -> np.ndarray:
         img = self.cache.get(sample.path)
         if img is None:
-            import cv2
-
             img = cv2.imread(str(sample.path), cv2.IMREAD_COLOR)
             if img is None:
                 raise OSError(f"cannot read training image {sample.path}")
@@ -108,12 +104,12 @@ class BatchMaker:
             img = self._image(s)
             if self.augment is not None and self.rng.random() < self.augment_prob:
                 img = self.augment(img, self.rng)
-            tensors.append(self._resize(img, self.pre))
+            tensors.append(resize_normalize(img, self.pre))
         lengths = np.array([len(s.label) for s in samples], dtype=np.int64)
         labels = np.zeros((len(samples), max(lengths)), dtype=np.int32)
         for i, s in enumerate(samples):
             labels[i, : len(s.label)] = self.charset.encode(s.label)
-        return self._batch(tensors), labels, lengths
+        return make_batch(tensors), labels, lengths
 
     def _fill(self) -> None:
         while not self.stopped.is_set():
