@@ -25,6 +25,9 @@ truncated-png-bytes                    ImageError "cannot decode"
 empty-bytes                            ImageError "empty data"
 non-image-bytes                        ImageError "cannot decode"
 png-header-20000x20000                 ImageError "larger than the limit" (refused before decoding)
+tiff-deflate-7000x7000 (72 KB file)    ImageError "larger than the limit" (refused before decoding)
+gif-7000x7000 (37 KB file)             ImageError "larger than the limit" (refused before decoding)
+ppm-header-7000x7000                   ImageError "larger than the limit" (refused before decoding)
 zero-size-0x10x3 / 10x0 / 0x0x3        ImageError "image is empty"
 5-d                                    ImageError "expected shape"
 4-d-batch (1,H,W,3)                    ImageError "expected shape"
@@ -40,6 +43,7 @@ pil-0x0                                ImageError "image is empty"
 pil-truncated-lazy-jpeg                ImageError "cannot load PIL image"
 pil-closed                             ImageError "cannot load PIL image"
 none / int / dict                      ImageError "unsupported input type"
+png / tiff / gif / ppm bytes           result = the plate (lossless formats)
 1x1-bgr / 1x1-grey / 1x1x1 / 1x1 png   result (of the 1x1 image)
 grey-2d / grey-hw1 (1-channel 3-D)     result = the grey image as BGR
 bgra                                   result = BGR (alpha dropped)
@@ -60,6 +64,7 @@ jpeg-20000x20000 (slow)                result: decoded at 1/4 scale (5000 x 5000
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import os
@@ -151,6 +156,21 @@ def _huge_png_header() -> bytes:
     return bytes(data)
 
 
+@functools.cache
+def _bomb(fmt: str) -> bytes:
+    """A small file of a 7000 x 7000 black image (49 Mpx, above the 40 Mpx decode limit)."""
+    buf = io.BytesIO()
+    Image.fromarray(np.zeros((7000, 7000), np.uint8)).save(buf, fmt, **({"compression": "tiff_deflate"}
+                                                                       if fmt == "TIFF" else {}))
+    return buf.getvalue()
+
+
+def _pil_bytes(fmt: str) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(GREY).save(buf, fmt)
+    return buf.getvalue()
+
+
 def _wide_view() -> np.ndarray:
     wide = np.zeros((48, 320, 3), np.uint8)
     wide[:, ::2] = BGR
@@ -208,6 +228,13 @@ CASES: list[Case] = [
     _err("empty-bytes", lambda: b"", "empty data"),
     _err("non-image-bytes", lambda: b"GIF? no. " * 30, "cannot decode"),
     _ok("png-bytes", lambda: _png(BGR)),
+    _ok("tiff-bytes", lambda: _pil_bytes("TIFF")),
+    _ok("gif-bytes", lambda: _pil_bytes("GIF")),
+    _ok("ppm-bytes", lambda: _pil_bytes("PPM")),
+    _err("tiff-deflate-7000x7000", lambda: _bomb("TIFF"), "tiff of 7000 x 7000 pixels is larger than the limit"),
+    _err("gif-7000x7000", lambda: _bomb("GIF"), "gif of 7000 x 7000 pixels is larger than the limit"),
+    _err("ppm-header-7000x7000", lambda: b"P6\n# huge\n7000 7000\n255\n" + bytes(300),
+         "pnm of 7000 x 7000 pixels is larger than the limit"),
     _ok("1x1-png-bytes", lambda: _png(np.full((1, 1, 3), 77, np.uint8)), lambda: np.full((1, 1, 3), 77, np.uint8)),
     # ---- arrays: shapes
     _err("zero-size-0x10x3", lambda: np.zeros((0, 10, 3), np.uint8), "image is empty"),
@@ -487,3 +514,23 @@ def test_jpeg_20000x20000_reduced_decode(tmp_path: Path, tiny_model_dir: Path) -
     results = reader([tiny_models.stripe_image(GOOD_TEXTS[0]), path, b"junk"])
     assert [r.text for r in results] == [GOOD_TEXTS[0], TEXT, ""] and isinstance(results[2].error, ImageError)
     assert isinstance(results[1], PlateResult) and results[1].source == str(path)
+
+
+def test_headers_of_the_formats_sized_before_decoding() -> None:
+    """TIFF (both byte orders), GIF and PNM sizes are read from their headers, as PNG/JPEG/BMP/WebP."""
+    from twplate.image_header import read_header
+
+    small = np.random.default_rng(3).integers(0, 255, (37, 123, 3), dtype=np.uint8)
+    for ext, fmt in ((".tiff", "tiff"), (".ppm", "pnm"), (".pgm", "pnm"), (".pbm", "pnm")):
+        ok, buf = cv2.imencode(ext, small if ext == ".ppm" or ext == ".tiff" else small[..., 0])
+        assert ok and read_header(buf.tobytes()) == (fmt, 123, 37), ext
+    buf = io.BytesIO()
+    Image.fromarray(small).save(buf, "GIF")
+    assert read_header(buf.getvalue()) == ("gif", 123, 37)
+    # big-endian TIFF: IFD at 8 with ImageWidth (SHORT 123) and ImageLength (LONG 37)
+    big_endian = (b"MM\x00*" + (8).to_bytes(4, "big") + (2).to_bytes(2, "big")
+                  + bytes.fromhex("0100 0003 00000001 007b0000") + bytes.fromhex("0101 0004 00000001 00000025"))
+    assert read_header(big_endian) == ("tiff", 123, 37)
+    assert read_header(b"P5 # a comment\n  # another\n 640\t480 255 ") == ("pnm", 640, 480)
+    for cut in (b"GIF89a", b"II*\x00", b"II*\x00\xff\xff\xff\x7f", b"P6\n12", b"P6\nxx 3 4"):
+        assert read_header(cut) is None, cut

@@ -1,6 +1,7 @@
 """Image size from the first bytes of an encoded file, so huge images are caught before decoding.
 
-Covers JPEG, PNG, BMP and WebP; anything else returns ``None`` and is left to OpenCV's own limits.
+Covers JPEG, PNG, BMP, WebP, TIFF (first page), GIF (logical screen) and PBM/PGM/PPM; anything else
+returns ``None`` and is left to OpenCV's own limits (2**30 pixels).
 """
 
 from __future__ import annotations
@@ -32,6 +33,13 @@ def read_header(data: bytes | memoryview) -> ImageHeader | None:
             return ImageHeader("bmp", abs(w), abs(h))
         if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
             return _webp(head)
+        if head[:4] in (b"II*\x00", b"MM\x00*"):
+            return _tiff(data)
+        if head[:6] in (b"GIF87a", b"GIF89a"):
+            w, h = struct.unpack("<HH", head[6:10])
+            return ImageHeader("gif", w, h)
+        if len(head) > 2 and head[0:1] == b"P" and head[1:2] in b"123456" and head[2:3].isspace():
+            return _pnm(data)
     except struct.error:  # header shorter than its fields
         return None
     return None
@@ -74,3 +82,40 @@ def _webp(head: bytes) -> ImageHeader | None:
         h = int.from_bytes(head[27:30], "little") + 1
         return ImageHeader("webp", w, h)
     return None
+
+
+def _tiff(data: bytes | memoryview) -> ImageHeader | None:
+    """ImageWidth (256) and ImageLength (257) from the first IFD."""
+    view = memoryview(data)
+    order = "<" if bytes(view[:2]) == b"II" else ">"
+    (ifd,) = struct.unpack_from(order + "I", view, 4)
+    (count,) = struct.unpack_from(order + "H", view, ifd)
+    size = {}
+    for i in range(count):
+        tag, kind, _, value = struct.unpack_from(order + "HHI4s", view, ifd + 2 + 12 * i)
+        if tag in (256, 257) and kind in (3, 4):  # SHORT or LONG
+            size[tag] = struct.unpack(order + "H", value[:2])[0] if kind == 3 else struct.unpack(order + "I", value)[0]
+    return ImageHeader("tiff", size[256], size[257]) if len(size) == 2 else None
+
+
+def _pnm(data: bytes | memoryview) -> ImageHeader | None:
+    """Width and height of a PBM/PGM/PPM file: the two numbers after the magic, comments skipped."""
+    text = bytes(data[2:256])
+    numbers = []
+    pos = 0
+    while len(numbers) < 2 and pos < len(text):
+        byte = text[pos : pos + 1]
+        if byte == b"#":
+            end = text.find(b"\n", pos)
+            pos = len(text) if end < 0 else end + 1
+        elif byte.isdigit():
+            end = pos
+            while end < len(text) and text[end : end + 1].isdigit():
+                end += 1
+            numbers.append(int(text[pos:end]))
+            pos = end
+        elif byte.isspace():
+            pos += 1
+        else:
+            return None
+    return ImageHeader("pnm", numbers[0], numbers[1]) if len(numbers) == 2 else None
