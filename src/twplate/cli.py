@@ -23,6 +23,7 @@ import csv
 import glob
 import importlib
 import json
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -56,6 +57,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _read(args)
     except SystemExit as exc:  # argparse's --help and usage errors
         return exc.code if isinstance(exc.code, int) else 2
+    except BrokenPipeError:  # the reader of our output went away (``twplate read ... | head``)
+        _stdout_to_devnull()
+        return 1
+
+
+def _stdout_to_devnull() -> None:
+    """Point stdout at /dev/null, so that flushing it at exit does not raise a second time."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no real file descriptor (e.g. captured in tests)
+        pass
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -158,10 +171,29 @@ def _silence_opencv() -> None:
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
 
 
+class _SafeStream:
+    """A text stream that escapes what its encoding cannot write instead of raising.
+
+    A file name that is not valid UTF-8 (its bytes come back as lone surrogates) or a plate
+    character on a non-Unicode stdout must cost one escaped row, not the rest of the run.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self.stream.write(text)
+        except UnicodeEncodeError:
+            encoding = getattr(self.stream, "encoding", None) or "utf-8"
+            return self.stream.write(text.encode(encoding, "backslashreplace").decode(encoding))
+
+
 class _Writer:
     """One output row per image: tab-separated, JSON lines or CSV."""
 
     def __init__(self, stream: TextIO, fmt: str) -> None:
+        stream = _SafeStream(stream)  # type: ignore[assignment]
         self.stream, self.fmt = stream, fmt
         if fmt == "csv":
             self.csv = csv.writer(stream)
