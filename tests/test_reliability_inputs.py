@@ -23,6 +23,7 @@ truncated-jpeg-file (2/3 kept)         ImageError "cannot decode"
 truncated-jpeg-header (100 bytes)      ImageError "cannot decode"
 truncated-png-bytes                    ImageError "cannot decode"
 empty-bytes                            ImageError "empty data"
+released-memoryview                    ImageError "unusable memoryview"
 non-image-bytes                        ImageError "cannot decode"
 png-header-20000x20000                 ImageError "larger than the limit" (refused before decoding)
 tiff-deflate-7000x7000 (72 KB file)    ImageError "larger than the limit" (refused before decoding)
@@ -44,6 +45,7 @@ pil-truncated-lazy-jpeg                ImageError "cannot load PIL image"
 pil-closed                             ImageError "cannot load PIL image"
 none / int / dict                      ImageError "unsupported input type"
 png / tiff / gif / ppm bytes           result = the plate (lossless formats)
+strided-memoryview (every 2nd byte)    result = the plate (the view is copied to one buffer)
 1x1-bgr / 1x1-grey / 1x1x1 / 1x1 png   result (of the 1x1 image)
 grey-2d / grey-hw1 (1-channel 3-D)     result = the grey image as BGR
 bgra                                   result = BGR (alpha dropped)
@@ -156,6 +158,12 @@ def _huge_png_header() -> bytes:
     return bytes(data)
 
 
+def _released(data: bytes) -> memoryview:
+    view = memoryview(data)
+    view.release()
+    return view
+
+
 @functools.cache
 def _bomb(fmt: str) -> bytes:
     """A small file of a 7000 x 7000 black image (49 Mpx, above the 40 Mpx decode limit)."""
@@ -226,6 +234,8 @@ CASES: list[Case] = [
     # ---- encoded bytes
     _err("truncated-png-bytes", lambda: _png(BGR)[:200], "cannot decode"),
     _err("empty-bytes", lambda: b"", "empty data"),
+    _err("released-memoryview", lambda: _released(_png(BGR)), "unusable memoryview"),
+    _ok("strided-memoryview", lambda: memoryview(bytes(b for pair in zip(_png(BGR), _png(BGR)) for b in pair))[::2]),
     _err("non-image-bytes", lambda: b"GIF? no. " * 30, "cannot decode"),
     _ok("png-bytes", lambda: _png(BGR)),
     _ok("tiff-bytes", lambda: _pil_bytes("TIFF")),

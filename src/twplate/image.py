@@ -48,7 +48,10 @@ def describe(source: object) -> str:
     if isinstance(source, (str, os.PathLike)):
         return repr(os.fspath(source))
     if isinstance(source, (bytes, bytearray, memoryview)):
-        return f"{type(source).__name__} of {memoryview(source).nbytes} bytes"
+        try:
+            return f"{type(source).__name__} of {memoryview(source).nbytes} bytes"
+        except ValueError:  # a released memoryview
+            return f"released {type(source).__name__}"
     if isinstance(source, np.ndarray):
         return f"array of shape {source.shape} and dtype {source.dtype}"
     if _is_pil_image(source):
@@ -67,7 +70,7 @@ def load_image(source: ImageInput) -> np.ndarray:
         if isinstance(source, (str, os.PathLike)):
             image = decode_image(_read_file(source))
         elif isinstance(source, (bytes, bytearray, memoryview)):
-            image = decode_image(source)
+            image = decode_image(_contiguous(source))
         elif isinstance(source, np.ndarray):
             image = array_to_bgr(source)
         elif _is_pil_image(source):
@@ -98,6 +101,16 @@ def _read_file(path: str | os.PathLike[str]) -> bytes:
         raise ImageError(f"cannot read file ({exc.strerror or exc})") from exc
     except ValueError as exc:  # e.g. an embedded NUL character
         raise ImageError(f"invalid path ({exc})") from exc
+
+
+def _contiguous(data: bytes | bytearray | memoryview) -> bytes | bytearray | memoryview:
+    """Encoded bytes as one contiguous buffer (a strided memoryview is copied)."""
+    if isinstance(data, memoryview):
+        try:
+            return data if data.c_contiguous else data.tobytes()
+        except ValueError as exc:  # released
+            raise ImageError(f"unusable memoryview ({exc})") from exc
+    return data
 
 
 def decode_image(data: bytes | bytearray | memoryview) -> np.ndarray:
