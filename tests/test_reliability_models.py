@@ -19,8 +19,8 @@ dictionary one character short / long (inference.yml)       onnxruntime: "dictio
                                                             differs"; paddle: "outputs 44 classes"
 dictionary one short, ONNX without dictionary metadata      "outputs 44 classes" (onnxruntime)
 inference.yml says NHWC / RGB                               "unsupported input layout"
-graph input NHWC / 1-channel / fixed width / height 32      onnxruntime: "expected (N, 3, 48, W)";
-  (tiny models)                                             paddle (NHWC, 1-channel): "rejects input"
+graph input NHWC / 1-channel / fixed width / height 32 /     onnxruntime: "expected (N, 3, 48, W)";
+  fixed batch 1 (tiny models)                               paddle (NHWC, 1-channel): "rejects input"
 ==========================================================  ===========================================
 """
 
@@ -264,7 +264,7 @@ def _paddle_tiny(directory: Path, layout: str) -> Path:
             logits = self.conv(self.pool(x)).squeeze(2).transpose([0, 2, 1])
             return paddle.nn.functional.softmax(logits, axis=-1)
 
-    shape = [None, 48, None, 3] if layout == "nhwc" else [None, 1, 48, None]
+    shape = {"nhwc": [None, 48, None, 3], "gray": [None, 1, 48, None], "batch1": [1, 3, 48, None]}[layout]
     directory.mkdir(parents=True)
     paddle.jit.save(Net(), str(directory / "inference"),
                     input_spec=[paddle.static.InputSpec(shape, "float32", "x")])
@@ -280,8 +280,23 @@ def test_paddle_model_with_wrong_input_layout(tmp_path: Path, layout: str) -> No
     _load_fails(directory, "paddle", r"rejects input of shape \(1, 3, 48, 160\)")
 
 
-@pytest.mark.parametrize("shape", [("N", 48, "W", 3), ("N", 1, 48, "W"), ("N", 3, 48, 320), ("N", 3, 32, "W")],
-                         ids=["nhwc", "one-channel", "fixed-width", "height-32"])
+@pytest.mark.paddle
+def test_paddle_model_exported_for_batch_1(tmp_path: Path) -> None:
+    """Refused at load, or reads lists as it reads single images: never a failure on the first list."""
+    pytest.importorskip("paddle")
+    directory = _paddle_tiny(tmp_path / "m", "batch1")
+    try:
+        reader = PlateRecognizer(directory, backend="paddle")
+    except ModelError as exc:
+        assert "variable N and W" in str(exc)
+        return
+    images = [tiny_models.stripe_image(t) for t in ("ABC-1234", "AB-12", "外0872")]
+    assert reader(images) == [reader(image) for image in images]
+
+
+@pytest.mark.parametrize("shape", [("N", 48, "W", 3), ("N", 1, 48, "W"), ("N", 3, 48, 320), ("N", 3, 32, "W"),
+                                   (1, 3, 48, "W")],
+                         ids=["nhwc", "one-channel", "fixed-width", "height-32", "batch-1"])
 def test_onnx_model_with_wrong_input_layout(tmp_path: Path, shape: tuple) -> None:
     pytest.importorskip("onnx")
     directory = tmp_path / "m"

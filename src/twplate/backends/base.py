@@ -41,22 +41,24 @@ def check_model_output(backend: Backend, spec: ModelSpec) -> None:
     """Run one blank image through ``backend`` and refuse a model whose output does not fit ``spec``.
 
     Catches, at load time rather than as garbage later: a class count other than the dictionary
-    size + 1, an input that does not take ``(N, 3, height, W)`` with variable ``W``, and an output
-    that is not probabilities (logits without softmax).
+    size + 1, an input that does not take ``(N, 3, height, W)`` with variable ``N`` and ``W`` (a
+    model exported for batch 1 would otherwise fail on the first list), and an output that is not
+    probabilities (logits without softmax).
 
     Raises:
         ModelError: with what was expected and what the model gave.
     """
     cfg = spec.preprocess
     where = f"model {spec.name!r} ({spec.directory}) on {backend.name}"
-    for width in sorted({cfg.min_width, cfg.max_width}):
+    shapes = [(1, w) for w in sorted({cfg.min_width, cfg.max_width})] + [(2, cfg.min_width)]
+    for batch, width in shapes:
         try:
-            out = np.asarray(backend(np.zeros((1, 3, cfg.height, width), dtype=np.float32)))
+            out = np.asarray(backend(np.zeros((batch, 3, cfg.height, width), dtype=np.float32)))
         except Exception as exc:  # runtimes raise their own types for shape errors
-            raise ModelError(f"{where} rejects input of shape (1, 3, {cfg.height}, {width}): expected "
-                             f"(N, 3, {cfg.height}, W) with variable W ({type(exc).__name__}: {exc})") from exc
-        if out.ndim != 3 or out.shape[0] != 1:
-            raise ModelError(f"{where} returned shape {out.shape}, expected (N, T, C)")
+            raise ModelError(f"{where} rejects input of shape ({batch}, 3, {cfg.height}, {width}): expected "
+                             f"(N, 3, {cfg.height}, W) with variable N and W ({type(exc).__name__}: {exc})") from exc
+        if out.ndim != 3 or out.shape[0] != batch:
+            raise ModelError(f"{where} returned shape {out.shape} for a batch of {batch}, expected (N, T, C)")
         if out.shape[2] != spec.charset.num_classes:
             raise ModelError(f"{where} outputs {out.shape[2]} classes, but its dictionary has "
                              f"{len(spec.charset.characters)} characters (+1 blank = "
