@@ -98,7 +98,8 @@ def test_random_bytes(data: bytes) -> None:
 
 
 @FUZZ
-@given(st.sampled_from(sorted(SEEDS)).map(lambda k: SEEDS[k][:8]) | st.just(b"\xff\xd8\xff\xe0"), st.binary(max_size=512))
+@given(st.sampled_from(sorted(SEEDS)).map(lambda k: SEEDS[k][:8]) | st.just(b"\xff\xd8\xff\xe0"),
+       st.binary(max_size=512))
 def test_valid_magic_then_garbage(magic: bytes, rest: bytes) -> None:
     _load_or_image_error(magic + rest)
 

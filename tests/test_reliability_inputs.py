@@ -276,7 +276,8 @@ CASES: list[Case] = [
     _ok("float16-0-1", lambda: (BGR / 255.0).astype(np.float16)),
     _ok("int16-in-range", lambda: BGR.astype(np.int16)),
     _ok("int64", lambda: BGR.astype(np.int64)),
-    _ok("int16-stretched", lambda: GREY.astype(np.int16) * 4 - 200, lambda: _stretched(GREY.astype(np.int16) * 4 - 200)),
+    _ok("int16-stretched", lambda: GREY.astype(np.int16) * 4 - 200,
+        lambda: _stretched(GREY.astype(np.int16) * 4 - 200)),
     _ok("uint16-16bit", lambda: BGR.astype(np.uint16) * 257),
     _ok("big-endian-uint16", lambda: (BGR.astype(np.uint16) * 257).astype(">u2")),
     # ---- arrays: memory layout

@@ -144,9 +144,9 @@ def _violations(path: Path) -> list[str]:
             func = node.func
             if isinstance(func, ast.Name) and func.id in FORBIDDEN_CALLS:
                 found.append(f"{where} {func.id}(...)")
-            elif isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
-                if (func.value.id, func.attr) in FORBIDDEN_ATTRIBUTE_CALLS:
-                    found.append(f"{where} {func.value.id}.{func.attr}(...)")
+            elif (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)
+                  and (func.value.id, func.attr) in FORBIDDEN_ATTRIBUTE_CALLS):
+                found.append(f"{where} {func.value.id}.{func.attr}(...)")
             found += [f"{where} allow_pickle=" for k in node.keywords if k.arg == "allow_pickle"]
     return found
 
