@@ -2,7 +2,8 @@
 
 Accepted inputs:
 
-* ``str`` / :class:`os.PathLike`: a local file, opened as given; nothing is ever fetched.
+* ``str`` / :class:`os.PathLike`: a local regular file, opened as given; nothing is ever fetched (a pipe
+  or device is refused rather than read: it could block or never end).
 * ``bytes`` / ``bytearray`` / ``memoryview``: an encoded image (JPEG, PNG, BMP, WebP, ... as OpenCV reads).
 * :class:`numpy.ndarray`: ``(H, W, 3)`` BGR, ``(H, W)`` or ``(H, W, 1)`` grayscale, ``(H, W, 4)`` BGRA
   (alpha dropped, as :func:`cv2.imread` does). ``uint8`` is used as is; ``bool`` maps to 0/255;
