@@ -53,9 +53,16 @@ def resize_normalize(image: np.ndarray, cfg: PreprocessConfig) -> np.ndarray:
     return x.transpose(2, 0, 1)
 
 
-def make_batch(tensors: Sequence[np.ndarray]) -> np.ndarray:
-    """Stack ``(3, H, W_i)`` tensors into ``(N, 3, H, max W_i)``, zero-padded on the right."""
-    width = max(t.shape[2] for t in tensors)
+def make_batch(tensors: Sequence[np.ndarray], width: int | None = None) -> np.ndarray:
+    """Stack ``(3, H, W_i)`` tensors into ``(N, 3, H, width)``, zero-padded on the right.
+
+    ``width`` defaults to ``max W_i``; a larger one pads further (width buckets, fixed-width input).
+    """
+    widest = max(t.shape[2] for t in tensors)
+    if width is None:
+        width = widest
+    elif width < widest:
+        raise ValueError(f"width {width} is narrower than the widest tensor ({widest})")
     batch = np.zeros((len(tensors), 3, tensors[0].shape[1], width), dtype=np.float32)
     for i, t in enumerate(tensors):
         batch[i, :, :, : t.shape[2]] = t
@@ -66,3 +73,25 @@ def width_groups(widths: Sequence[int], batch_size: int) -> list[list[int]]:
     """Indices grouped into batches of similar width, so little compute goes to padding."""
     order = sorted(range(len(widths)), key=lambda i: widths[i])
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def bucket_width(width: int, buckets: Sequence[int]) -> int:
+    """The smallest of ``buckets`` that holds ``width``; ``width`` itself if it exceeds them all.
+
+    On a GPU every new input shape costs a kernel search (cuDNN) or an optimisation profile
+    (TensorRT); padding batches up to a few fixed widths keeps the number of shapes small.
+    """
+    return min((b for b in buckets if b >= width), default=width)
+
+
+def gpu_width_buckets(cfg: PreprocessConfig, count: int = 3, multiple: int = 16) -> tuple[int, ...]:
+    """``count`` widths spread evenly over ``[min_width, max_width]``, each rounded up to ``multiple``.
+
+    The default model (160..320) gets ``(160, 240, 320)``: three shapes per batch size to tune on a
+    GPU (one TensorRT optimisation profile each), at the price of at most 79 padded columns.
+    """
+    if count < 2 or cfg.max_width <= cfg.min_width:
+        return (cfg.max_width,)
+    span = cfg.max_width - cfg.min_width
+    points = (cfg.min_width + span * i // (count - 1) for i in range(count))
+    return tuple(sorted({min(cfg.max_width, -(-p // multiple) * multiple) for p in points}))

@@ -5,6 +5,23 @@ Execution providers, unless given: TensorRT, then CUDA, then CPU, keeping those 
 driver, no TensorRT libraries), so :attr:`OnnxBackend.providers` reports ``session.get_providers()``,
 what is really in use, and a warning says when a requested GPU provider fell back.
 
+GPU, by the book for a small convolutional model with a dynamic width (nothing here can be
+measured without a GPU; the options are tested with fake sessions):
+
+* CUDA: ``cudnn_conv_algo_search="HEURISTIC"`` (``EXHAUSTIVE``, ORT's default, benchmarks every
+  convolution again for each new input shape), ``arena_extend_strategy="kSameAsRequested"`` (no
+  power-of-two over-allocation as batch shapes change), ``do_copy_in_default_stream=True``.
+* Width buckets: on a GPU session the recognizer pads each batch to one of a few widths
+  (:func:`~twplate.preprocess.gpu_width_buckets`, ``(160, 240, 320)`` for the default model), so
+  kernels are tuned for three widths rather than for every width a batch happens to have.
+* TensorRT: one optimisation profile per width bucket (batch 1..``max_batch``, tuned for
+  ``max_batch``), fp16 when ``precision="fp16"``, engine and timing caches under
+  ``$TWPLATE_CACHE/tensorrt/<model>-<sha256 of the ONNX file>-<precision>``.
+* ``io_binding=True`` runs through ``session.io_binding()`` with the output left on the device
+  until one copy back, instead of ORT's per-call output allocation.
+* An fp16 ONNX file (``python -m exporters.to_fp16``) is a model of its own: pass its path as
+  ``model=``; its inputs and outputs stay float32.
+
 Thread safety: ``InferenceSession.run`` is safe to call from several threads at once, so one
 backend serves them all without a lock.
 """
@@ -23,7 +40,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..errors import ModelError
-from ..model_files import ModelSpec
+from ..model_files import ModelSpec, sha256_file
+from ..preprocess import gpu_width_buckets
 
 Provider = str | tuple[str, dict[str, Any]]
 
@@ -31,6 +49,16 @@ TENSORRT = "TensorrtExecutionProvider"
 CUDA = "CUDAExecutionProvider"
 CPU = "CPUExecutionProvider"
 PREFERRED_PROVIDERS = (TENSORRT, CUDA, CPU)
+GPU_PROVIDERS = (TENSORRT, CUDA)
+PRECISIONS = ("fp32", "fp16")
+
+CUDA_OPTIONS: dict[str, Any] = {
+    "device_id": 0,
+    "cudnn_conv_algo_search": "HEURISTIC",
+    "arena_extend_strategy": "kSameAsRequested",
+    "do_copy_in_default_stream": True,
+}
+"""CUDA EP options used unless ``providers=`` says otherwise (see the module docstring)."""
 
 
 class OnnxBackend:
@@ -42,18 +70,26 @@ class OnnxBackend:
         max_batch: largest batch the caller sends; sizes the TensorRT optimisation profile.
         providers: execution providers in order of preference, as names or ``(name, options)``;
             overrides the TensorRT -> CUDA -> CPU default.
+        precision: ``"fp32"`` or ``"fp16"`` (TensorRT builds fp16 engines; CUDA and CPU run the file
+            as it is, so for fp16 on CUDA load an fp16 ONNX file).
+        io_binding: on a GPU session, run through I/O binding.
+        width_buckets: widths to pad batches up to; ``None``: :func:`gpu_width_buckets` on a GPU
+            session, none on CPU; ``()``: none.
     """
 
     name: ClassVar[str] = "onnxruntime"
 
     def __init__(self, spec: ModelSpec, threads: int | None = None, max_batch: int = 32,
-                 providers: Sequence[Provider] | None = None) -> None:
+                 providers: Sequence[Provider] | None = None, precision: str = "fp32",
+                 io_binding: bool = False, width_buckets: Sequence[int] | None = None) -> None:
         import onnxruntime as ort
 
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
         warn_if_both_ort_dists()
         path = spec.directory / spec.onnx_file
         requested = list(providers) if providers is not None else default_providers(
-            ort.get_available_providers(), spec, max_batch)
+            ort.get_available_providers(), spec, max_batch, precision)
         options = ort.SessionOptions()
         options.log_severity_level = 3  # errors only: graph-cleanup warnings are noise on stderr
         if threads is not None:
@@ -63,8 +99,15 @@ class OnnxBackend:
         except Exception as exc:  # ORT raises its own Fail/InvalidProtobuf/... types
             raise ModelError(f"onnxruntime cannot load {path}: {exc}") from exc
         self._input = self._check_io(spec, path)
+        self._output = self._session.get_outputs()[0].name
         self._providers = list(self._session.get_providers())
         warn_on_fallback(requested, self._providers)
+        on_gpu = any(p in GPU_PROVIDERS for p in self._providers)
+        self.width_buckets: tuple[int, ...] | None = (
+            tuple(width_buckets) or None if width_buckets is not None
+            else gpu_width_buckets(spec.preprocess) if on_gpu else None)
+        """Widths the recognizer pads batches up to (``None``: each batch's own widest image)."""
+        self._io_binding = io_binding and on_gpu
 
     @staticmethod
     def files_for(spec: ModelSpec) -> tuple[str, ...]:
@@ -77,7 +120,18 @@ class OnnxBackend:
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """``(N, 3, H, W)`` float32 -> ``(N, T, C)`` float32 probabilities."""
+        if self._io_binding:
+            return self._run_bound(x)
         (probs,) = self._session.run(None, {self._input: x})
+        return np.asarray(probs, dtype=np.float32)
+
+    def _run_bound(self, x: np.ndarray) -> np.ndarray:
+        """One run through I/O binding: input copied to the GPU once, output fetched once."""
+        binding = self._session.io_binding()  # one per call: bindings are not shared between threads
+        binding.bind_cpu_input(self._input, np.ascontiguousarray(x, dtype=np.float32))
+        binding.bind_output(self._output, "cuda")
+        self._session.run_with_iobinding(binding)
+        (probs,) = binding.copy_outputs_to_cpu()
         return np.asarray(probs, dtype=np.float32)
 
     def _check_io(self, spec: ModelSpec, path: Path) -> str:
@@ -100,25 +154,56 @@ class OnnxBackend:
         return inputs[0].name
 
 
-def default_providers(available: Sequence[str], spec: ModelSpec, max_batch: int) -> list[Provider]:
-    """TensorRT, CUDA and CPU, those of them ``available``; TensorRT gets an engine cache and a width profile."""
+def default_providers(available: Sequence[str], spec: ModelSpec, max_batch: int,
+                      precision: str = "fp32") -> list[Provider]:
+    """TensorRT, CUDA and CPU, those of them ``available``, with the options of the module docstring."""
     providers: list[Provider] = []
     for name in PREFERRED_PROVIDERS:
         if name not in available:
             continue
         if name == TENSORRT:
-            cfg, x = spec.preprocess, spec.input_name
-            cache = Path(os.environ.get("TWPLATE_CACHE", Path.home() / ".cache" / "twplate"), "tensorrt")
-            providers.append((TENSORRT, {
-                "trt_engine_cache_enable": True,
-                "trt_engine_cache_path": str(cache / f"{spec.name}-{spec.version}"),
-                "trt_profile_min_shapes": f"{x}:1x3x{cfg.height}x{cfg.min_width}",
-                "trt_profile_opt_shapes": f"{x}:{max_batch}x3x{cfg.height}x{cfg.max_width}",
-                "trt_profile_max_shapes": f"{x}:{max_batch}x3x{cfg.height}x{cfg.max_width}",
-            }))
+            providers.append((TENSORRT, tensorrt_options(spec, max_batch, precision)))
+        elif name == CUDA:
+            providers.append((CUDA, dict(CUDA_OPTIONS)))
         else:
             providers.append(name)
     return providers or [CPU]
+
+
+def tensorrt_options(spec: ModelSpec, max_batch: int, precision: str = "fp32") -> dict[str, Any]:
+    """TensorRT EP options: caches keyed by model and precision, one profile per GPU width bucket.
+
+    ORT reads several profiles for one input from the input name repeated in each shape list.
+    """
+    cfg, x = spec.preprocess, spec.input_name
+    buckets = gpu_width_buckets(cfg)
+    cache = tensorrt_cache_dir(spec, precision)
+
+    def shapes(batch: int) -> str:
+        return ",".join(f"{x}:{batch}x3x{cfg.height}x{w}" for w in buckets)
+
+    return {
+        "trt_fp16_enable": precision == "fp16",
+        "trt_engine_cache_enable": True,
+        "trt_engine_cache_path": str(cache),
+        "trt_timing_cache_enable": True,
+        "trt_timing_cache_path": str(cache),
+        "trt_max_workspace_size": 1 << 30,
+        "trt_profile_min_shapes": shapes(1),
+        "trt_profile_opt_shapes": shapes(max_batch),
+        "trt_profile_max_shapes": shapes(max_batch),
+    }
+
+
+def tensorrt_cache_dir(spec: ModelSpec, precision: str) -> Path:
+    """``$TWPLATE_CACHE/tensorrt/<name>-<first 16 hex of the ONNX file's sha256>-<precision>``.
+
+    Keyed by the file's content, not its version string, so a retrained model never picks up an
+    engine built from another; ORT adds the GPU and TensorRT version inside the directory.
+    """
+    digest = spec.checksums.get(spec.onnx_file) or sha256_file(spec.directory / spec.onnx_file)
+    root = Path(os.environ.get("TWPLATE_CACHE", Path.home() / ".cache" / "twplate"), "tensorrt")
+    return root / f"{spec.name}-{digest[:16]}-{precision}"
 
 
 def warn_on_fallback(requested: Sequence[Provider], in_use: Sequence[str]) -> None:

@@ -1,0 +1,42 @@
+"""The fp16 exporter: the shipped model converts within the documented tolerance; a bad conversion is refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("onnxconverter_common")
+pytest.importorskip("onnxruntime")
+onnx = pytest.importorskip("onnx")
+
+from exporters.to_fp16 import FP16_ATOL, export_fp16  # noqa: E402
+from exporters.verify import ExportMismatch  # noqa: E402
+
+from twplate import PlateRecognizer  # noqa: E402
+from twplate.model_files import default_model_dir  # noqa: E402
+
+
+@pytest.mark.slow
+def test_shipped_model_converts_and_reads_the_same(tmp_path: Path) -> None:
+    if not (default_model_dir() / "inference.onnx").is_file():
+        pytest.skip("shipped model not exported")
+    out = tmp_path / "rec.fp16.onnx"
+    diff = export_fp16(default_model_dir(), out)
+    assert diff <= FP16_ATOL
+    model = onnx.load(str(out))
+    assert model.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT  # float32 in and out
+    weights = [*model.graph.initializer, *(n.attribute[0].t for n in model.graph.node if n.op_type == "Constant")]
+    assert any(t.data_type == onnx.TensorProto.FLOAT16 for t in weights)  # paddle2onnx stores weights as Constant
+    fp16 = PlateRecognizer(out, backend="onnxruntime")
+    assert fp16.spec.charset == PlateRecognizer(backend="onnxruntime").spec.charset  # metadata kept
+    assert fp16(np.full((60, 200, 3), 255, np.uint8)).error is None
+
+
+def test_mismatch_is_refused_and_nothing_written(tiny_model_dir: Path, tmp_path: Path) -> None:
+    # The tiny model's logits are quadratic with a sharpness of 2e4: fp16 cannot represent it.
+    out = tmp_path / "tiny.fp16.onnx"
+    with pytest.raises(ExportMismatch, match="fp16 ONNX model"):
+        export_fp16(tiny_model_dir, out)
+    assert not out.exists()

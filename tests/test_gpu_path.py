@@ -1,0 +1,200 @@
+"""The GPU path without a GPU: width buckets, CUDA/TensorRT options, precision, I/O binding (fake sessions)."""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import tiny_models
+from twplate import PlateRecognizer
+from twplate.model_files import load_model_spec
+from twplate.preprocess import PreprocessConfig, bucket_width, gpu_width_buckets, make_batch
+
+ort = pytest.importorskip("onnxruntime")
+from twplate.backends import onnx as onnx_backend  # noqa: E402
+
+RealSession = ort.InferenceSession
+TEXTS = ["ABC-1234", "AA", "", "9999-AA", "Z", "外0872"]
+
+
+# ---------------------------------------------------------------- buckets (pure functions)
+
+
+@pytest.mark.parametrize(("width", "expected"), [(1, 160), (160, 160), (161, 240), (240, 240), (241, 320),
+                                                 (320, 320), (321, 321)])
+def test_bucket_width_rounds_up(width: int, expected: int) -> None:
+    assert bucket_width(width, (160, 240, 320)) == expected
+
+
+def test_gpu_width_buckets() -> None:
+    assert gpu_width_buckets(PreprocessConfig()) == (160, 240, 320)
+    assert gpu_width_buckets(PreprocessConfig(), count=5) == (160, 208, 240, 288, 320)
+    assert gpu_width_buckets(PreprocessConfig(min_width=100, max_width=330)) == (112, 224, 330)
+    assert gpu_width_buckets(PreprocessConfig(min_width=320, max_width=320)) == (320,)
+    assert gpu_width_buckets(PreprocessConfig(), count=1) == (320,)
+    for buckets in (gpu_width_buckets(PreprocessConfig(min_width=m, max_width=x), count=c)
+                    for m in (16, 100, 160) for x in (200, 320, 999) for c in (2, 3, 4)):
+        assert buckets[-1] == max(buckets) and list(buckets) == sorted(set(buckets))
+
+
+def test_make_batch_pads_to_a_given_width() -> None:
+    a = np.ones((3, 48, 100), np.float32)
+    batch = make_batch([a], width=160)
+    assert batch.shape == (1, 3, 48, 160)
+    assert (batch[..., :100] == 1).all() and (batch[..., 100:] == 0).all()
+    with pytest.raises(ValueError, match="narrower"):
+        make_batch([a], width=99)
+
+
+# ---------------------------------------------------------------- fake GPU sessions
+
+
+class FakeBinding:
+    def __init__(self, session: FakeGpuSession) -> None:
+        self.session, self.inputs, self.outputs = session, {}, {}
+
+    def bind_cpu_input(self, name: str, x: np.ndarray) -> None:
+        self.inputs[name] = x
+
+    def bind_output(self, name: str, device: str) -> None:
+        self.outputs[name] = device
+
+    def copy_outputs_to_cpu(self) -> list[np.ndarray]:
+        return self.result
+
+
+class FakeGpuSession:
+    """A real CPU session that reports the providers in ``in_use`` and records what it was asked."""
+
+    in_use = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    requested: list = []
+    shapes: list = []
+    bound: list = []
+
+    def __init__(self, path: str, options, providers) -> None:
+        FakeGpuSession.requested = list(providers)
+        self._real = RealSession(path, options, providers=["CPUExecutionProvider"])
+
+    def get_providers(self) -> list[str]:
+        return list(self.in_use)
+
+    def run(self, outputs, feeds):
+        FakeGpuSession.shapes.append(next(iter(feeds.values())).shape)
+        return self._real.run(outputs, feeds)
+
+    def io_binding(self) -> FakeBinding:
+        return FakeBinding(self)
+
+    def run_with_iobinding(self, binding: FakeBinding) -> None:
+        FakeGpuSession.bound.append(dict(binding.outputs))
+        binding.result = self._real.run(None, binding.inputs)
+
+    def __getattr__(self, name: str):
+        return getattr(self.__dict__["_real"], name)
+
+
+@pytest.fixture
+def fake_cuda(monkeypatch: pytest.MonkeyPatch) -> type[FakeGpuSession]:
+    monkeypatch.setattr(ort, "get_available_providers",
+                        lambda: ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"])
+    monkeypatch.setattr(ort, "InferenceSession", FakeGpuSession)
+    monkeypatch.setattr(FakeGpuSession, "in_use", ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    monkeypatch.setattr(FakeGpuSession, "shapes", [])
+    monkeypatch.setattr(FakeGpuSession, "bound", [])
+    return FakeGpuSession
+
+
+def _quiet_reader(*args, **kwargs) -> PlateRecognizer:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # TensorRT requested but "not in use"
+        return PlateRecognizer(*args, **kwargs)
+
+
+def _images() -> list[np.ndarray]:
+    # widths 192 (8 characters), 176, 200, 264, 320, 200: sorted in pairs (176, 192) (200, 200) (264, 320)
+    return [tiny_models.stripe_image(t, width=w) for t, w in zip(TEXTS, (160, 176, 200, 264, 320, 200), strict=True)]
+
+
+def test_gpu_session_pads_batches_to_buckets(tiny_model_dir: Path, fake_cuda) -> None:
+    reader = _quiet_reader(tiny_model_dir, batch_size=2)
+    assert reader.backend.width_buckets == (160, 240, 320)
+    fake_cuda.shapes.clear()
+    assert [r.text for r in reader(_images())] == TEXTS  # padding reads as blank: same text
+    assert {s[3] for s in fake_cuda.shapes} <= {160, 240, 320}
+    assert [s[3] for s in fake_cuda.shapes] == [240, 240, 320]
+
+
+def test_cpu_session_keeps_each_batch_width(tiny_model_dir: Path, fake_cuda, monkeypatch) -> None:
+    monkeypatch.setattr(fake_cuda, "in_use", ["CPUExecutionProvider"])
+    reader = _quiet_reader(tiny_model_dir, batch_size=2)
+    assert reader.backend.width_buckets is None
+    fake_cuda.shapes.clear()
+    assert [r.text for r in reader(_images())] == TEXTS
+    assert [s[3] for s in fake_cuda.shapes] == [192, 200, 320]
+
+
+def test_width_buckets_option(tiny_model_dir: Path) -> None:
+    fixed = PlateRecognizer(tiny_model_dir, backend="onnxruntime", width_buckets=(320,))  # real CPU session
+    assert fixed.backend.width_buckets == (320,)
+    assert [r.text for r in fixed(_images())] == TEXTS
+    assert PlateRecognizer(tiny_model_dir, backend="onnxruntime", width_buckets=()).backend.width_buckets is None
+
+
+def test_cuda_options(tiny_model_dir: Path, fake_cuda) -> None:
+    _quiet_reader(tiny_model_dir)
+    cuda = dict(p for p in fake_cuda.requested if isinstance(p, tuple))["CUDAExecutionProvider"]
+    assert cuda["cudnn_conv_algo_search"] == "HEURISTIC"
+    assert cuda["arena_extend_strategy"] == "kSameAsRequested"
+    assert cuda["do_copy_in_default_stream"] is True
+
+
+def test_tensorrt_options(tiny_model_dir: Path, fake_cuda, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("TWPLATE_CACHE", str(tmp_path))
+    spec = load_model_spec(tiny_model_dir)
+    sha = spec.checksums[spec.onnx_file][:16]
+    _quiet_reader(tiny_model_dir, batch_size=128, precision="fp16")
+    trt = dict(p for p in fake_cuda.requested if isinstance(p, tuple))["TensorrtExecutionProvider"]
+    assert trt["trt_fp16_enable"] is True
+    assert trt["trt_engine_cache_enable"] and trt["trt_timing_cache_enable"]
+    assert trt["trt_engine_cache_path"] == str(tmp_path / "tensorrt" / f"{spec.name}-{sha}-fp16")
+    assert trt["trt_profile_min_shapes"] == "x:1x3x48x160,x:1x3x48x240,x:1x3x48x320"
+    assert trt["trt_profile_opt_shapes"] == trt["trt_profile_max_shapes"] == \
+        "x:128x3x48x160,x:128x3x48x240,x:128x3x48x320"
+    _quiet_reader(tiny_model_dir)
+    trt32 = dict(p for p in fake_cuda.requested if isinstance(p, tuple))["TensorrtExecutionProvider"]
+    assert trt32["trt_fp16_enable"] is False
+    assert trt32["trt_engine_cache_path"].endswith(f"-{sha}-fp32")  # fp16 and fp32 engines never mix
+
+
+def test_tensorrt_cache_of_a_bare_onnx_file_is_keyed_by_its_content(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("TWPLATE_CACHE", str(tmp_path))
+    a = tiny_models.build_onnx(tmp_path / "a.onnx")
+    b = tiny_models.build_onnx(tmp_path / "b.onnx", num_classes=len(tiny_models.CHARACTERS) + 2, metadata=False)
+    spec_a = load_model_spec(a)
+    assert spec_a.checksums == {}  # a bare file: the digest is computed from the file
+    spec_b = dataclasses.replace(spec_a, onnx_file=b.name)
+    assert onnx_backend.tensorrt_cache_dir(spec_a, "fp32") != onnx_backend.tensorrt_cache_dir(spec_b, "fp32")
+
+
+def test_bad_precision(tiny_model_dir: Path) -> None:
+    with pytest.raises(ValueError, match="precision"):
+        PlateRecognizer(tiny_model_dir, backend="onnxruntime", precision="int4")
+
+
+def test_io_binding_on_gpu(tiny_model_dir: Path, fake_cuda) -> None:
+    reader = _quiet_reader(tiny_model_dir, batch_size=4, io_binding=True)
+    fake_cuda.bound.clear()
+    assert [r.text for r in reader(_images())] == TEXTS
+    assert fake_cuda.bound and all(b == {"softmax": "cuda"} or list(b.values()) == ["cuda"] for b in fake_cuda.bound)
+
+
+def test_io_binding_is_ignored_on_cpu(tiny_model_dir: Path, fake_cuda, monkeypatch) -> None:
+    monkeypatch.setattr(fake_cuda, "in_use", ["CPUExecutionProvider"])
+    reader = _quiet_reader(tiny_model_dir, io_binding=True)
+    fake_cuda.bound.clear()
+    assert [r.text for r in reader(_images())] == TEXTS
+    assert fake_cuda.bound == []
