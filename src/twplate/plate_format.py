@@ -47,8 +47,11 @@ def is_plate(text: str) -> bool:
 
 
 @lru_cache(maxsize=8)
-def _format_masks(characters: tuple[str, ...]) -> list[np.ndarray]:
-    """Per format, a ``(K, C)`` mask of the classes allowed at each of its K positions."""
+def _format_masks(characters: tuple[str, ...]) -> np.ndarray:
+    """``(F, K, C)``: per format, the classes allowed at each of its positions; rows past its length all False.
+
+    Formats whose characters the dictionary lacks are left out. ``K`` is the longest format's length.
+    """
     classes = np.array(["", *characters], dtype=object)
     sets = {"L": {chr(c) for c in range(65, 91)}, "D": set("0123456789")}
     sets["X"] = sets["L"] | sets["D"]
@@ -57,85 +60,94 @@ def _format_masks(characters: tuple[str, ...]) -> list[np.ndarray]:
         allowed = [sets.get(c, {c}) for c in fmt]
         if all(any(ch in a for ch in characters) for a in allowed):
             masks.append(np.array([[ch in a for ch in classes] for a in allowed]))
-    return masks
+    stacked = np.zeros((len(masks), max((len(m) for m in masks), default=0), len(classes)), bool)
+    for f, mask in enumerate(masks):
+        stacked[f, : len(mask)] = mask
+    return stacked
 
 
 def _best_path(logp: np.ndarray, allowed: np.ndarray) -> tuple[float, list[int], list[float]]:
-    """Most probable CTC path emitting exactly one class per position of ``allowed`` (K, C).
+    """Most probable CTC path emitting exactly one class per position of one of the formats in ``allowed``.
 
-    Returns its log probability, the classes, and each class's probability at its first step.
-    States: ``char[k, c]`` (position k emitting c) and ``blank[k]`` (a blank after k positions).
+    ``logp`` is ``(T, C)``, ``allowed`` ``(F, K, C)`` from :func:`_format_masks`. Returns the path's
+    log probability, its classes, and each class's probability at its first step; ``-inf`` and
+    empty lists when no format fits in ``T`` steps. Ties go to the earlier format.
+
+    One Viterbi pass for all formats at once (positions past a format's length allow no class, so
+    they stay unreachable). States: ``char[f, k, c]`` (position k of format f emitting c) and
+    ``blank[f, k]`` (a blank after k positions).
     """
     T, C = logp.shape
-    K = allowed.shape[0]
-    if T < K:
+    F, K, _ = allowed.shape
+    if F == 0 or K == 0:
         return -np.inf, [], []
+    lengths = allowed.any(axis=2).sum(axis=1)
     neg = -np.inf
-    emit = np.where(allowed[None], logp[:, None, :], neg)  # (T, K, C)
-    char = np.full((K, C), neg)
-    char[0] = emit[0, 0]
-    blank = np.full(K + 1, neg)
-    blank[0] = logp[0, 0]
-    char_from = np.zeros((T, K, C), np.int8)  # 0 stay, 1 from blank k, 2 from char k-1
-    char_prev = np.zeros((T, K, C), np.int64)  # the char of position k-1 when from it
-    blank_from = np.zeros((T, K + 1), np.int8)  # 0 stay, 2 from char k-1
-    blank_prev = np.zeros((T, K + 1), np.int64)
-    rows = np.arange(K)
+    emit = np.where(allowed[None], logp[:, None, None, :], neg)  # (T, F, K, C)
+    char = np.full((F, K, C), neg)
+    char[:, 0] = emit[0, :, 0]
+    blank = np.full((F, K + 1), neg)
+    blank[:, 0] = logp[0, 0]
+    char_from = np.zeros((T, F, K, C), np.int8)  # 0 stay, 1 from blank k, 2 from char k-1
+    tops = np.zeros((T, 2, F, K), np.int64)  # best and second-best char per position before step t
+    blank_from_char = np.zeros((T, F, K + 1), bool)
+    classes = np.arange(C)
+    unreachable = np.full((F, 1, C), neg)
     for t in range(1, T):
-        top = np.argsort(char, axis=1)[:, -2:]  # two best chars per position
-        best, second = char[rows, top[:, 1]], char[rows, top[:, 0]]
+        top1 = char.argmax(axis=2)
+        best = np.take_along_axis(char, top1[..., None], axis=2)
+        others = char.copy()
+        np.put_along_axis(others, top1[..., None], neg, axis=2)
+        top2 = others.argmax(axis=2)
+        second = np.take_along_axis(others, top2[..., None], axis=2)
+        tops[t, 0], tops[t, 1] = top1, top2
         # from position k-1 into k with char c: the best c' != c (equal chars need a blank between)
-        excl = np.where(np.arange(C)[None] == top[:, 1:2], second[:, None], best[:, None])
-        from_prev = np.vstack([np.full((1, C), neg), excl[:-1]])
-        prev_char = np.vstack([np.zeros((1, C), np.int64),
-                               np.where(np.arange(C)[None] == top[:, 1:2], top[:, 0:1], top[:, 1:2])[:-1]])
-        options = np.stack([char, np.broadcast_to(blank[:K, None], (K, C)), from_prev])
+        from_prev = np.concatenate([unreachable, np.where(classes == top1[..., None], second, best)[:, :-1]], axis=1)
+        options = np.stack([char, np.broadcast_to(blank[:, :K, None], (F, K, C)), from_prev])
         choice = options.argmax(axis=0)
-        char_from[t], char_prev[t] = choice, prev_char
+        char_from[t] = choice
         new_char = np.take_along_axis(options, choice[None], axis=0)[0] + emit[t]
-        ends = char.max(axis=1)
-        new_blank = np.empty(K + 1)
-        new_blank[0] = blank[0]
-        stay_or_char = np.stack([blank[1:], ends])
-        blank_from[t, 1:] = np.where(stay_or_char.argmax(axis=0) == 1, 2, 0)
-        blank_prev[t, 1:] = char.argmax(axis=1)
-        new_blank[1:] = stay_or_char.max(axis=0)
-        blank, char = new_blank + logp[t, 0], new_char
-    end_char = int(char[K - 1].argmax())
-    score = max(blank[K], char[K - 1, end_char])
-    if not np.isfinite(score):
+        ends = best[..., 0]
+        into = ends > blank[:, 1:]
+        blank_from_char[t, :, 1:] = into
+        blank = np.concatenate([blank[:, :1], np.where(into, ends, blank[:, 1:])], axis=1) + logp[t, 0]
+        char = new_char
+    rows = np.arange(F)
+    end_chars = char[rows, lengths - 1].argmax(axis=1)
+    end_char_scores = char[rows, lengths - 1, end_chars]
+    end_blank_scores = blank[rows, lengths]
+    scores = np.maximum(end_blank_scores, end_char_scores)
+    f = int(scores.argmax())
+    if not np.isfinite(scores[f]):
         return -np.inf, [], []
-    # walk back from the best final state
-    ids, probs = [0] * K, [0.0] * K
-    state = ("blank", K, 0) if blank[K] >= char[K - 1, end_char] else ("char", K - 1, end_char)
+    # walk back from the best final state of the best format
+    n = int(lengths[f])
+    ids, probs = [0] * n, [0.0] * n
+    state = ("blank", n, 0) if end_blank_scores[f] >= end_char_scores[f] else ("char", n - 1, int(end_chars[f]))
     for t in range(T - 1, -1, -1):
         kind, k, c = state
         if kind == "char":
             ids[k], probs[k] = c, float(np.exp(logp[t, c]))
-            src = char_from[t, k, c] if t else 1
+            src = char_from[t, f, k, c] if t else 1
             if src == 1:
                 state = ("blank", k, 0)
             elif src == 2:
-                state = ("char", k - 1, int(char_prev[t, k, c]))
-        else:
-            if t and blank_from[t, k] == 2:
-                state = ("char", k - 1, int(blank_prev[t, k]))
-    return float(score), ids, probs
+                top1, top2 = tops[t, 0, f, k - 1], tops[t, 1, f, k - 1]
+                state = ("char", k - 1, int(top2 if c == top1 else top1))
+        elif t and blank_from_char[t, f, k]:
+            state = ("char", k - 1, int(tops[t, 0, f, k - 1]))
+    return float(scores[f]), ids, probs
 
 
 def constrained_decode(probs: np.ndarray, characters: Sequence[str]) -> Decoded | None:
     """``(T, C)`` probabilities -> the most probable reading that fits a plate format, or None."""
     logp = np.log(np.clip(probs, 1e-12, 1.0))
-    best: tuple[float, list[int], list[float]] = (-np.inf, [], [])
-    for allowed in _format_masks(tuple(characters)):
-        candidate = _best_path(logp, allowed)
-        if candidate[0] > best[0]:
-            best = candidate
-    if not best[1]:
+    _, ids, char_probs = _best_path(logp, _format_masks(tuple(characters)))
+    if not ids:
         return None
     table = ["", *characters]
-    confs = tuple(best[2])
-    return Decoded("".join(table[i] for i in best[1]), float(np.mean(confs)), confs)
+    confs = tuple(char_probs)
+    return Decoded("".join(table[i] for i in ids), float(np.mean(confs)), confs)
 
 
 def decode_with_formats(probs: np.ndarray, characters: Sequence[str]) -> list[Decoded]:
