@@ -1,0 +1,225 @@
+"""What the benchmarks and speed scripts share: settings, images, the model, and the peer pipelines.
+
+Settings come from the environment so that one ``pytest benchmarks`` line runs them all:
+
+=========================  ===============================================  =========
+variable                   meaning                                          default
+=========================  ===============================================  =========
+``TWPLATE_BENCH_MODEL``    model directory or ``.onnx`` file                shipped
+``TWPLATE_BENCH_IMAGES``   images per timed round (cycled from the set)     128
+``TWPLATE_BENCH_ROUNDS``   timed rounds per case (after one warm-up)        3
+``TWPLATE_BENCH_THREADS``  CPU threads for every runtime, peers included    all cores
+``TWPLATE_DATA``           data root holding ``real/val.tsv``               ../shared/data
+=========================  ===============================================  =========
+
+Images are the real validation crops, decoded once into memory; without the data set, plates
+drawn by ``scripts/render_samples.py``'s renderer stand in (same kind of shapes, no accuracy meaning).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import os
+import random
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from twplate import PlateRecognizer
+from twplate.image import load_image
+from twplate.model_files import default_model_dir, load_model_spec
+from twplate.preprocess import bucket_width, make_batch, resize_normalize, width_groups
+from twplate.recognizer import CHUNK_BATCHES
+
+REPO = Path(__file__).resolve().parents[1]
+BATCHES = (1, 8, 32, 128)
+N_IMAGES = int(os.environ.get("TWPLATE_BENCH_IMAGES", 128))
+ROUNDS = int(os.environ.get("TWPLATE_BENCH_ROUNDS", 3))
+THREADS = int(os.environ.get("TWPLATE_BENCH_THREADS", os.cpu_count() or 1))
+MODEL = Path(os.environ["TWPLATE_BENCH_MODEL"]) if os.environ.get("TWPLATE_BENCH_MODEL") else default_model_dir()
+
+Recognize = Callable[[Sequence[np.ndarray]], list[str]]
+"""A pipeline under test: decoded BGR images in, texts out, in order."""
+
+
+def model_present() -> bool:
+    try:
+        load_model_spec(MODEL)
+    except Exception:  # ModelError, or no model exported yet
+        return False
+    return True
+
+
+def data_root() -> Path:
+    return Path(os.environ.get("TWPLATE_DATA", REPO.parent / "shared" / "data"))
+
+
+def load_val(limit: int | None = None) -> tuple[list[np.ndarray], list[str], str]:
+    """``(images, labels, source)``: real val crops as BGR arrays, or synthetic plates without the data set."""
+    tsv = data_root() / "real" / "val.tsv"
+    if tsv.is_file():
+        rows = [line.split("\t") for line in tsv.read_text(encoding="utf-8").splitlines() if line.strip()]
+        rows = rows[:limit] if limit else rows
+        images = [load_image(tsv.parent / path) for path, _ in rows]
+        return images, [label for _, label in rows], f"real val ({tsv})"
+    sys.path.insert(0, str(REPO / "scripts"))
+    from render_samples import render_plate
+
+    rng = random.Random(0)
+    letters, digits = "ABCDEFGHJKLMNPQRSTUVWXYZ", "0123456789"
+    labels = ["".join(rng.choices(letters, k=3)) + "-" + "".join(rng.choices(digits, k=4))
+              for _ in range(limit or 256)]
+    images = [render_plate(t, height=rng.choice((40, 64, 96, 128))) for t in labels]
+    return images, labels, "synthetic (scripts/render_samples.py)"
+
+
+def cycle(items: Sequence, n: int) -> list:
+    """``n`` items, repeating ``items`` from the start as often as needed."""
+    return [items[i % len(items)] for i in range(n)]
+
+
+def exact_match(texts: Sequence[str], labels: Sequence[str]) -> float:
+    return sum(t == label for t, label in zip(texts, labels, strict=True)) / len(labels)
+
+
+# ---------------------------------------------------------------- twplate
+
+
+def twplate_pipeline(reader: PlateRecognizer) -> Recognize:
+    return lambda images: [r.text for r in reader(list(images))]
+
+
+def model_batches(reader: PlateRecognizer, images: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """The exact batches ``reader`` would send its backend for ``images`` (same chunks, groups, padding)."""
+    cfg, batches = reader.spec.preprocess, []
+    buckets = getattr(reader.backend, "width_buckets", None)
+    step = reader.batch_size * CHUNK_BATCHES
+    for start in range(0, len(images), step):
+        tensors = [resize_normalize(load_image(x), cfg) for x in images[start : start + step]]
+        for group in width_groups([t.shape[2] for t in tensors], reader.batch_size):
+            members = [tensors[i] for i in group]
+            width = bucket_width(max(t.shape[2] for t in members), buckets) if buckets else None
+            batches.append(make_batch(members, width))
+    return batches
+
+
+# ---------------------------------------------------------------- peers, on the same model and dictionary
+
+
+def rapidocr_available() -> bool:
+    return importlib.util.find_spec("rapidocr_onnxruntime") is not None
+
+
+def rapidocr_pipeline(model: Path, batch_size: int, threads: int = THREADS) -> Recognize:
+    """RapidOCR 1.2.3's recognizer (``ch_ppocr_v3_rec.TextRecognizer``) on our ONNX file.
+
+    Configured as its ``config.yaml`` does (``rec_img_shape [3, 48, 320]``), with our model path and
+    ``rec_batch_num``; it reads the dictionary from the file's ``character`` metadata, as ours does.
+    Its ONNX Runtime session is rebuilt with RapidOCR's own options plus ``threads``, so every
+    pipeline gets the same number of threads.
+    """
+    import onnxruntime as ort
+    from rapidocr_onnxruntime.ch_ppocr_v3_rec import TextRecognizer
+
+    spec = load_model_spec(model)
+    path = str(spec.directory / spec.onnx_file)
+    recognizer = TextRecognizer({"use_cuda": False, "model_path": path, "rec_img_shape": [3, 48, 320],
+                                 "rec_batch_num": batch_size})
+    options = ort.SessionOptions()  # RapidOCR's OrtInferSession options, plus the thread count
+    options.log_severity_level = 4
+    options.enable_cpu_mem_arena = False
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads = threads
+    recognizer.session.session = ort.InferenceSession(
+        path, options, providers=[("CPUExecutionProvider", {"arena_extend_strategy": "kSameAsRequested"})])
+
+    def run(images: Sequence[np.ndarray]) -> list[str]:
+        results, _ = recognizer(list(images))
+        return [text for text, _score in results]
+
+    return run
+
+
+def paddleocr_available() -> bool:
+    return importlib.util.find_spec("paddleocr") is not None and importlib.util.find_spec("paddle") is not None
+
+
+@functools.cache
+def _paddleocr_dir() -> Path:
+    """The installed ``paddleocr`` package folder (once on ``sys.path``, its ``paddleocr.py`` shadows it)."""
+    return Path(importlib.util.find_spec("paddleocr").submodule_search_locations[0])
+
+
+def paddleocr_pipeline(model: Path, batch_size: int, threads: int = THREADS, use_onnx: bool = False) -> Recognize:
+    """PaddleOCR 2.10's own recognition pipeline (``tools/infer/predict_rec.py``'s ``TextRecognizer``).
+
+    Its defaults (``rec_algorithm SVTR_LCNet``, ``rec_image_shape 3, 48, 320``), our model
+    directory (``inference.json`` + ``inference.pdiparams``) or with ``use_onnx`` our ONNX file,
+    our dictionary, on CPU with oneDNN and ``threads`` threads (``--enable_mkldnn true
+    --cpu_threads N``, as twplate's paddle backend runs).
+
+    With Paddle Inference, one call of PaddleOCR's predictor setup has to be skipped to load a
+    Paddle 3 model at all (see below); with ``use_onnx`` it runs unmodified.
+
+    ``tools`` is imported the way PaddleOCR's own scripts do (package directory on ``sys.path``):
+    importing ``paddleocr`` itself pulls in the whole OCR system (requests, albumentations, ...).
+    """
+    package = _paddleocr_dir()
+    if str(package) not in sys.path:
+        sys.path.insert(0, str(package))
+    from tools.infer import utility
+    from tools.infer.predict_rec import TextRecognizer
+
+    spec = load_model_spec(model)
+    dictionary = Path(tempfile.mkdtemp(prefix="twplate-bench-")) / "dict.txt"
+    dictionary.write_text("\n".join(spec.charset.characters) + "\n", encoding="utf-8")
+    args = utility.init_args().parse_args([])
+    args.use_gpu = False
+    args.enable_mkldnn = True
+    args.cpu_threads = threads
+    args.use_onnx = use_onnx
+    args.rec_model_dir = str(spec.directory / spec.onnx_file) if use_onnx else str(spec.directory)
+    args.rec_char_dict_path = str(dictionary)
+    args.rec_batch_num = batch_size
+    args.show_log = False
+    if use_onnx:
+        import onnxruntime as ort
+
+        args.onnx_sess_options = ort.SessionOptions()  # its own option for this
+        args.onnx_sess_options.log_severity_level = 3
+        args.onnx_sess_options.intra_op_num_threads = threads
+        recognizer = TextRecognizer(args)
+    else:
+        from paddle import inference
+
+        # PaddleOCR 2.10's create_predictor calls Config.enable_memory_optim(); with Paddle 3.3.1 and
+        # a PIR program (inference.json) create_predictor then fails with "(InvalidArgument) Not find
+        # predictor_id 0 and pass_name memory_optimize_pass" (pass_result_info.h): that legacy-IR pass
+        # never runs on the PIR path. Its one workaround, for this constructor only: skip that call.
+        enable_memory_optim = inference.Config.enable_memory_optim
+        inference.Config.enable_memory_optim = lambda self, *a, **k: None
+        try:
+            recognizer = TextRecognizer(args)
+        finally:
+            inference.Config.enable_memory_optim = enable_memory_optim
+
+    def run(images: Sequence[np.ndarray]) -> list[str]:
+        results, _ = recognizer(list(images))
+        return [text for text, _score in results]
+
+    return run
+
+
+def stretch_to_twplate_width(run: Recognize, model: Path) -> Recognize:
+    """``run`` fed images resized to twplate's target width first, so its tensors have twplate's shapes."""
+    cfg = load_model_spec(model).preprocess
+
+    def stretched(images: Sequence[np.ndarray]) -> list[str]:
+        return run([cv2.resize(im, (cfg.target_width(*im.shape[:2]), cfg.height)) for im in images])
+
+    return stretched

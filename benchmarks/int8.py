@@ -1,0 +1,104 @@
+"""What int8 dynamic quantization does to accuracy and CPU speed on real val (a measurement; ships nothing).
+
+Usage: python benchmarks/int8.py [MODEL] [--batch 32] [--rounds 3] [--threads N] [--json out.json]
+
+Quantizes the model's ONNX file with ``onnxruntime.quantization.quantize_dynamic`` (int8 weights,
+activations quantized per batch at run time) into a temporary folder, twice: every op ORT can
+quantize dynamically (Conv, MatMul, ...) and MatMul/Gemm only (the SVTR neck and the head, leaving
+the convolutional backbone in fp32). Each file is read through ``PlateRecognizer`` on all of
+``val.tsv`` against the fp32 model: exact match, agreement with fp32, img/s (median of rounds), size.
+Quantization-aware training would be the way to keep accuracy at int8; it was not attempted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import benchdata  # noqa: E402
+
+from twplate import PlateRecognizer  # noqa: E402
+from twplate.model_files import load_model_spec  # noqa: E402
+
+VARIANTS = {"int8-all": None, "int8-matmul": ["MatMul", "Gemm"]}
+"""Per-channel int8 weights in both."""
+
+
+def quantize(src: Path, out: Path, op_types: list[str] | None) -> Path:
+    """int8 dynamic quantization of ``src``, keeping its metadata (dictionary, input spec).
+
+    paddle2onnx stores weights as ``Constant`` nodes, which ``quantize_dynamic`` does not treat as
+    weights (it then quantizes nothing of the MatMuls and leaves Conv weights fp32 behind
+    ConvInteger); they are made initializers first, and BatchNorm is folded into the convolutions
+    (as ORT does at load time for fp32) so the int8 convolutions carry the folded weights.
+    """
+    import onnx
+    import onnxoptimizer
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    extracted, prepared = out.with_suffix(".initializers.onnx"), out.with_suffix(".prepared.onnx")
+    onnx.save(onnxoptimizer.optimize(onnx.load(str(src)), ["extract_constant_to_initializer"]), str(extracted))
+    quant_pre_process(str(extracted), str(prepared), skip_symbolic_shape=True)  # ORT's basic fusions (BN into Conv)
+    quantize_dynamic(str(prepared), str(out), weight_type=QuantType.QInt8, op_types_to_quantize=op_types,
+                     per_channel=True)
+    model, source = onnx.load(str(out)), onnx.load(str(src), load_external_data=False)
+    if not model.metadata_props:
+        model.metadata_props.extend(source.metadata_props)
+        onnx.save(model, str(out))
+    return out
+
+
+def evaluate(model: str | Path, images, labels, batch: int, rounds: int, threads: int) -> tuple[dict, list[str]]:
+    reader = PlateRecognizer(model, backend="onnxruntime", batch_size=batch, threads=threads)
+    reader(images[:batch])
+    times, texts = [], []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        texts = [r.text for r in reader(images)]
+        times.append(time.perf_counter() - start)
+    return {"exact_match": benchdata.exact_match(texts, labels),
+            "images_per_second": len(images) / statistics.median(times)}, texts
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model", nargs="?", default=str(benchdata.MODEL))
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=benchdata.THREADS)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args(argv)
+
+    spec = load_model_spec(args.model)
+    src = spec.directory / spec.onnx_file
+    images, labels, source = benchdata.load_val()
+    print(f"{len(images)} images from {source}; batch {args.batch}, {args.threads} threads\n")
+    print("| model | size MB | exact match | same text as fp32 | img/s | speed vs fp32 |")
+    print("|---|---:|---:|---:|---:|---:|")
+    base, base_texts = evaluate(args.model, images, labels, args.batch, args.rounds, args.threads)
+    rows = [{"model": "fp32", "size_mb": src.stat().st_size / 1e6, **base, "agreement": 1.0}]
+    with tempfile.TemporaryDirectory(prefix="twplate-int8-") as tmp:
+        for name, ops in VARIANTS.items():
+            path = quantize(src, Path(tmp) / f"{name}.onnx", ops)
+            row, texts = evaluate(path, images, labels, args.batch, args.rounds, args.threads)
+            rows.append({"model": name, "size_mb": path.stat().st_size / 1e6, **row,
+                         "agreement": benchdata.exact_match(texts, base_texts)})
+    for row in rows:
+        print(f"| {row['model']} | {row['size_mb']:.1f} | {row['exact_match']:.1%} | {row['agreement']:.1%} | "
+              f"{row['images_per_second']:.1f} | {row['images_per_second'] / base['images_per_second']:.2f}x |")
+    if args.json:
+        args.json.write_text(json.dumps({"model": args.model, "batch": args.batch, "threads": args.threads,
+                                         "source": source, "rows": rows}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

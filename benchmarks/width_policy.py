@@ -1,0 +1,92 @@
+"""Width policy on real val: accuracy and speed of fixed 48x320 input against width-by-aspect batching.
+
+Usage: python benchmarks/width_policy.py [MODEL] [--backend onnxruntime] [--batch 32] [--rounds 3]
+                                         [--threads N] [--json out.json]
+
+Every policy reads all of ``val.tsv`` through ``PlateRecognizer`` (decoded images in memory):
+
+* ``aspect`` (the default): resize to height 48, width by aspect clamped to the model's
+  ``[min_width, max_width]``; each batch padded to its widest image.
+* ``pad-320``: the same resize, every batch padded to 320 (a fixed 48x320 input; the recognizer's
+  width-bucket mechanism with the single bucket 320).
+* ``paddleocr``: PaddleOCR's fixed-input policy: width by aspect with no floor, padded to 320.
+* ``stretch-320``: every image stretched to 48x320.
+
+Exact match is over the whole set; speed is images per second, median over ``--rounds`` passes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import benchdata  # noqa: E402
+
+from twplate import PlateRecognizer  # noqa: E402
+
+
+def policy_reader(model: str, policy: str, backend: str, batch: int, threads: int) -> PlateRecognizer:
+    reader = PlateRecognizer(model, backend=backend, batch_size=batch, threads=threads)
+    cfg = reader.spec.preprocess
+    if policy == "aspect":
+        return reader
+    if policy == "stretch-320":
+        cfg = dataclasses.replace(cfg, min_width=cfg.max_width)
+    elif policy == "paddleocr":
+        cfg = dataclasses.replace(cfg, min_width=1)
+    elif policy != "pad-320":
+        raise ValueError(policy)
+    reader.spec = dataclasses.replace(reader.spec, preprocess=cfg)
+    reader.backend.width_buckets = (cfg.max_width,)  # read by the recognizer: pad every batch to max_width
+    return reader
+
+
+POLICIES = ("aspect", "pad-320", "paddleocr", "stretch-320")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model", nargs="?", default=str(benchdata.MODEL))
+    parser.add_argument("--backend", default="onnxruntime")
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=benchdata.THREADS)
+    parser.add_argument("--policies", nargs="+", default=list(POLICIES), choices=POLICIES)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args(argv)
+
+    images, labels, source = benchdata.load_val()
+    print(f"{len(images)} images from {source}; model {args.model}; {args.backend}, batch {args.batch}, "
+          f"{args.threads} threads, median of {args.rounds} rounds\n")
+    print("| policy | input | exact match | img/s |\n|---|---|---:|---:|")
+    rows = []
+    for policy in args.policies:
+        reader = policy_reader(args.model, policy, args.backend, args.batch, args.threads)
+        reader(images[: args.batch])  # warm-up
+        times, texts = [], []
+        for _ in range(args.rounds):
+            start = time.perf_counter()
+            texts = [r.text for r in reader(images)]
+            times.append(time.perf_counter() - start)
+        cfg = reader.spec.preprocess
+        shape = (f"48 x [{cfg.min_width}, {cfg.max_width}], padded to "
+                 + ("320" if getattr(reader.backend, "width_buckets", None) else "the batch's widest"))
+        row = {"policy": policy, "input": shape, "exact_match": benchdata.exact_match(texts, labels),
+               "images_per_second": len(images) / statistics.median(times), "images": len(images)}
+        rows.append(row)
+        print(f"| {policy} | {shape} | {row['exact_match']:.1%} | {row['images_per_second']:.1f} |", flush=True)
+    if args.json:
+        args.json.write_text(json.dumps({"model": args.model, "backend": args.backend, "batch": args.batch,
+                                         "threads": args.threads, "source": source, "rows": rows}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
