@@ -14,6 +14,7 @@ ONNX weights overwritten with 0xFF (NaN), fresh sha256      "does not output pro
 .pdiparams without its last tensor, fresh sha256            "Paddle cannot load"
 .pdiparams with a tensor too many, fresh sha256             "Paddle cannot load"
 .pdiparams header dims corrupted, fresh sha256              "is corrupt" or "Paddle cannot load"
+.pdiparams LoD size 2**63, fresh sha256                     "is corrupt"
 inference.json truncated / not JSON, fresh sha256           "Paddle cannot load"
 dictionary one character short / long (inference.yml)       onnxruntime: "dictionary in its metadata
                                                             differs"; paddle: "outputs 44 classes"
@@ -162,6 +163,11 @@ def test_corrupt_onnx(broken: Path, mutate: Callable[[bytes], bytes], match: str
     _load_fails(broken, "onnxruntime", match)
 
 
+def _huge_lod(data: bytes) -> bytes:
+    """First tensor claims one LoD level of 2**63 bytes (the walk once overflowed on this)."""
+    return data[:4] + (1).to_bytes(8, "little") + (1 << 63).to_bytes(8, "little") + data[12:]
+
+
 def _drop_last(data: bytes) -> bytes:
     return data[: _pdiparams_tensors(data)[-1][0]]
 
@@ -189,7 +195,9 @@ def _bad_dims(data: bytes) -> bytes:
     (_drop_last, "Paddle cannot load"),
     (_one_too_many, "Paddle cannot load"),
     (_bad_dims, "is corrupt|Paddle cannot load|rejects input"),
-], ids=["truncated-half", "truncated-3-bytes", "empty", "last-tensor-dropped", "tensor-too-many", "bad-dims"])
+    (_huge_lod, "is corrupt"),
+], ids=["truncated-half", "truncated-3-bytes", "empty", "last-tensor-dropped", "tensor-too-many", "bad-dims",
+        "huge-lod"])
 def test_corrupt_pdiparams(broken: Path, mutate: Callable[[bytes], bytes], match: str) -> None:
     path = broken / "inference.pdiparams"
     before = path.read_bytes()

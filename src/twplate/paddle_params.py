@@ -35,6 +35,8 @@ def check_pdiparams(path: str | Path) -> int:
             for _ in range(levels):
                 (size,) = struct.unpack_from("<Q", data, pos)
                 pos += 8 + size
+                if pos > len(data):
+                    raise ValueError(f"tensor {count}: LoD runs past the end of the file")
             pos += 4  # tensor version
             (desc_size,) = struct.unpack_from("<i", data, pos)
             pos += 4
