@@ -92,7 +92,14 @@ FRESH_PROCESS = textwrap.dedent("""
     from twplate import PlateRecognizer, recognize
     texts = [PlateRecognizer(backend=b)({sample!r}).text for b in {backends!r}]
     texts.append(recognize({sample!r}).text)
-    print(json.dumps({{"texts": texts, "events": events}}))
+    seen = list(events)
+    import socket
+    try:  # the hook itself works: a lookup is caught
+        socket.getaddrinfo("localhost", 80)
+        hook_works = False
+    except RuntimeError:
+        hook_works = True
+    print(json.dumps({{"texts": texts, "events": seen, "hook_works": hook_works}}))
 """)
 
 
@@ -108,7 +115,7 @@ def test_fresh_process_never_touches_the_network() -> None:
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     text = PlateRecognizer(backend="onnxruntime")(SAMPLE).text
-    assert report == {"texts": [text] * (len(backends) + 1), "events": []}
+    assert report == {"texts": [text] * (len(backends) + 1), "events": [], "hook_works": True}
 
 
 # ---------------------------------------------------------------- no pickle, no eval
