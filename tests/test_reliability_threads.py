@@ -132,7 +132,7 @@ def test_memory_flat_over_12000_calls_with_errors(tiny_model_dir: Path) -> None:
             gc.collect()
             marks.append(_rss_mb())
     print("RSS every 3,000 calls (MB):", marks)
-    assert max(marks[1:]) - marks[0] < 4.0, f"RSS every 3,000 calls: {marks}"
+    assert max(marks[1:]) - marks[0] < 6.0, f"RSS every 3,000 calls: {marks}"
 
 
 def _rss_mb() -> float:
