@@ -75,7 +75,8 @@ def _best_path(logp: np.ndarray, allowed: np.ndarray) -> tuple[float, list[int],
 
     One Viterbi pass for all formats at once (positions past a format's length allow no class, so
     they stay unreachable). States: ``char[f, k, c]`` (position k of format f emitting c) and
-    ``blank[f, k]`` (a blank after k positions).
+    ``blank[f, k]`` (a blank after k positions). Only the scores are kept per step; the walk back
+    recomputes which move won, which costs far less than recording every move.
     """
     T, C = logp.shape
     F, K, _ = allowed.shape
@@ -83,35 +84,33 @@ def _best_path(logp: np.ndarray, allowed: np.ndarray) -> tuple[float, list[int],
         return -np.inf, [], []
     lengths = allowed.any(axis=2).sum(axis=1)
     neg = -np.inf
-    emit = np.where(allowed[None], logp[:, None, None, :], neg)  # (T, F, K, C)
+    penalty = np.where(allowed, 0.0, neg)  # (F, K, C)
     char = np.full((F, K, C), neg)
-    char[:, 0] = emit[0, :, 0]
+    char[:, 0] = logp[0] + penalty[:, 0]
     blank = np.full((F, K + 1), neg)
     blank[:, 0] = logp[0, 0]
-    char_from = np.zeros((T, F, K, C), np.int8)  # 0 stay, 1 from blank k, 2 from char k-1
-    tops = np.zeros((T, 2, F, K), np.int64)  # best and second-best char per position before step t
-    blank_from_char = np.zeros((T, F, K + 1), bool)
+    char_scores, blank_scores = np.empty((T, F, K, C)), np.empty((T, F, K + 1))
+    char_scores[0], blank_scores[0] = char, blank
+    from_prev = np.full((F, K, C), neg)
+    fs, ks = np.meshgrid(np.arange(F), np.arange(K), indexing="ij")
     classes = np.arange(C)
-    unreachable = np.full((F, 1, C), neg)
     for t in range(1, T):
-        top1 = char.argmax(axis=2)
-        best = np.take_along_axis(char, top1[..., None], axis=2)
+        top = char.argmax(axis=2)
+        best = char.max(axis=2)
         others = char.copy()
-        np.put_along_axis(others, top1[..., None], neg, axis=2)
-        top2 = others.argmax(axis=2)
-        second = np.take_along_axis(others, top2[..., None], axis=2)
-        tops[t, 0], tops[t, 1] = top1, top2
+        others[fs, ks, top] = neg
+        second = others.max(axis=2)
         # from position k-1 into k with char c: the best c' != c (equal chars need a blank between)
-        from_prev = np.concatenate([unreachable, np.where(classes == top1[..., None], second, best)[:, :-1]], axis=1)
-        options = np.stack([char, np.broadcast_to(blank[:, :K, None], (F, K, C)), from_prev])
-        choice = options.argmax(axis=0)
-        char_from[t] = choice
-        new_char = np.take_along_axis(options, choice[None], axis=0)[0] + emit[t]
-        ends = best[..., 0]
-        into = ends > blank[:, 1:]
-        blank_from_char[t, :, 1:] = into
-        blank = np.concatenate([blank[:, :1], np.where(into, ends, blank[:, 1:])], axis=1) + logp[t, 0]
-        char = new_char
+        from_prev[:, 1:] = np.where(classes == top[:, :-1, None], second[:, :-1, None], best[:, :-1, None])
+        new_char = np.maximum(char, blank[:, :K, None])
+        np.maximum(new_char, from_prev, out=new_char)
+        new_char += penalty
+        new_char += logp[t]
+        new_blank = blank.copy()
+        np.maximum(new_blank[:, 1:], best, out=new_blank[:, 1:])
+        new_blank += logp[t, 0]
+        char, blank = new_char, new_blank
+        char_scores[t], blank_scores[t] = char, blank
     rows = np.arange(F)
     end_chars = char[rows, lengths - 1].argmax(axis=1)
     end_char_scores = char[rows, lengths - 1, end_chars]
@@ -120,23 +119,43 @@ def _best_path(logp: np.ndarray, allowed: np.ndarray) -> tuple[float, list[int],
     f = int(scores.argmax())
     if not np.isfinite(scores[f]):
         return -np.inf, [], []
-    # walk back from the best final state of the best format
-    n = int(lengths[f])
+    return float(scores[f]), *_walk_back(logp, char_scores[:, f], blank_scores[:, f], int(lengths[f]),
+                                          bool(end_blank_scores[f] >= end_char_scores[f]), int(end_chars[f]))
+
+
+def _walk_back(logp: np.ndarray, char_scores: np.ndarray, blank_scores: np.ndarray, n: int, ends_blank: bool,
+               end_char: int) -> tuple[list[int], list[float]]:
+    """Classes and first-step probabilities of the best path of one format, from its per-step scores.
+
+    At each step the move the forward pass took is recomputed from the scores before it, with the
+    same preference on ties: stay, then from the blank, then from the previous position.
+    """
+    neg = -np.inf
     ids, probs = [0] * n, [0.0] * n
-    state = ("blank", n, 0) if end_blank_scores[f] >= end_char_scores[f] else ("char", n - 1, int(end_chars[f]))
-    for t in range(T - 1, -1, -1):
-        kind, k, c = state
+    kind, k, c = ("blank", n, 0) if ends_blank else ("char", n - 1, end_char)
+    for t in range(logp.shape[0] - 1, -1, -1):
         if kind == "char":
             ids[k], probs[k] = c, float(np.exp(logp[t, c]))
-            src = char_from[t, f, k, c] if t else 1
-            if src == 1:
-                state = ("blank", k, 0)
-            elif src == 2:
-                top1, top2 = tops[t, 0, f, k - 1], tops[t, 1, f, k - 1]
-                state = ("char", k - 1, int(top2 if c == top1 else top1))
-        elif t and blank_from_char[t, f, k]:
-            state = ("char", k - 1, int(tops[t, 0, f, k - 1]))
-    return float(scores[f]), ids, probs
+            if t == 0:
+                break
+            before, blank_before = char_scores[t - 1], blank_scores[t - 1]
+            prev, from_prev = 0, neg
+            if k:
+                row = before[k - 1]
+                prev = int(row.argmax())
+                if prev == c:  # equal chars need a blank between: the best other one
+                    row = row.copy()
+                    row[prev] = neg
+                    prev = int(row.argmax())
+                from_prev = row[prev]
+            move = int(np.argmax([before[k, c], blank_before[k], from_prev]))
+            if move == 1:
+                kind, c = "blank", 0
+            elif move == 2:
+                k, c = k - 1, prev
+        elif t and k and char_scores[t - 1, k - 1].max() > blank_scores[t - 1, k]:
+            kind, k, c = "char", k - 1, int(char_scores[t - 1, k - 1].argmax())
+    return ids, probs
 
 
 def constrained_decode(probs: np.ndarray, characters: Sequence[str]) -> Decoded | None:
