@@ -32,8 +32,9 @@ import benchdata  # noqa: E402
 from twplate import PlateRecognizer  # noqa: E402
 
 
-def policy_reader(model: str, policy: str, backend: str, batch: int, threads: int) -> PlateRecognizer:
-    reader = PlateRecognizer(model, backend=backend, batch_size=batch, threads=threads)
+def policy_reader(model: str, policy: str, backend: str, batch: int, threads: int,
+                  plate_formats: bool | None = None) -> PlateRecognizer:
+    reader = PlateRecognizer(model, backend=backend, batch_size=batch, threads=threads, plate_formats=plate_formats)
     cfg = reader.spec.preprocess
     if policy == "aspect":
         return reader
@@ -59,16 +60,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=benchdata.THREADS)
     parser.add_argument("--policies", nargs="+", default=list(POLICIES), choices=POLICIES)
+    parser.add_argument("--plate-formats", choices=("model", "on", "off"), default="model",
+                        help="format-aware decoding: as the model declares (default), or forced on/off")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
+    formats = {"model": None, "on": True, "off": False}[args.plate_formats]
 
     images, labels, source = benchdata.load_val()
     print(f"{len(images)} images from {source}; model {args.model}; {args.backend}, batch {args.batch}, "
-          f"{args.threads} threads, median of {args.rounds} rounds\n")
+          f"{args.threads} threads, plate formats {args.plate_formats}, median of {args.rounds} rounds\n")
     print("| policy | input | exact match | img/s |\n|---|---|---:|---:|")
     rows = []
     for policy in args.policies:
-        reader = policy_reader(args.model, policy, args.backend, args.batch, args.threads)
+        reader = policy_reader(args.model, policy, args.backend, args.batch, args.threads, formats)
         reader(images[: args.batch])  # warm-up
         times, texts = [], []
         for _ in range(args.rounds):
@@ -84,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {policy} | {shape} | {row['exact_match']:.1%} | {row['images_per_second']:.1f} |", flush=True)
     if args.json:
         args.json.write_text(json.dumps({"model": args.model, "backend": args.backend, "batch": args.batch,
-                                         "threads": args.threads, "source": source, "rows": rows}, indent=1))
+                                         "threads": args.threads, "plate_formats": args.plate_formats, "source": source,
+                                         "rows": rows}, indent=1))
     return 0
 
 
