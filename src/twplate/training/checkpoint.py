@@ -72,8 +72,13 @@ def load_student(checkpoint: str | Path, characters: Sequence[str]):
 
 
 def checkpoint_recognizer(model, characters: Sequence[str], preprocess: PreprocessConfig,
-                          name: str = "checkpoint", batch_size: int = 64) -> PlateRecognizer:
-    """A :class:`PlateRecognizer` that runs ``model`` (dygraph) with twplate's pipeline."""
+                          name: str = "checkpoint", batch_size: int = 64,
+                          plate_formats: bool | None = None) -> PlateRecognizer:
+    """A :class:`PlateRecognizer` that runs ``model`` (dygraph) with twplate's pipeline.
+
+    Plate models are exported with format-aware decoding, so checkpoints use it too unless told.
+    """
     spec = ModelSpec(name=name, version="checkpoint", directory=Path("."),
                      charset=Charset.from_iterable(characters), preprocess=preprocess, plate_formats=True)
-    return PlateRecognizer.with_backend(CheckpointBackend(model), spec, batch_size=batch_size)
+    return PlateRecognizer.with_backend(CheckpointBackend(model), spec, batch_size=batch_size,
+                                        plate_formats=plate_formats)

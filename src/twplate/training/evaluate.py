@@ -39,8 +39,10 @@ def recognizer_for(args: argparse.Namespace) -> PlateRecognizer:
 
         characters = Charset.from_file(args.dict or default_dictionary_path()).characters
         return checkpoint_recognizer(load_student(args.checkpoint, characters), characters, PreprocessConfig(),
-                                     name=str(args.checkpoint), batch_size=args.batch_size)
-    return PlateRecognizer(args.model, backend=args.backend, batch_size=args.batch_size)
+                                     name=str(args.checkpoint), batch_size=args.batch_size,
+                                     plate_formats=args.plate_formats)
+    return PlateRecognizer(args.model, backend=args.backend, batch_size=args.batch_size,
+                           plate_formats=args.plate_formats)
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -51,6 +53,8 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dict", type=Path, help="dictionary of the checkpoint (default: the shipped one)")
     parser.add_argument("--backend", default="auto", help="backend for --model: auto, onnxruntime, paddle")
     parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--no-plate-formats", dest="plate_formats", action="store_const", const=False,
+                        default=None, help="plain greedy CTC reading, without fitting Taiwan plate formats")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
