@@ -31,7 +31,7 @@ def test_default_recognizer_reads_samples() -> None:
     results = PlateRecognizer()([samples / name for name, _ in rows])
     assert all(r.ok for r in results)
     assert all(0.0 <= r.confidence <= 1.0 for r in results)
-    assert sum(r.text == label for r, (_, label) in zip(results, rows, strict=True)) >= len(rows) // 2
+    assert [r.text for r in results] == [label for _, label in rows]  # special plates 試 使 外 included
 
 
 def _real_sample(real_data: Path) -> tuple[list[Path], list[str]]:
@@ -56,4 +56,4 @@ def test_reads_real_plates(real_data: Path) -> None:
     results = PlateRecognizer(backend="onnxruntime")(paths)
     assert all(r.ok for r in results)
     exact = sum(r.text == label for r, label in zip(results, labels, strict=True))
-    assert exact >= 0.3 * len(labels), f"{exact}/{len(labels)} exact"
+    assert exact >= 0.9 * len(labels), f"{exact}/{len(labels)} exact"  # the model card: 94% on all of val
