@@ -132,3 +132,28 @@ def test_plot_reads_paddleocr_style_log(tmp_path: Path):
     out = tmp_path / "curves.png"
     plot(curves, out)
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_batches_draw_their_width_floor_from_the_configured_range(tmp_path: Path):
+    import cv2
+
+    from twplate.charset import Charset, default_dictionary_path
+    from twplate.training.train import BatchMaker
+
+    cv2.imwrite(str(tmp_path / "p.png"), draw_plate("ABC-1234", height=64, aspect=1.5))  # 72 px wide at 48
+    charset = Charset.from_file(default_dictionary_path())
+
+    def widths(floors, label: str = "ABC-1234") -> set[int]:
+        sampler = MixedSampler([[Sample(tmp_path / "p.png", label)]], [1], seed=0)
+        maker = BatchMaker(sampler, charset, PreprocessConfig(), 4, 0.0, seed=1, min_widths=floors)
+        try:
+            stream = iter(maker)
+            return {next(stream)[0].shape[3] for _ in range(40)}
+        finally:
+            maker.close()
+
+    assert widths(()) == {160}
+    drawn = widths(range(96, 161, 8))
+    assert drawn <= set(range(96, 161, 8)) and len(drawn) >= 5
+    # 8 characters + 5 repeats need 13 CTC steps: narrower floors are padded to 104 px
+    assert min(widths(range(80, 161, 8), label="AAA-1111")) == 104

@@ -121,7 +121,7 @@ class PlateRecognizer:
             except ImageError as exc:
                 results[i] = PlateResult("", 0.0, (), error=exc, source=sources[i])
         indices = list(tensors)
-        buckets = getattr(self.backend, "width_buckets", None)  # GPU backends: pad to a few fixed widths
+        buckets = self.backend.width_buckets
         for group in width_groups([tensors[i].shape[2] for i in indices], self.batch_size):
             members = [indices[g] for g in group]
             batch = [tensors.pop(i) for i in members]

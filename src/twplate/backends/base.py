@@ -23,6 +23,9 @@ class Backend(Protocol):
     """
 
     name: ClassVar[str]
+    #: Widths to pad every batch up to (GPU sessions: a few fixed shapes, so kernels are tuned once
+    #: per shape rather than per batch); ``None``: each batch keeps its own widest width.
+    width_buckets: tuple[int, ...] | None
 
     @staticmethod
     def files_for(spec: ModelSpec) -> tuple[str, ...]:

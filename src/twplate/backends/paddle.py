@@ -22,6 +22,7 @@ import numpy as np
 from ..errors import ModelError
 from ..model_files import PADDLE_FILES, ModelSpec
 from ..paddle_params import check_pdiparams
+from ..preprocess import gpu_width_buckets
 
 DEVICES = ("auto", "cpu", "gpu")
 
@@ -57,6 +58,7 @@ class PaddleBackend:
             raise ModelError(f"{params_path} is corrupt: {exc}") from exc
         config = inference.Config(str(json_path), str(params_path))
         config.disable_glog_info()
+        self.width_buckets = gpu_width_buckets(spec.preprocess) if use_gpu else None
         if use_gpu:
             config.enable_use_gpu(256, 0)
             self._providers = ["gpu:0"]

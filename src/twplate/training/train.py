@@ -16,7 +16,8 @@ import queue
 import shutil
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,8 @@ from twplate.preprocess import PreprocessConfig, make_batch, resize_normalize
 from .dataset import MixedSampler, Sample, read_label_file
 
 log = logging.getLogger("ppocr")
+
+PIXELS_PER_STEP = 8  # the Student's input width per CTC time step
 
 DEFAULTS: dict[str, dict[str, Any]] = {
     "Global": {
@@ -45,7 +48,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "workers": 2,
     },
     "Optimizer": {"lr": 5.0e-4, "warmup_steps": 200, "l2": 3.0e-5, "batch_size": 32},
-    "Data": {"train": [], "val": None, "augment_prob": 0.0},
+    # min_width_range [lo, hi]: each batch's width floor is drawn from lo, lo+8, ..., hi (8 px = one
+    # CTC step); unset, every batch uses Preprocess.min_width.
+    "Data": {"train": [], "val": None, "augment_prob": 0.0, "min_width_range": None},
     "Preprocess": PreprocessConfig().to_dict(),
 }
 
@@ -71,8 +76,11 @@ class BatchMaker:
     """Produces training batches on a background thread: draw, decode, augment, resize, pad."""
 
     def __init__(self, sampler: MixedSampler, charset: Charset, pre: PreprocessConfig, batch_size: int,
-                 augment_prob: float, seed: int):
+                 augment_prob: float, seed: int, min_widths: Sequence[int] = ()):
         self.sampler, self.pre, self.batch_size = sampler, pre, batch_size
+        # each batch's width floor is drawn from these: one model that reads at every floor in the
+        # range, so the inference default can be chosen by measurement (benchmarks/width_policy.py)
+        self.pres = [replace(pre, min_width=int(w)) for w in min_widths] or [pre]
         self.charset = charset
         self.augment_prob = augment_prob
         self.rng = np.random.default_rng(seed)
@@ -99,17 +107,22 @@ class BatchMaker:
 
     def _make(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         samples = self.sampler.draw(self.batch_size)
+        pre = self.pres[self.rng.integers(len(self.pres))]
         tensors = []
         for s in samples:
             img = self._image(s)
             if self.augment is not None and self.rng.random() < self.augment_prob:
                 img = self.augment(img, self.rng)
-            tensors.append(resize_normalize(img, self.pre))
+            tensors.append(resize_normalize(img, pre))
         lengths = np.array([len(s.label) for s in samples], dtype=np.int64)
         labels = np.zeros((len(samples), max(lengths)), dtype=np.int32)
         for i, s in enumerate(samples):
             labels[i, : len(s.label)] = self.charset.encode(s.label)
-        return make_batch(tensors), labels, lengths
+        # CTC needs a time step per character plus a blank between repeats: pad a batch of narrow
+        # plates (low floors) wide enough for its longest label, never let the loss go infinite
+        need = max(len(s.label) + sum(a == b for a, b in zip(s.label, s.label[1:])) for s in samples)
+        width = max(max(t.shape[2] for t in tensors), PIXELS_PER_STEP * need)
+        return make_batch(tensors, width), labels, lengths
 
     def _fill(self) -> None:
         while not self.stopped.is_set():
@@ -202,7 +215,6 @@ def _train_loop(cfg: dict[str, dict[str, Any]], fresh: bool) -> dict[str, float]
     import paddle.distributed as dist
 
     from .checkpoint import checkpoint_recognizer
-    from .evaluate import evaluate
     from .model import PlateRecModel
     from .pretrained import plate_model_from_pretrained
 
@@ -249,8 +261,10 @@ def _train_loop(cfg: dict[str, dict[str, Any]], fresh: bool) -> dict[str, float]
     seed = g["seed"] + state["step"] + 7919 * rank
     sources = [read_label_file(src["label_file"]) for src in data["train"]]
     sampler = MixedSampler(sources, [src.get("weight", 1.0) for src in data["train"]], seed=seed)
-    batches = BatchMaker(sampler, charset, pre, batch_size, data["augment_prob"], seed)
-    val = read_label_file(data["val"]) if data["val"] and lead else []
+    lo, hi = data["min_width_range"] or (pre.min_width, pre.min_width)
+    floors = range(lo, hi + 1, PIXELS_PER_STEP)
+    batches = BatchMaker(sampler, charset, pre, batch_size, data["augment_prob"], seed, floors)
+    val = read_label_file(data["val"]) if data["val"] else []
     log.info(f"train sources: {[len(s) for s in sources]} weights {[s.get('weight', 1.0) for s in data['train']]}, "
              f"val: {len(val)}, steps: {total}, batch: {batch_size} x {world} process(es)")
 
@@ -284,14 +298,16 @@ def _train_loop(cfg: dict[str, dict[str, Any]], fresh: bool) -> dict[str, float]
             metrics_file.flush()
             t_window, n_window, loss_window = time.time(), 0, []
         if val and (step % g["eval_every"] == 0 or step == total):
-            result = evaluate(checkpoint_recognizer(net, charset.characters, pre), val).summary()
+            result = _evaluate_sharded(checkpoint_recognizer(net, charset.characters, pre), val, rank, world)
             log.info(f"cur metric, acc: {result['acc']:.4f}, norm_edit_dis: {result['norm_edit_dis']:.4f}")
             if result["acc"] > state["best_acc"]:
                 state.update(best_acc=result["acc"], best_step=step, best=result)
-                paddle.save(net.state_dict(), str(out / "best_accuracy.pdparams"))
+                if lead:
+                    paddle.save(net.state_dict(), str(out / "best_accuracy.pdparams"))
             log.info(f"best metric, acc: {state['best_acc']:.4f}, best_step: {state['best_step']}")
-            metrics_file.write(json.dumps({"step": step, "eval": result}) + "\n")
-            metrics_file.flush()
+            if lead:
+                metrics_file.write(json.dumps({"step": step, "eval": result}) + "\n")
+                metrics_file.flush()
         if step % g["eval_every"] == 0 or step == total:
             if lead:
                 state["step"] = step
@@ -301,12 +317,33 @@ def _train_loop(cfg: dict[str, dict[str, Any]], fresh: bool) -> dict[str, float]
             if world > 1:
                 dist.barrier()
     batches.close()
-    if lead and not data["val"]:
+    if lead and not val:
         shutil.copyfile(out / "latest.pdparams", out / "best_accuracy.pdparams")
     if lead:
         metrics_file.close()
     log.info(f"done at global_step: {step}; best acc {state['best_acc']:.4f} at step {state['best_step']}")
     return state["best"]
+
+
+def _evaluate_sharded(recognizer, val: Sequence[Sample], rank: int, world: int) -> dict[str, float]:
+    """Evaluate with every process on its share of ``val`` and add the counts up.
+
+    All processes stay busy and reach the next collective together; one process evaluating while
+    the others wait timed out gloo's barrier on a loaded machine.
+    """
+    from .evaluate import evaluate
+
+    m = evaluate(recognizer, val[rank::world])
+    counts = np.array([m.correct, m.norm_edit_sum, m.total], dtype=np.float64)
+    if world > 1:
+        import paddle
+        import paddle.distributed as dist
+
+        t = paddle.to_tensor(counts)
+        dist.all_reduce(t)
+        counts = t.numpy()
+    correct, edit_sum, total = counts
+    return {"acc": correct / total, "norm_edit_dis": 1.0 - edit_sum / total, "total": int(total)}
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

@@ -329,10 +329,11 @@ def augment(image_bgr: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """On-the-fly augmentation for (real or synthetic) plate crops.
 
     Mild geometry (small perspective / rotation, crop jitter of a few percent
-    with replicated borders) and photometric changes (lighting, shadow, colour
+    with replicated borders), on about a third of the crops a strong tilt (see
+    ``tilt``), and photometric changes (lighting, shadow, colour
     cast, blur, low resolution, noise, JPEG) at a moderate strength, so the
     characters stay legible.  Returns a uint8 BGR image of about the input's
-    size.
+    size, or of its turned bounding box when tilted.
     """
     img = np.asarray(image_bgr)
     if img.ndim == 2:
@@ -356,5 +357,33 @@ def augment(image_bgr: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         dst = (dst - c) @ rot.T + c
         M = cv2.getPerspectiveTransform(dst.astype(np.float32), src)
         img = cv2.warpPerspective(img, M, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    if rng.random() < TILT_PROB:
+        img = tilt(img, rng)
     img = degrade(rng, img, s)
     return img
+
+
+TILT_PROB = 0.35
+TILT_MAX_DEG = 35.0
+
+
+def tilt(image_bgr: np.ndarray, rng: np.random.Generator, max_deg: float = TILT_MAX_DEG) -> np.ndarray:
+    """Rotate a crop by up to ``max_deg`` degrees (plus a little keystone) inside its new bounding box.
+
+    Why: scooter plates hang tilted and roadside crops are axis-aligned boxes around them, so a
+    real crop often holds a plate turned 10-40 degrees; the synthetic renders rarely go past 15.
+    The canvas grows to hold the whole turned crop and its corners repeat the crop's border, as a
+    detector's box around a tilted plate holds background there.
+    """
+    h, w = image_bgr.shape[:2]
+    angle = float(rng.uniform(3.0, max_deg)) * (1 if rng.random() < 0.5 else -1)
+    rad = np.deg2rad(angle)
+    cos, sin = abs(np.cos(rad)), abs(np.sin(rad))
+    new_w, new_h = int(round(w * cos + h * sin)), int(round(w * sin + h * cos))
+    src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+    keystone = rng.normal(0.0, 0.04, (4, 2)) * np.float32([w, h])
+    rot = np.float32([[np.cos(rad), np.sin(rad)], [-np.sin(rad), np.cos(rad)]])
+    dst = (src + keystone - np.float32([w / 2, h / 2])) @ rot.T + np.float32([new_w / 2, new_h / 2])
+    m = cv2.getPerspectiveTransform(src, dst.astype(np.float32))
+    return cv2.warpPerspective(image_bgr, m, (new_w, new_h), flags=cv2.INTER_LINEAR,
+                               borderMode=cv2.BORDER_REPLICATE)
