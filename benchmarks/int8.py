@@ -5,9 +5,12 @@ Usage: python benchmarks/int8.py [MODEL] [--batch 32] [--rounds 3] [--threads N]
 Quantizes the model's ONNX file with ``onnxruntime.quantization.quantize_dynamic`` (int8 weights,
 activations quantized per batch at run time) into a temporary folder, twice: every op ORT can
 quantize dynamically (Conv, MatMul, ...) and MatMul/Gemm only (the SVTR neck and the head, leaving
-the convolutional backbone in fp32). Each file is read through ``PlateRecognizer`` on all of
-``val.tsv`` against the fp32 model: exact match, agreement with fp32, img/s (median of rounds), size.
-Quantization-aware training would be the way to keep accuracy at int8; it was not attempted.
+the convolutional backbone in fp32). A third variant, ``int8-static``, is static QDQ quantization
+(``quantize_static``, uint8 activations calibrated on 256 real *train* crops, int8 per-channel
+weights): the op layout quantization-aware training would export, so its speed is the ceiling of
+what QAT could give on this CPU, whatever its post-training accuracy. Each file is read through
+``PlateRecognizer`` on all of ``val.tsv`` against the fp32 model: exact match, agreement with fp32,
+img/s (median of rounds), size.
 """
 
 from __future__ import annotations
@@ -20,6 +23,9 @@ import tempfile
 import time
 from pathlib import Path
 
+import cv2
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import benchdata  # noqa: E402
@@ -27,11 +33,22 @@ import benchdata  # noqa: E402
 from twplate import PlateRecognizer  # noqa: E402
 from twplate.model_files import load_model_spec  # noqa: E402
 
-VARIANTS = {"int8-all": None, "int8-matmul": ["MatMul", "Gemm"]}
-"""Per-channel int8 weights in both."""
+VARIANTS = {"int8-all": None, "int8-matmul": ["MatMul", "Gemm"], "int8-static": "static"}
+"""Per-channel int8 weights in all."""
 
 
-def quantize(src: Path, out: Path, op_types: list[str] | None) -> Path:
+def calibration_batches(spec, count: int = 256, batch: int = 32) -> list[np.ndarray]:
+    """Real train crops (never val) through twplate's preprocessing, in batches of one width."""
+    from twplate.preprocess import make_batch, resize_normalize
+
+    train = benchdata.data_root() / "real" / "train.tsv"
+    paths = [train.parent / line.split("\t")[0] for line in train.read_text(encoding="utf-8").splitlines()[:count]]
+    tensors = [resize_normalize(cv2.imread(str(p)), spec.preprocess) for p in paths]
+    width = max(t.shape[2] for t in tensors)
+    return [make_batch(tensors[i : i + batch], width) for i in range(0, len(tensors), batch)]
+
+
+def quantize(src: Path, out: Path, op_types: list[str] | str | None, spec=None) -> Path:
     """int8 dynamic quantization of ``src``, keeping its metadata (dictionary, input spec).
 
     paddle2onnx stores weights as ``Constant`` nodes, which ``quantize_dynamic`` does not treat as
@@ -41,14 +58,27 @@ def quantize(src: Path, out: Path, op_types: list[str] | None) -> Path:
     """
     import onnx
     import onnxoptimizer
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_dynamic, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     extracted, prepared = out.with_suffix(".initializers.onnx"), out.with_suffix(".prepared.onnx")
     onnx.save(onnxoptimizer.optimize(onnx.load(str(src)), ["extract_constant_to_initializer"]), str(extracted))
     quant_pre_process(str(extracted), str(prepared), skip_symbolic_shape=True)  # ORT's basic fusions (BN into Conv)
-    quantize_dynamic(str(prepared), str(out), weight_type=QuantType.QInt8, op_types_to_quantize=op_types,
-                     per_channel=True)
+    if op_types == "static":
+        class Reader(CalibrationDataReader):
+            def __init__(self) -> None:
+                self.batches = iter({spec.input_name: b} for b in calibration_batches(spec))
+
+            def get_next(self):
+                return next(self.batches, None)
+
+        softmax = [n.name for n in onnx.load(str(prepared)).graph.node if n.op_type == "Softmax"][-1:]
+        quantize_static(str(prepared), str(out), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                        nodes_to_exclude=softmax)  # the output stays float probabilities
+    else:
+        quantize_dynamic(str(prepared), str(out), weight_type=QuantType.QInt8, op_types_to_quantize=op_types,
+                         per_channel=True)
     model, source = onnx.load(str(out)), onnx.load(str(src), load_external_data=False)
     if not model.metadata_props:
         model.metadata_props.extend(source.metadata_props)
@@ -74,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=benchdata.THREADS)
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
 
@@ -86,8 +117,9 @@ def main(argv: list[str] | None = None) -> int:
     base, base_texts = evaluate(args.model, images, labels, args.batch, args.rounds, args.threads)
     rows = [{"model": "fp32", "size_mb": src.stat().st_size / 1e6, **base, "agreement": 1.0}]
     with tempfile.TemporaryDirectory(prefix="twplate-int8-") as tmp:
-        for name, ops in VARIANTS.items():
-            path = quantize(src, Path(tmp) / f"{name}.onnx", ops)
+        for name in args.variants:
+            ops = VARIANTS[name]
+            path = quantize(src, Path(tmp) / f"{name}.onnx", ops, spec)
             row, texts = evaluate(path, images, labels, args.batch, args.rounds, args.threads)
             rows.append({"model": name, "size_mb": path.stat().st_size / 1e6, **row,
                          "agreement": benchdata.exact_match(texts, base_texts)})
