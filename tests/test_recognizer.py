@@ -77,6 +77,37 @@ def test_bad_items_in_a_batch_carry_their_error(reader: PlateRecognizer, tmp_pat
     assert "NaN" in str(results[6].error)
 
 
+def test_lists_load_on_threads_with_the_same_results_and_errors(tiny_model_dir: Path, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    good = [tiny_models.stripe_image(t) for t in TEXTS]
+    files = []
+    for i, img in enumerate(good):
+        files.append(tmp_path / f"{i}.png")
+        cv2.imwrite(str(files[-1]), img)
+    batch = (files + [tmp_path / "missing.jpg", b"junk"] + good) * 2          # 36 images: loaded in parallel
+    loaders: set[str] = set()
+    load_image = recognizer_module.load_image
+
+    def recording_load(image):
+        loaders.add(threading.current_thread().name)
+        return load_image(image)
+
+    monkeypatch.setattr(recognizer_module, "load_image", recording_load)
+    serial = PlateRecognizer(tiny_model_dir, batch_size=4, load_threads=1)(batch)
+    assert loaders == {threading.current_thread().name}
+    loaders.clear()
+    parallel = PlateRecognizer(tiny_model_dir, batch_size=4, load_threads=3)(batch)
+    assert loaders and all(name.startswith("twplate-load") for name in loaders)
+    assert [(r.text, r.confidence, str(r.error), r.source) for r in parallel] == \
+        [(r.text, r.confidence, str(r.error), r.source) for r in serial]
+    assert [r.text for r in parallel[:8]] == TEXTS and "missing.jpg" in str(parallel[8].error)
+    loaders.clear()
+    PlateRecognizer(tiny_model_dir, load_threads=3)(batch[: recognizer_module.PARALLEL_MIN_IMAGES - 1])
+    assert loaders == {threading.current_thread().name}                      # short lists stay on the caller
+    with pytest.raises(ValueError, match="load_threads"):
+        PlateRecognizer(tiny_model_dir, load_threads=0)
+
+
 def test_single_bad_image_raises(reader: PlateRecognizer, tmp_path: Path) -> None:
     with pytest.raises(ImageError, match="nope.png"):
         reader(tmp_path / "nope.png")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, overload
 
 import cv2
@@ -18,10 +19,10 @@ import numpy as np
 
 from .backends import Backend, load_backend
 from .decode import ctc_greedy_decode
-from .plate_format import decode_with_formats
 from .errors import ImageError
 from .image import ImageInput, describe, load_image
 from .model_files import ModelSpec, load_model_spec
+from .plate_format import decode_with_formats
 from .preprocess import bucket_width, make_batch, resize_normalize, width_groups
 from .result import PlateResult
 
@@ -29,6 +30,9 @@ ModelInput = str | os.PathLike[str] | None
 
 CHUNK_BATCHES = 16
 """Images are preprocessed ``batch_size * CHUNK_BATCHES`` at a time, so a long list needs bounded memory."""
+
+PARALLEL_MIN_IMAGES = 16
+"""Fewer images than this are loaded on the calling thread: handing them to a pool costs more than it saves."""
 
 
 class PlateRecognizer:
@@ -43,6 +47,8 @@ class PlateRecognizer:
             (``221PSE``, ``AUM-Z608``) is replaced by the most probable reading that fits one.
             ``None`` (default): as the model declares (``decode.plate_formats`` in its
             ``inference.yml``; true for twplate's plate models); ``False``: plain greedy CTC.
+        load_threads: threads that decode and resize the images of a list (OpenCV releases the
+            GIL); ``None``: one per CPU, at most 4; ``1``: on the calling thread.
         **backend_options: passed to the backend, e.g. ``providers=[...]`` (onnxruntime) or
             ``device="cpu"`` (paddle).
 
@@ -55,18 +61,17 @@ class PlateRecognizer:
     """
 
     def __init__(self, model: ModelInput = None, backend: str = "auto", batch_size: int = 32,
-                 threads: int | None = None, plate_formats: bool | None = None, **backend_options: Any) -> None:
+                 threads: int | None = None, plate_formats: bool | None = None, load_threads: int | None = None,
+                 **backend_options: Any) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, not {batch_size}")
-        self.spec: ModelSpec = load_model_spec(model)
-        self.backend: Backend = load_backend(backend, self.spec, threads=threads, max_batch=batch_size,
-                                             **backend_options)
-        self.batch_size = batch_size
-        self._decode = _decoder(self.spec, plate_formats)
+        spec = load_model_spec(model)
+        self._setup(spec, load_backend(backend, spec, threads=threads, max_batch=batch_size, **backend_options),
+                    batch_size, plate_formats, load_threads)
 
     @classmethod
     def with_backend(cls, backend: Backend, spec: ModelSpec, batch_size: int = 32,
-                     plate_formats: bool | None = None) -> PlateRecognizer:
+                     plate_formats: bool | None = None, load_threads: int | None = None) -> PlateRecognizer:
         """A recognizer around a backend built elsewhere, e.g. a training checkpoint.
 
         The pipeline is the same as for shipped models, so a checkpoint's accuracy is measured
@@ -75,9 +80,18 @@ class PlateRecognizer:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, not {batch_size}")
         recognizer = cls.__new__(cls)
-        recognizer.spec, recognizer.backend, recognizer.batch_size = spec, backend, batch_size
-        recognizer._decode = _decoder(spec, plate_formats)
+        recognizer._setup(spec, backend, batch_size, plate_formats, load_threads)
         return recognizer
+
+    def _setup(self, spec: ModelSpec, backend: Backend, batch_size: int, plate_formats: bool | None,
+               load_threads: int | None) -> None:
+        self.spec, self.backend, self.batch_size = spec, backend, batch_size
+        self._decode = _decoder(spec, plate_formats)
+        workers = load_threads if load_threads is not None else min(4, os.cpu_count() or 1)
+        if workers < 1:
+            raise ValueError(f"load_threads must be >= 1, not {workers}")
+        # threads start on first use and end with the recognizer
+        self._load_pool = ThreadPoolExecutor(workers, thread_name_prefix="twplate-load") if workers > 1 else None
 
     def __repr__(self) -> str:
         return (f"PlateRecognizer(model={self.spec.name!r} {self.spec.version}, backend={self.backend.name!r}, "
@@ -115,11 +129,12 @@ class PlateRecognizer:
         sources = [os.fspath(x) if isinstance(x, (str, os.PathLike)) else None for x in images]
         results: list[PlateResult | None] = [None] * len(images)
         tensors: dict[int, np.ndarray] = {}
-        for i, image in enumerate(images):
-            try:
-                tensors[i] = self._preprocess(image)
-            except ImageError as exc:
-                results[i] = PlateResult("", 0.0, (), error=exc, source=sources[i])
+        parallel = self._load_pool is not None and len(images) >= PARALLEL_MIN_IMAGES
+        for i, outcome in enumerate((self._load_pool.map if parallel else map)(self._preprocess, images)):
+            if isinstance(outcome, ImageError):
+                results[i] = PlateResult("", 0.0, (), error=outcome, source=sources[i])
+            else:
+                tensors[i] = outcome
         indices = list(tensors)
         buckets = self.backend.width_buckets
         for group in width_groups([tensors[i].shape[2] for i in indices], self.batch_size):
@@ -132,12 +147,18 @@ class PlateRecognizer:
                                          source=sources[i])
         return results  # type: ignore[return-value]  # every index was filled above
 
-    def _preprocess(self, image: ImageInput) -> np.ndarray:
-        bgr = load_image(image)
+    def _preprocess(self, image: ImageInput) -> np.ndarray | ImageError:
+        """The model's input tensor for ``image``, or the error that names why there is none."""
+        try:
+            bgr = load_image(image)
+        except ImageError as exc:
+            return exc
         try:
             return resize_normalize(bgr, self.spec.preprocess)
         except cv2.error as exc:
-            raise ImageError(f"{describe(image)}: cannot resize ({exc})") from exc
+            error = ImageError(f"{describe(image)}: cannot resize ({exc})")
+            error.__cause__ = exc
+            return error
 
 
 def _decoder(spec: ModelSpec, plate_formats: bool | None):
