@@ -2,6 +2,8 @@
 
 * ``test_end_to_end``: decoded BGR images in memory -> ``PlateRecognizer`` -> texts.
 * ``test_end_to_end_plate_formats``: the same at batch 32 with ``plate_formats=True`` decoding.
+* ``test_end_to_end_files``: batch 32 from JPEG files, decoded on the calling thread
+  (``load_threads=1``) or on the recognizer's load threads (default): what parallel decoding buys.
 * ``test_model_only``: the backend alone on the very batches the recognizer would make for the same
   images (same grouping, same shapes); end to end / model-only is the pipeline's efficiency.
 * ``test_peer``: the same images through RapidOCR's recognizer and PaddleOCR's recognition pipeline
@@ -53,6 +55,16 @@ def test_end_to_end_plate_formats(benchmark, bench_images, backend: str) -> None
     texts = _timed(benchmark, benchdata.twplate_pipeline(reader), (images,))
     _record(benchmark, len(images), 32, pipeline="twplate+plate_formats", runtime=backend, measure="end-to-end",
             exact_match=benchdata.exact_match(texts, labels))
+
+
+@pytest.mark.parametrize("load_threads", [1, None], ids=["serial", "parallel"])
+@pytest.mark.parametrize("backend", BACKENDS[:1])
+def test_end_to_end_files(benchmark, bench_files, backend: str, load_threads: int | None) -> None:
+    paths, labels = bench_files
+    reader = PlateRecognizer(MODEL, backend=backend, batch_size=32, threads=THREADS, load_threads=load_threads)
+    texts = _timed(benchmark, benchdata.twplate_pipeline(reader), (paths,))
+    _record(benchmark, len(paths), 32, pipeline="twplate-files" + ("" if load_threads is None else "-serial"),
+            runtime=backend, measure="end-to-end", exact_match=benchdata.exact_match(texts, labels))
 
 
 @pytest.mark.parametrize("batch", BATCHES)

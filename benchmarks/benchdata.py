@@ -97,7 +97,7 @@ def twplate_pipeline(reader: PlateRecognizer) -> Recognize:
 def model_batches(reader: PlateRecognizer, images: Sequence[np.ndarray]) -> list[np.ndarray]:
     """The exact batches ``reader`` would send its backend for ``images`` (same chunks, groups, padding)."""
     cfg, batches = reader.spec.preprocess, []
-    buckets = getattr(reader.backend, "width_buckets", None)
+    buckets = reader.backend.width_buckets
     step = reader.batch_size * CHUNK_BATCHES
     for start in range(0, len(images), step):
         tensors = [resize_normalize(load_image(x), cfg) for x in images[start : start + step]]

@@ -34,3 +34,17 @@ def bench_images(val) -> tuple[list[np.ndarray], list[str]]:
     """``N_IMAGES`` decoded images and their labels, cycled from ``val``."""
     images, labels, _ = val
     return benchdata.cycle(images, benchdata.N_IMAGES), benchdata.cycle(labels, benchdata.N_IMAGES)
+
+
+@pytest.fixture(scope="session")
+def bench_files(bench_images, tmp_path_factory) -> tuple[list[str], list[str]]:
+    """The same ``N_IMAGES`` written as JPEG files (quality 95), for pipelines that start from files."""
+    import cv2
+
+    images, labels = bench_images
+    folder = tmp_path_factory.mktemp("bench-files")
+    paths = []
+    for i, image in enumerate(images):
+        paths.append(str(folder / f"{i:05d}.jpg"))
+        cv2.imwrite(paths[-1], image, [cv2.IMWRITE_JPEG_QUALITY, 95])
+    return paths, labels
