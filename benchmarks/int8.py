@@ -58,7 +58,13 @@ def quantize(src: Path, out: Path, op_types: list[str] | str | None, spec=None) 
     """
     import onnx
     import onnxoptimizer
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_dynamic, quantize_static
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        QuantFormat,
+        QuantType,
+        quantize_dynamic,
+        quantize_static,
+    )
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     extracted, prepared = out.with_suffix(".initializers.onnx"), out.with_suffix(".prepared.onnx")

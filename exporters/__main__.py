@@ -18,7 +18,6 @@ from twplate.model_files import (
     write_model_yaml,
 )
 from twplate.preprocess import PreprocessConfig
-
 from twplate.training.checkpoint import CheckpointBackend, load_student
 
 from .to_onnx import export_onnx
@@ -44,7 +43,8 @@ def export(checkpoint: str, out: Path, name: str, version: str, dictionary: Path
         write_model_yaml(staging, name, version, characters, preprocess, plate_formats=plate_formats)
         spec = load_model_spec(staging)
         paddle_backend = PaddleBackend(spec)
-        d1 = assert_reproduces(CheckpointBackend(model), paddle_backend, characters, preprocess, "Paddle inference model")
+        d1 = assert_reproduces(CheckpointBackend(model), paddle_backend, characters, preprocess,
+                               "Paddle inference model")
         d2 = assert_reproduces(paddle_backend, OnnxBackend(spec), characters, preprocess, "ONNX model")
         print(f"checked: Paddle inference vs checkpoint max diff {d1:.1e}; ONNX vs Paddle inference max diff {d2:.1e}")
         out.mkdir(parents=True, exist_ok=True)

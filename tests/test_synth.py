@@ -98,7 +98,7 @@ def test_default_mix_has_special_plates(gen):
 def test_generate_deterministic_across_workers(tmp_path):
     a = synth.generate(tmp_path / "a", 10, seed=7, glyph_dir=GLYPHS, workers=1)
     b = synth.generate(tmp_path / "b", 10, seed=7, glyph_dir=GLYPHS, workers=2)
-    c = synth.generate(tmp_path / "c", 10, seed=8, glyph_dir=GLYPHS, workers=1)
+    synth.generate(tmp_path / "c", 10, seed=8, glyph_dir=GLYPHS, workers=1)
     assert a.read_bytes() == b.read_bytes()
     files = sorted((tmp_path / "a" / "images").iterdir())
     assert len(files) == 10
@@ -172,7 +172,7 @@ def test_augment_real_crop():
     rng = np.random.default_rng(0)
     img = np.full((200, 320, 3), 235, np.uint8)
     img[60:150, 20:300] = 20
-    for i in range(20):
+    for _ in range(20):
         out = synth.augment(img, rng)
         assert out.dtype == np.uint8 and out.ndim == 3 and out.shape[2] == 3
         # about the input's size, or its bounding box turned by up to TILT_MAX_DEG

@@ -174,7 +174,8 @@ def test_pretrained_weights_come_from_the_wheel_checked_by_sha256(tmp_path: Path
             calls.append(cmd)
             if content is None:
                 return subprocess.CompletedProcess(cmd, 1, "", "ERROR: No matching distribution found")
-            with zipfile.ZipFile(Path(cmd[cmd.index("-d") + 1]) / "rapidocr_onnxruntime-1.2.3-py3-none-any.whl", "w") as w:
+            wheel = Path(cmd[cmd.index("-d") + 1]) / "rapidocr_onnxruntime-1.2.3-py3-none-any.whl"
+            with zipfile.ZipFile(wheel, "w") as w:
                 w.writestr(pretrained.PRETRAINED_MEMBER, content)
             return subprocess.CompletedProcess(cmd, 0, "", "")
         return run

@@ -69,6 +69,7 @@ def test_resume_continues_from_latest(trained: Path):
 def test_export_load_and_recognize_end_to_end(trained: Path, tmp_path: Path):
     pytest.importorskip("paddle2onnx")
     from exporters.__main__ import export
+
     from twplate import PlateRecognizer
     from twplate.charset import Charset, default_dictionary_path
     from twplate.preprocess import PreprocessConfig

@@ -1,9 +1,9 @@
 """The pipeline: image -> tensor -> probabilities -> text, for one image or many.
 
-``load_image`` -> ``resize_normalize`` -> batches of similar width (``width_groups``; padded up to
-the backend's ``width_buckets`` where it has them, as GPU sessions do) -> backend ->
-CTC decoding that knows Taiwan plate formats (``decode_with_formats``) -> results in input order. A bad image becomes a result with
-``.error`` set; it never stops the others.
+``load_image`` -> ``resize_normalize`` (on a few threads for long lists) -> batches of similar
+width (``width_groups``; padded up to the backend's ``width_buckets`` where it has them, as GPU
+sessions do) -> backend -> CTC decoding that knows Taiwan plate formats (``decode_with_formats``)
+-> results in input order. A bad image becomes a result with ``.error`` set; it never stops the others.
 """
 
 from __future__ import annotations
@@ -163,7 +163,8 @@ class PlateRecognizer:
 
 def _decoder(spec: ModelSpec, plate_formats: bool | None):
     """Format-aware decoding where asked for, or where the model declares it reads Taiwan plates."""
-    return decode_with_formats if (spec.plate_formats if plate_formats is None else plate_formats) else ctc_greedy_decode
+    wanted = spec.plate_formats if plate_formats is None else plate_formats
+    return decode_with_formats if wanted else ctc_greedy_decode
 
 
 _default_recognizers: dict[tuple[str | None, str, int], PlateRecognizer] = {}

@@ -55,7 +55,8 @@ def find_pretrained_onnx(cache_dir: Path | None = None) -> Path:
     if not path.is_file():
         _extract_from_wheel(path)
     if _sha256(path) != PRETRAINED_SHA256:
-        raise ValueError(f"{path} is not the PP-OCRv3 model of {RAPIDOCR_WHEEL} (sha256 differs): delete it to fetch again")
+        raise ValueError(f"{path} is not the PP-OCRv3 model of {RAPIDOCR_WHEEL} (sha256 differs): "
+                         "delete it to fetch again")
     return path
 
 

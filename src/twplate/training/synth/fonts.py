@@ -264,7 +264,7 @@ class GlyphSource:
                     if {a, b} in ({"0", "O"}, {"1", "I"}):
                         continue  # old plates draw O like 0 and I like 1 on purpose
                     if np.abs(normed[a] - normed[b]).mean() < 0.04:
-                        def score(c):
+                        def score(c, name=name, normed=normed):
                             refs = [norm(s[c]) for n, s in self.sets.items() if n != name and c in s]
                             return max((-np.abs(normed[c] - r).mean() for r in refs), default=0.0)
                         bad.add(a if score(a) < score(b) else b)
