@@ -9,6 +9,15 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
+try:  # property tests: the same examples every run, and no per-example time limit (a loaded CI
+    # machine made a 200 ms deadline fail a correct test; speed belongs in benchmarks/)
+    from hypothesis import settings
+
+    settings.register_profile("twplate", deadline=None, derandomize=True, database=None)
+    settings.load_profile("twplate")
+except ImportError:
+    pass
+
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
