@@ -43,7 +43,7 @@ def test_yaml_layout_matches_the_documented_format(tiny_model_dir: Path) -> None
     assert list(doc) == ["name", "version", "input", "character", "decode", "files"]
     assert doc["decode"] == {"plate_formats": False}
     assert doc["input"] == {"name": "x", "layout": "NCHW", "channels": "BGR", "height": 48,
-                            "min_width": 160, "max_width": 320, "mean": 0.5, "std": 0.5}
+                            "min_width": 152, "max_width": 320, "mean": 0.5, "std": 0.5}
     assert doc["character"][:3] == ["0", "1", "2"]  # strings, not YAML integers
     assert doc["character"][-1] == "臨"
     assert set(doc["files"]) == {ONNX_FILE}

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from twplate.preprocess import PreprocessConfig, make_batch, resize_normalize, width_groups
 
-CFG = PreprocessConfig()
+CFG = PreprocessConfig(min_width=160)  # the clamp logic, independent of the default floor
 
 
 @pytest.mark.parametrize(("h", "w", "expected"), [

@@ -423,7 +423,9 @@ def test_shipped_model_batch_with_every_case(tmp_path: Path) -> None:
     for k, i in enumerate(sorted(set(range(len(batch))) - set(where))):
         expected = singles[k % len(plates)]
         assert results[i].text == expected.text
-        assert results[i].confidence == pytest.approx(expected.confidence, abs=1e-4)
+        # a batch is zero-padded to its widest image and the SVTR neck attends over the whole width,
+        # so a plate padded by a few columns scores slightly differently than alone
+        assert results[i].confidence == pytest.approx(expected.confidence, abs=0.05)
 
 
 @needs_shipped

@@ -285,7 +285,7 @@ def _paddle_tiny(directory: Path, layout: str) -> Path:
 def test_paddle_model_with_wrong_input_layout(tmp_path: Path, layout: str) -> None:
     pytest.importorskip("paddle")
     directory = _paddle_tiny(tmp_path / "m", layout)
-    _load_fails(directory, "paddle", r"rejects input of shape \(1, 3, 48, 160\)")
+    _load_fails(directory, "paddle", r"rejects input of shape \(1, 3, 48, \d+\)")
 
 
 @pytest.mark.paddle

@@ -21,11 +21,13 @@ class PreprocessConfig:
     Images are resized to ``height``, width by aspect ratio, clamped to ``[min_width, max_width]``.
     The floor exists for CTC: the Student emits one step per 8 pixels of width, and a plate of
     8 characters with repeats needs about 14 steps; a 1.7:1 scooter plate at height 48 would
-    otherwise get only 10. Channels are BGR, as PaddleOCR trained the Student.
+    otherwise get only 10. The default floor, 152 (19 steps), is the shipped model's: it was trained
+    at floors 80..160 and reads best from about 150 up (``benchmarks/width_policy.py``).
+    Channels are BGR, as PaddleOCR trained the Student.
     """
 
     height: int = 48
-    min_width: int = 160
+    min_width: int = 152
     max_width: int = 320
     mean: float = 0.5
     std: float = 0.5
