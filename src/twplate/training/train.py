@@ -152,12 +152,12 @@ class BatchMaker:
             yield item
 
 
-def _setup_logging(out: Path) -> None:
+def _setup_logging(out: Path, mode: str) -> None:
     fmt = logging.Formatter("[%(asctime)s] ppocr %(levelname)s: %(message)s", "%Y/%m/%d %H:%M:%S")
     log.setLevel(logging.INFO)
     log.propagate = False  # paddle configures the root logger; keep one copy of each line
     log.handlers.clear()
-    for handler in (logging.FileHandler(out / "train.log", encoding="utf-8"), logging.StreamHandler()):
+    for handler in (logging.FileHandler(out / "train.log", mode=mode, encoding="utf-8"), logging.StreamHandler()):
         handler.setFormatter(fmt)
         log.addHandler(handler)
 
@@ -227,8 +227,10 @@ def _train_loop(cfg: dict[str, dict[str, Any]], fresh: bool) -> dict[str, float]
     lead = rank == 0
     out = Path(g["output_dir"])
     out.mkdir(parents=True, exist_ok=True)
+    resume = (out / "latest.pdparams").exists() and not fresh
+    mode = "a" if resume else "w"  # a fresh start also starts train.log and metrics.jsonl over
     if lead:
-        _setup_logging(out)
+        _setup_logging(out, mode)
         (out / "config.yml").write_text(yaml.safe_dump(cfg, allow_unicode=True, sort_keys=False), encoding="utf-8")
     else:
         log.disabled = True
@@ -250,7 +252,7 @@ def _train_loop(cfg: dict[str, dict[str, Any]], fresh: bool) -> dict[str, float]
 
     state = {"step": 0, "best_acc": -1.0, "best_step": 0, "best": {}}
     latest = out / "latest.pdparams"
-    if latest.exists() and not fresh:
+    if resume:
         net.set_state_dict(paddle.load(str(latest)))
         optimizer.set_state_dict(paddle.load(str(out / "latest.pdopt")))
         state = json.loads((out / "latest.json").read_text())
@@ -269,7 +271,7 @@ def _train_loop(cfg: dict[str, dict[str, Any]], fresh: bool) -> dict[str, float]
              f"val: {len(val)}, steps: {total}, batch: {batch_size} x {world} process(es)")
 
     ctc = paddle.nn.CTCLoss(blank=0, reduction="none")
-    metrics_file = (out / "metrics.jsonl").open("a", encoding="utf-8") if lead else None
+    metrics_file = (out / "metrics.jsonl").open(mode, encoding="utf-8") if lead else None
     model.train()
     step, t_window, n_window, loss_window = state["step"], time.time(), 0, []
     for x, labels, lengths in batches:
