@@ -31,7 +31,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib.metadata
-import os
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -39,6 +38,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ..cache import cache_dir
 from ..errors import ModelError
 from ..model_files import ModelSpec, sha256_file
 from ..preprocess import gpu_width_buckets
@@ -202,8 +202,7 @@ def tensorrt_cache_dir(spec: ModelSpec, precision: str) -> Path:
     engine built from another; ORT adds the GPU and TensorRT version inside the directory.
     """
     digest = spec.checksums.get(spec.onnx_file) or sha256_file(spec.directory / spec.onnx_file)
-    root = Path(os.environ.get("TWPLATE_CACHE", Path.home() / ".cache" / "twplate"), "tensorrt")
-    return root / f"{spec.name}-{digest[:16]}-{precision}"
+    return cache_dir("tensorrt", f"{spec.name}-{digest[:16]}-{precision}")
 
 
 def warn_on_fallback(requested: Sequence[Provider], in_use: Sequence[str]) -> None:

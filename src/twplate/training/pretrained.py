@@ -12,9 +12,7 @@ training.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
-import os
 import subprocess
 import sys
 import tempfile
@@ -22,6 +20,9 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+
+from twplate.cache import cache_dir as twplate_cache_dir
+from twplate.model_files import sha256_file
 
 from .model import PlateRecModel
 
@@ -48,20 +49,15 @@ def find_pretrained_onnx(cache_dir: Path | None = None) -> Path:
     spec = importlib.util.find_spec("rapidocr_onnxruntime")
     if spec is not None and spec.origin is not None:
         installed = Path(spec.origin).parent / "models" / Path(PRETRAINED_MEMBER).name
-        if installed.is_file() and _sha256(installed) == PRETRAINED_SHA256:
+        if installed.is_file() and sha256_file(installed) == PRETRAINED_SHA256:
             return installed
-    cache_dir = cache_dir or Path(os.environ.get("TWPLATE_CACHE", Path.home() / ".cache" / "twplate"))
-    path = cache_dir / "pretrained" / Path(PRETRAINED_MEMBER).name
+    path = (cache_dir or twplate_cache_dir()) / "pretrained" / Path(PRETRAINED_MEMBER).name
     if not path.is_file():
         _extract_from_wheel(path)
-    if _sha256(path) != PRETRAINED_SHA256:
+    if sha256_file(path) != PRETRAINED_SHA256:
         raise ValueError(f"{path} is not the PP-OCRv3 model of {RAPIDOCR_WHEEL} (sha256 differs): "
                          "delete it to fetch again")
     return path
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _extract_from_wheel(dest: Path) -> None:
@@ -71,9 +67,10 @@ def _extract_from_wheel(dest: Path) -> None:
         done = subprocess.run(cmd, capture_output=True, text=True)
         wheels = sorted(Path(tmp).glob("*.whl"))
         if done.returncode != 0 or not wheels:
+            why = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
             raise FileNotFoundError(
                 f"the pretrained PP-OCRv3 weights come from the PyPI wheel {RAPIDOCR_WHEEL}, and "
-                f"`{' '.join(cmd[2:])}` failed ({done.stderr.strip().splitlines()[-1:] or done.returncode}); "
+                f"`{' '.join(cmd[2:])}` failed ({why}); "
                 f"without network, copy {PRETRAINED_MEMBER} from that wheel to {dest}")
         dest.parent.mkdir(parents=True, exist_ok=True)
         partial = dest.with_suffix(".partial")
