@@ -42,7 +42,9 @@ def export(checkpoint: str, out: Path, name: str, version: str, dictionary: Path
         export_onnx(staging, characters, preprocess, name, version, plate_formats)
         write_model_yaml(staging, name, version, characters, preprocess, plate_formats=plate_formats)
         spec = load_model_spec(staging)
-        paddle_backend = PaddleBackend(spec)
+        # native kernels, as the checkpoint runs: the check is of the exported program and weights, not
+        # of oneDNN's different summation order (which moved a barely trained model's probabilities 3.5e-4)
+        paddle_backend = PaddleBackend(spec, mkldnn=False)
         d1 = assert_reproduces(CheckpointBackend(model), paddle_backend, characters, preprocess,
                                "Paddle inference model")
         d2 = assert_reproduces(paddle_backend, OnnxBackend(spec), characters, preprocess, "ONNX model")

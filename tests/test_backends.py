@@ -192,7 +192,7 @@ class TestPaddle:
         directory = Path(shutil.copytree(tiny_paddle_model_dir, tmp_path / "m"))
         data = (directory / name).read_bytes()
         (directory / name).write_bytes(data[: len(data) // 2])
-        write_model_yaml(directory, "tiny", "0", tiny_models.CHARACTERS, PreprocessConfig())
+        write_model_yaml(directory, "tiny", "0", tiny_models.CHARACTERS, tiny_models.PREPROCESS)
         with pytest.raises(ModelError, match="corrupt|cannot load"):
             PlateRecognizer(directory, backend="paddle")
 

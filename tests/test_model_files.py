@@ -33,7 +33,7 @@ def test_yaml_round_trip(tiny_model_dir: Path) -> None:
     assert spec.name == "tiny" and spec.version == "0"
     assert spec.charset.characters == tiny_models.CHARACTERS
     assert spec.charset.num_classes == 44
-    assert spec.preprocess == PreprocessConfig()
+    assert spec.preprocess == tiny_models.PREPROCESS
     assert spec.input_name == "x"
     assert spec.checksums[ONNX_FILE] == hashlib.sha256((tiny_model_dir / ONNX_FILE).read_bytes()).hexdigest()
 
@@ -43,7 +43,7 @@ def test_yaml_layout_matches_the_documented_format(tiny_model_dir: Path) -> None
     assert list(doc) == ["name", "version", "input", "character", "decode", "files"]
     assert doc["decode"] == {"plate_formats": False}
     assert doc["input"] == {"name": "x", "layout": "NCHW", "channels": "BGR", "height": 48,
-                            "min_width": 152, "max_width": 320, "mean": 0.5, "std": 0.5}
+                            "min_width": 160, "max_width": 320, "mean": 0.5, "std": 0.5}
     assert doc["character"][:3] == ["0", "1", "2"]  # strings, not YAML integers
     assert doc["character"][-1] == "臨"
     assert set(doc["files"]) == {ONNX_FILE}
@@ -112,7 +112,7 @@ def test_truncated_onnx_with_fresh_checksums(model_copy: Path) -> None:
     """A corrupt file whose checksum was (wrongly) regenerated still fails at load, not later."""
     path = model_copy / ONNX_FILE
     path.write_bytes(path.read_bytes()[:400])
-    write_model_yaml(model_copy, "tiny", "0", tiny_models.CHARACTERS, PreprocessConfig())
+    write_model_yaml(model_copy, "tiny", "0", tiny_models.CHARACTERS, tiny_models.PREPROCESS)
     with pytest.raises(ModelError, match="onnxruntime cannot load"):
         PlateRecognizer(model_copy, backend="onnxruntime")
 
@@ -148,7 +148,7 @@ def test_dictionary_size_mismatch(tmp_path: Path) -> None:
 def test_yaml_dictionary_differs_from_onnx_metadata(model_copy: Path) -> None:
     swapped = list(tiny_models.CHARACTERS)
     swapped[0], swapped[1] = swapped[1], swapped[0]
-    write_model_yaml(model_copy, "tiny", "0", swapped, PreprocessConfig())
+    write_model_yaml(model_copy, "tiny", "0", swapped, tiny_models.PREPROCESS)
     with pytest.raises(ModelError, match="dictionary in its metadata differs"):
         PlateRecognizer(model_copy)
 

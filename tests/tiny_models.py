@@ -16,6 +16,10 @@ import numpy as np
 from twplate.model_files import onnx_metadata_props, write_model_yaml
 from twplate.preprocess import PreprocessConfig
 
+PREPROCESS = PreprocessConfig(min_width=160)
+"""The tiny model's input spec: fixed here (not the library default) because the stripe images are
+drawn for a 160-pixel floor."""
+
 CHARACTERS = tuple("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ-軍外使領試臨")
 SHARPNESS = 20000.0
 
@@ -72,7 +76,7 @@ def build_onnx(path: Path, characters: Sequence[str] = CHARACTERS, num_classes: 
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
     if metadata:
-        helper.set_model_props(model, onnx_metadata_props(characters, PreprocessConfig(), "tiny", "0"))
+        helper.set_model_props(model, onnx_metadata_props(characters, PREPROCESS, "tiny", "0"))
     onnx.checker.check_model(model)
     path.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(model, str(path))
@@ -109,5 +113,5 @@ def build_model_dir(directory: Path, characters: Sequence[str] = CHARACTERS, pad
     build_onnx(directory / "inference.onnx", characters)
     if paddle:
         build_paddle(directory, characters)
-    write_model_yaml(directory, "tiny", "0", characters, PreprocessConfig())
+    write_model_yaml(directory, "tiny", "0", characters, PREPROCESS)
     return directory
