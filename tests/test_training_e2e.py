@@ -76,8 +76,11 @@ def test_export_load_and_recognize_end_to_end(trained: Path, tmp_path: Path):
     from twplate.training.checkpoint import checkpoint_recognizer, load_student
 
     checkpoint = trained / "run" / "best_accuracy.pdparams"
+    # 1e-3, not the default 1e-4: this 30-step model's Paddle inference program differs from its
+    # dygraph by 3.5e-4 at width 152 in CI (6.5e-5 at 160; the shipped model's export: 6.8e-6), with
+    # or without oneDNN. Identical text is still required.
     out = export(str(checkpoint), tmp_path / "model", "twplate-rec", "test", default_dictionary_path(),
-                 PreprocessConfig())
+                 PreprocessConfig(), atol=1e-3)
     images = sorted(str(p) for p in trained.glob("*.png"))
     characters = Charset.from_file(default_dictionary_path()).characters
     expected = [r.text for r in checkpoint_recognizer(load_student(checkpoint, characters), characters,
