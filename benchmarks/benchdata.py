@@ -59,14 +59,22 @@ def data_root() -> Path:
     return Path(os.environ.get("TWPLATE_DATA", REPO.parent / "shared" / "data"))
 
 
+def load_real(split: str, limit: int | None = None) -> tuple[list[np.ndarray], list[str], Path] | None:
+    """``(images, labels, tsv)`` of ``real/<split>.tsv`` as BGR arrays, or ``None`` without the data set."""
+    tsv = data_root() / "real" / f"{split}.tsv"
+    if not tsv.is_file():
+        return None
+    rows = [line.split("\t") for line in tsv.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = rows[:limit] if limit else rows
+    return [load_image(tsv.parent / path) for path, _ in rows], [label for _, label in rows], tsv
+
+
 def load_val(limit: int | None = None) -> tuple[list[np.ndarray], list[str], str]:
     """``(images, labels, source)``: real val crops as BGR arrays, or synthetic plates without the data set."""
-    tsv = data_root() / "real" / "val.tsv"
-    if tsv.is_file():
-        rows = [line.split("\t") for line in tsv.read_text(encoding="utf-8").splitlines() if line.strip()]
-        rows = rows[:limit] if limit else rows
-        images = [load_image(tsv.parent / path) for path, _ in rows]
-        return images, [label for _, label in rows], f"real val ({tsv})"
+    real = load_real("val", limit)
+    if real is not None:
+        images, labels, tsv = real
+        return images, labels, f"real val ({tsv})"
     sys.path.insert(0, str(REPO / "scripts"))
     from render_samples import render_plate
 

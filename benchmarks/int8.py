@@ -23,7 +23,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -41,9 +40,11 @@ def calibration_batches(spec, count: int = 256, batch: int = 32) -> list[np.ndar
     """Real train crops (never val) through twplate's preprocessing, in batches of one width."""
     from twplate.preprocess import make_batch, resize_normalize
 
-    train = benchdata.data_root() / "real" / "train.tsv"
-    paths = [train.parent / line.split("\t")[0] for line in train.read_text(encoding="utf-8").splitlines()[:count]]
-    tensors = [resize_normalize(cv2.imread(str(p)), spec.preprocess) for p in paths]
+    real = benchdata.load_real("train", count)
+    if real is None:
+        raise FileNotFoundError(f"int8-static calibrates on real train crops: "
+                                f"no {benchdata.data_root() / 'real' / 'train.tsv'}")
+    tensors = [resize_normalize(image, spec.preprocess) for image in real[0]]
     width = max(t.shape[2] for t in tensors)
     return [make_batch(tensors[i : i + batch], width) for i in range(0, len(tensors), batch)]
 

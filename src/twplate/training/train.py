@@ -77,7 +77,7 @@ class BatchMaker:
 
     def __init__(self, sampler: MixedSampler, charset: Charset, pre: PreprocessConfig, batch_size: int,
                  augment_prob: float, seed: int, min_widths: Sequence[int] = ()):
-        self.sampler, self.pre, self.batch_size = sampler, pre, batch_size
+        self.sampler, self.batch_size = sampler, batch_size
         # each batch's width floor is drawn from these: one model that reads at every floor in the
         # range, so the inference default can be chosen by measurement (benchmarks/width_policy.py)
         self.pres = [replace(pre, min_width=int(w)) for w in min_widths] or [pre]
