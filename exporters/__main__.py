@@ -6,6 +6,7 @@ import argparse
 import shutil
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 from twplate.charset import Charset, default_dictionary_path
@@ -18,7 +19,7 @@ from twplate.model_files import (
     write_model_yaml,
 )
 from twplate.preprocess import PreprocessConfig
-from twplate.training.checkpoint import CheckpointBackend, load_student
+from twplate.training.checkpoint import CheckpointBackend, RunSettings, load_student
 
 from .to_onnx import export_onnx
 from .to_paddle import export_paddle
@@ -63,12 +64,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--name", default=DEFAULT_MODEL)
     parser.add_argument("--version", required=True)
     parser.add_argument("--dict", type=Path, default=default_dictionary_path())
-    parser.add_argument("--min-width", type=int, default=PreprocessConfig.min_width)
-    parser.add_argument("--max-width", type=int, default=PreprocessConfig.max_width)
+    parser.add_argument("--min-width", type=int, help="width floor of the input (default: the run's, see RunSettings)")
+    parser.add_argument("--max-width", type=int, help="widest input (default: the run's)")
     parser.add_argument("--no-plate-formats", dest="plate_formats", action="store_false",
                         help="do not declare Taiwan plate formats (the model reads other text)")
     args = parser.parse_args(argv)
-    pre = PreprocessConfig(min_width=args.min_width, max_width=args.max_width)
+    pre = RunSettings.of(args.checkpoint).preprocess
+    pre = replace(pre, min_width=args.min_width or pre.min_width, max_width=args.max_width or pre.max_width)
     out = export(args.checkpoint, args.out, args.name, args.version, args.dict, pre, args.plate_formats)
     print(f"exported {args.checkpoint} -> {out}")
     return 0

@@ -31,11 +31,12 @@ def test_bucket_width_rounds_up(width: int, expected: int) -> None:
 
 
 def test_gpu_width_buckets() -> None:
-    assert gpu_width_buckets(PreprocessConfig()) == (160, 240, 320)
-    assert gpu_width_buckets(PreprocessConfig(), count=5) == (160, 208, 240, 288, 320)
-    assert gpu_width_buckets(PreprocessConfig(min_width=100, max_width=330)) == (112, 224, 330)
+    floor80 = PreprocessConfig(min_width=80, max_width=320)
+    assert gpu_width_buckets(floor80) == (80, 128, 208, 320)  # 80 * 4 ** (i / 3), rounded up to 16
+    assert gpu_width_buckets(floor80, count=3) == (80, 160, 320)
+    assert gpu_width_buckets(PreprocessConfig(min_width=100, max_width=330), count=3) == (112, 192, 330)
     assert gpu_width_buckets(PreprocessConfig(min_width=320, max_width=320)) == (320,)
-    assert gpu_width_buckets(PreprocessConfig(), count=1) == (320,)
+    assert gpu_width_buckets(floor80, count=1) == (320,)
     for buckets in (gpu_width_buckets(PreprocessConfig(min_width=m, max_width=x), count=c)
                     for m in (16, 100, 160) for x in (200, 320, 999) for c in (2, 3, 4)):
         assert buckets[-1] == max(buckets) and list(buckets) == sorted(set(buckets))
@@ -121,11 +122,10 @@ def _images() -> list[np.ndarray]:
 
 def test_gpu_session_pads_batches_to_buckets(tiny_model_dir: Path, fake_cuda) -> None:
     reader = _quiet_reader(tiny_model_dir, batch_size=2)
-    assert reader.backend.width_buckets == (160, 240, 320)
+    assert reader.backend.width_buckets == (160, 208, 256, 320)  # the tiny model's floor is 160
     fake_cuda.shapes.clear()
     assert [r.text for r in reader(_images())] == TEXTS  # padding reads as blank: same text
-    assert {s[3] for s in fake_cuda.shapes} <= {160, 240, 320}
-    assert [s[3] for s in fake_cuda.shapes] == [240, 240, 320]
+    assert [s[3] for s in fake_cuda.shapes] == [208, 208, 320]
 
 
 def test_cpu_session_keeps_each_batch_width(tiny_model_dir: Path, fake_cuda, monkeypatch) -> None:
@@ -161,9 +161,9 @@ def test_tensorrt_options(tiny_model_dir: Path, fake_cuda, tmp_path: Path, monke
     assert trt["trt_fp16_enable"] is True
     assert trt["trt_engine_cache_enable"] and trt["trt_timing_cache_enable"]
     assert trt["trt_engine_cache_path"] == str(tmp_path / "tensorrt" / f"{spec.name}-{sha}-fp16")
-    assert trt["trt_profile_min_shapes"] == "x:1x3x48x160,x:1x3x48x240,x:1x3x48x320"
+    assert trt["trt_profile_min_shapes"] == "x:1x3x48x160,x:1x3x48x208,x:1x3x48x256,x:1x3x48x320"
     assert trt["trt_profile_opt_shapes"] == trt["trt_profile_max_shapes"] == \
-        "x:128x3x48x160,x:128x3x48x240,x:128x3x48x320"
+        "x:128x3x48x160,x:128x3x48x208,x:128x3x48x256,x:128x3x48x320"
     _quiet_reader(tiny_model_dir)
     trt32 = dict(p for p in fake_cuda.requested if isinstance(p, tuple))["TensorrtExecutionProvider"]
     assert trt32["trt_fp16_enable"] is False

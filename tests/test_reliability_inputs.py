@@ -424,8 +424,9 @@ def test_shipped_model_batch_with_every_case(tmp_path: Path) -> None:
         expected = singles[k % len(plates)]
         assert results[i].text == expected.text
         # a batch is zero-padded to its widest image and the SVTR neck attends over the whole width,
-        # so a plate padded by a few columns scores slightly differently than alone
-        assert results[i].confidence == pytest.approx(expected.confidence, abs=0.05)
+        # so a plate padded by a few columns scores differently than alone (model 2.0.0 on real val:
+        # up to 0.08 in sorted batches of 32, 0.13 when each plate is padded by a quarter of its width)
+        assert results[i].confidence == pytest.approx(expected.confidence, abs=0.15)
 
 
 @needs_shipped

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from plates import draw_plate
 from twplate.preprocess import PreprocessConfig, resize_normalize
@@ -44,6 +45,36 @@ def test_student_matches_public_ppocrv3_model_in_onnxruntime():
         readings.append(ctc_greedy_decode(expected, chars)[0].text)
         assert ctc_greedy_decode(got, chars)[0].text == readings[-1]
     assert readings[0] == "ABC-1234"
+
+
+@pytest.mark.paddle
+def test_time_stride_sets_input_pixels_per_ctc_step_with_the_same_weights():
+    pytest.importorskip("paddle")
+    import paddle
+
+    from twplate.training.model import PlateRecModel
+
+    x = paddle.zeros([2, 3, 48, 96])
+    eight, four = PlateRecModel(43), PlateRecModel(43, time_stride=4)
+    four.set_state_dict(eight.state_dict())  # the pooling has no weights: checkpoints move between strides
+    assert list(eight.state_dict()) == list(four.state_dict())
+    eight.eval(), four.eval()
+    assert eight(x).shape == [2, 12, 43] and four(x).shape == [2, 24, 43]
+    with pytest.raises(ValueError, match="time_stride"):
+        PlateRecModel(43, time_stride=2)
+
+
+def test_run_settings_come_from_the_runs_config(tmp_path: Path):
+    from twplate.training.checkpoint import RunSettings
+    from twplate.training.train import load_config
+
+    cfg = load_config(None, ["Architecture.time_stride=4", "Preprocess.min_width=88"])
+    (tmp_path / "config.yml").write_text(yaml.safe_dump(cfg), encoding="utf-8")
+    settings = RunSettings.of(tmp_path / "latest.pdparams")
+    assert settings.time_stride == 4 and settings.preprocess == PreprocessConfig(min_width=88)
+    # no run folder (a copied checkpoint) or the public weights: PP-OCRv3's stride, the library's preprocessing
+    assert RunSettings.of(tmp_path / "elsewhere" / "x.pdparams") == RunSettings.of("pretrained") == RunSettings()
+    assert RunSettings().time_stride == 8
 
 
 def test_export_check_fails_loudly_on_a_different_model():
@@ -143,9 +174,9 @@ def test_batches_draw_their_width_floor_from_the_configured_range(tmp_path: Path
     cv2.imwrite(str(tmp_path / "p.png"), draw_plate("ABC-1234", height=64, aspect=1.5))  # 72 px wide at 48
     charset = Charset.from_file(default_dictionary_path())
 
-    def widths(floors, label: str = "ABC-1234") -> set[int]:
+    def widths(floors, label: str = "ABC-1234", stride: int = 8) -> set[int]:
         sampler = MixedSampler([[Sample(tmp_path / "p.png", label)]], [1], seed=0)
-        maker = BatchMaker(sampler, charset, PreprocessConfig(), 4, 0.0, seed=1, min_widths=floors)
+        maker = BatchMaker(sampler, charset, PreprocessConfig(), 4, 0.0, seed=1, min_widths=floors, time_stride=stride)
         try:
             stream = iter(maker)
             return {next(stream)[0].shape[3] for _ in range(40)}
@@ -157,6 +188,9 @@ def test_batches_draw_their_width_floor_from_the_configured_range(tmp_path: Path
     assert drawn <= set(range(96, 161, 8)) and len(drawn) >= 5
     # 8 characters + 5 repeats need 13 CTC steps: narrower floors are padded to 104 px
     assert min(widths(range(80, 161, 8), label="AAA-1111")) == 104
+    # at 4 px per step the plate's own 72 px hold those 13 steps; 11 characters + 8 repeats need 76
+    assert widths(range(48, 73, 4), label="AAA-1111", stride=4) == {72}
+    assert widths(range(48, 73, 4), label="AAAAA-11111", stride=4) == {76}
 
 
 def test_pretrained_weights_come_from_the_wheel_checked_by_sha256(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):

@@ -10,7 +10,7 @@ A model directory holds::
 
     name: twplate-rec
     version: "1.0"
-    input: {name: x, layout: NCHW, channels: BGR, height: 48, min_width: 152, max_width: 320, mean: 0.5, std: 0.5}
+    input: {name: x, layout: NCHW, channels: BGR, height: 48, min_width: 80, max_width: 320, mean: 0.5, std: 0.5}
     character: ["0", "1", ..., "臨"]      # without the blank: class i + 1 of the output is character[i]
     decode: {plate_formats: true}         # readings may be fitted to Taiwan plate formats
     files: {inference.onnx: <sha256>, inference.json: <sha256>, inference.pdiparams: <sha256>}

@@ -12,8 +12,8 @@ measured without a GPU; the options are tested with fake sessions):
   convolution again for each new input shape), ``arena_extend_strategy="kSameAsRequested"`` (no
   power-of-two over-allocation as batch shapes change), ``do_copy_in_default_stream=True``.
 * Width buckets: on a GPU session the recognizer pads each batch to one of a few widths
-  (:func:`~twplate.preprocess.gpu_width_buckets`, ``(160, 240, 320)`` for the default model), so
-  kernels are tuned for three widths rather than for every width a batch happens to have.
+  (:func:`~twplate.preprocess.gpu_width_buckets`, ``(80, 128, 208, 320)`` for a floor of 80), so
+  kernels are tuned for four widths rather than for every width a batch happens to have.
 * TensorRT: one optimisation profile per width bucket (batch 1..``max_batch``, tuned for
   ``max_batch``), fp16 when ``precision="fp16"``, engine and timing caches under
   ``$TWPLATE_CACHE/tensorrt/<model>-<sha256 of the ONNX file>-<precision>``.

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
+import yaml
 
 from twplate.charset import Charset
 from twplate.model_files import ModelSpec
@@ -54,17 +56,41 @@ class CheckpointBackend:
                     self.model.train()
 
 
-def load_student(checkpoint: str | Path, characters: Sequence[str]):
-    """The Student in eval mode from a ``.pdparams`` checkpoint, or ``"pretrained"`` for PP-OCRv3's weights."""
+@dataclass(frozen=True)
+class RunSettings:
+    """What a checkpoint was trained with that its weights do not say: the time stride (the pooling
+    has no weights) and the preprocessing its run evaluated with."""
+
+    time_stride: int = 8
+    preprocess: PreprocessConfig = PreprocessConfig()
+
+    @classmethod
+    def of(cls, checkpoint: str | Path) -> RunSettings:
+        """From the run's ``config.yml`` beside ``checkpoint``; the defaults for ``"pretrained"``
+        (PP-OCRv3's stride) or a checkpoint without one."""
+        config = Path(checkpoint).parent / "config.yml"
+        if str(checkpoint) == "pretrained" or not config.is_file():
+            return cls()
+        cfg = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
+        return cls(time_stride=int(cfg.get("Architecture", {}).get("time_stride", 8)),
+                   preprocess=PreprocessConfig.from_dict(cfg.get("Preprocess", {})))
+
+
+def load_student(checkpoint: str | Path, characters: Sequence[str], time_stride: int | None = None):
+    """The Student in eval mode from a ``.pdparams`` checkpoint, or ``"pretrained"`` for PP-OCRv3's weights.
+
+    ``time_stride`` defaults to the checkpoint's run's (:class:`RunSettings`).
+    """
     import paddle
 
     from .model import PlateRecModel
     from .pretrained import plate_model_from_pretrained
 
+    stride = time_stride or RunSettings.of(checkpoint).time_stride
     if str(checkpoint) == "pretrained":
-        model = plate_model_from_pretrained(list(characters))
+        model = plate_model_from_pretrained(list(characters), time_stride=stride)
     else:
-        model = PlateRecModel(len(characters) + 1)
+        model = PlateRecModel(len(characters) + 1, time_stride=stride)
         missing, unexpected = model.set_state_dict(paddle.load(str(checkpoint)))
         if missing or unexpected:
             raise ValueError(f"{checkpoint} does not fit the Student: missing {missing}, unexpected {unexpected}")

@@ -33,12 +33,13 @@ def recognizer_for(args: argparse.Namespace) -> PlateRecognizer:
     """The recognizer a command asked for: ``--checkpoint`` (dygraph) or ``--model`` (exported)."""
     if getattr(args, "checkpoint", None):
         from twplate.charset import Charset, default_dictionary_path
-        from twplate.preprocess import PreprocessConfig
 
-        from .checkpoint import checkpoint_recognizer, load_student
+        from .checkpoint import RunSettings, checkpoint_recognizer, load_student
 
         characters = Charset.from_file(args.dict or default_dictionary_path()).characters
-        return checkpoint_recognizer(load_student(args.checkpoint, characters), characters, PreprocessConfig(),
+        settings = RunSettings.of(args.checkpoint)  # the run's own stride and preprocessing
+        return checkpoint_recognizer(load_student(args.checkpoint, characters, settings.time_stride), characters,
+                                     settings.preprocess,
                                      name=str(args.checkpoint), batch_size=args.batch_size,
                                      plate_formats=args.plate_formats)
     return PlateRecognizer(args.model, backend=args.backend, batch_size=args.batch_size,

@@ -4,8 +4,12 @@ MobileNetV1Enhance (scale 0.5) backbone, SVTR neck and a CTC head, laid out so t
 ``state_dict()`` order matches PaddleOCR's, which is what lets :mod:`.pretrained` load the
 public weights one tensor after another.
 
-Shapes: image ``(N, 3, 48, W)`` -> features ``(N, 64, 1, W/8)`` -> logits ``(N, W/8, C)``.
-In eval mode the head returns softmax probabilities, as the exported models do.
+Shapes: image ``(N, 3, 48, W)`` -> features ``(N, 64, 1, W/s)`` -> logits ``(N, W/s, C)``, where the
+time stride ``s`` (input pixels per CTC step) is PP-OCRv3's 8, or 4 when the backbone's last pooling
+keeps the width: twice the steps at the same input width, so plates can be read at their natural
+width (about 80 pixels at height 48) instead of stretched to 150. The pooling has no weights, so
+both strides load the same checkpoints. In eval mode the head returns softmax probabilities, as the
+exported models do.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from paddle import nn
 
 BACKBONE_CHANNELS = 512
 NECK_DIMS = 64
+TIME_STRIDES = (4, 8)  # input pixels per CTC time step; 8 is PP-OCRv3's
 
 
 class ConvBN(nn.Layer):
@@ -59,10 +64,13 @@ class DepthwiseSeparable(nn.Layer):
 
 
 class MobileNetV1Enhance(nn.Layer):
-    """PP-OCRv3's backbone at scale 0.5, last_conv_stride (1, 2), 2x2 average pool."""
+    """PP-OCRv3's backbone at scale 0.5, last_conv_stride (1, 2), then a 2x2 average pool
+    (``time_stride`` 8) or a 2x1 one that keeps the width (``time_stride`` 4)."""
 
-    def __init__(self):
+    def __init__(self, time_stride: int = 8):
         super().__init__()
+        if time_stride not in TIME_STRIDES:
+            raise ValueError(f"time_stride must be one of {TIME_STRIDES}, not {time_stride}")
         self.conv1 = ConvBN(3, 16, 3, 2, 1, act=nn.Hardswish)
         # (in, mid, out, stride, kernel, se): the scale-0.5 channel counts of PaddleOCR's table.
         table = [
@@ -77,7 +85,8 @@ class MobileNetV1Enhance(nn.Layer):
             (512, 512, 512, (1, 2), 5, True),
         ]
         self.blocks = nn.Sequential(*[DepthwiseSeparable(i, m, o, s, k, se) for i, m, o, s, k, se in table])
-        self.pool = nn.AvgPool2D(kernel_size=2, stride=2, padding=0)
+        pool = (2, time_stride // 4)
+        self.pool = nn.AvgPool2D(kernel_size=pool, stride=pool, padding=0)
 
     def forward(self, x):
         return self.pool(self.blocks(self.conv1(x)))
@@ -162,9 +171,10 @@ class SVTRNeck(nn.Layer):
 class PlateRecModel(nn.Layer):
     """Backbone, neck, CTC head. ``forward`` returns logits in training, probabilities in eval."""
 
-    def __init__(self, num_classes: int, use_guide: bool = False):
+    def __init__(self, num_classes: int, use_guide: bool = False, time_stride: int = 8):
         super().__init__()
-        self.backbone = MobileNetV1Enhance()
+        self.time_stride = time_stride
+        self.backbone = MobileNetV1Enhance(time_stride)
         self.neck = SVTRNeck(use_guide=use_guide)
         self.head = nn.Linear(NECK_DIMS, num_classes)
 

@@ -101,10 +101,11 @@ def onnx_constants(path: Path) -> tuple[list[np.ndarray], list[str]]:
     return ordered, characters
 
 
-def load_ppocr_student(path: Path | None = None, use_guide: bool = False) -> tuple[PlateRecModel, list[str]]:
+def load_ppocr_student(path: Path | None = None, use_guide: bool = False,
+                       time_stride: int = 8) -> tuple[PlateRecModel, list[str]]:
     """The 6625-class PP-OCRv3 Student with its public weights, and its character list."""
     tensors, characters = onnx_constants(path or find_pretrained_onnx())
-    model = PlateRecModel(PPOCR_NUM_CLASSES, use_guide=use_guide)
+    model = PlateRecModel(PPOCR_NUM_CLASSES, use_guide=use_guide, time_stride=time_stride)
     state = model.state_dict()
     weights = [t for t in tensors if _is_weight(t)]
     if len(weights) != len(state):
@@ -125,9 +126,10 @@ def _is_weight(t: np.ndarray) -> bool:
     return t.dtype == np.float32
 
 
-def plate_model_from_pretrained(charset: list[str], path: Path | None = None, use_guide: bool = False) -> PlateRecModel:
+def plate_model_from_pretrained(charset: list[str], path: Path | None = None, use_guide: bool = False,
+                                time_stride: int = 8) -> PlateRecModel:
     """A Student whose head reads ``charset`` (blank at 0), cut from the pretrained head."""
-    full, ppocr_chars = load_ppocr_student(path, use_guide=use_guide)
+    full, ppocr_chars = load_ppocr_student(path, use_guide=use_guide, time_stride=time_stride)
     index = {c: i + 1 for i, c in enumerate(ppocr_chars)}  # +1: blank is row 0
     rows = [0]
     for ch in charset:
@@ -135,7 +137,7 @@ def plate_model_from_pretrained(charset: list[str], path: Path | None = None, us
         if key not in index:
             raise KeyError(f"character {ch!r} has no row in the pretrained head; add a stand-in to HEAD_ROW_STAND_INS")
         rows.append(index[key])
-    model = PlateRecModel(len(charset) + 1, use_guide=use_guide)
+    model = PlateRecModel(len(charset) + 1, use_guide=use_guide, time_stride=time_stride)
     state = full.state_dict()
     w, b = state.pop("head.weight").numpy(), state.pop("head.bias").numpy()
     state["head.weight"] = w[:, rows]

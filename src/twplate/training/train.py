@@ -32,8 +32,6 @@ from .dataset import MixedSampler, Sample, read_label_file
 
 log = logging.getLogger("ppocr")
 
-PIXELS_PER_STEP = 8  # the Student's input width per CTC time step
-
 DEFAULTS: dict[str, dict[str, Any]] = {
     "Global": {
         "output_dir": "runs/twplate-rec",
@@ -47,9 +45,11 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "threads": 2,
         "workers": 2,
     },
+    # time_stride: input pixels per CTC step, 8 (PP-OCRv3) or 4 (reads plates at their natural width)
+    "Architecture": {"time_stride": 8},
     "Optimizer": {"lr": 5.0e-4, "warmup_steps": 200, "l2": 3.0e-5, "batch_size": 32},
-    # min_width_range [lo, hi]: each batch's width floor is drawn from lo, lo+8, ..., hi (8 px = one
-    # CTC step); unset, every batch uses Preprocess.min_width.
+    # min_width_range [lo, hi]: each batch's width floor is drawn from lo, lo+s, ..., hi (s = time_stride,
+    # one CTC step); unset, every batch uses Preprocess.min_width.
     "Data": {"train": [], "val": None, "augment_prob": 0.0, "min_width_range": None},
     "Preprocess": PreprocessConfig().to_dict(),
 }
@@ -76,8 +76,9 @@ class BatchMaker:
     """Produces training batches on a background thread: draw, decode, augment, resize, pad."""
 
     def __init__(self, sampler: MixedSampler, charset: Charset, pre: PreprocessConfig, batch_size: int,
-                 augment_prob: float, seed: int, min_widths: Sequence[int] = ()):
+                 augment_prob: float, seed: int, min_widths: Sequence[int] = (), time_stride: int = 8):
         self.sampler, self.batch_size = sampler, batch_size
+        self.time_stride = time_stride
         # each batch's width floor is drawn from these: one model that reads at every floor in the
         # range, so the inference default can be chosen by measurement (benchmarks/width_policy.py)
         self.pres = [replace(pre, min_width=int(w)) for w in min_widths] or [pre]
@@ -121,7 +122,7 @@ class BatchMaker:
         # CTC needs a time step per character plus a blank between repeats: pad a batch of narrow
         # plates (low floors) wide enough for its longest label, never let the loss go infinite
         need = max(len(s.label) + sum(a == b for a, b in zip(s.label, s.label[1:])) for s in samples)
-        width = max(max(t.shape[2] for t in tensors), PIXELS_PER_STEP * need)
+        width = max(max(t.shape[2] for t in tensors), self.time_stride * need)
         return make_batch(tensors, width), labels, lengths
 
     def _fill(self) -> None:
@@ -238,10 +239,11 @@ def _train_loop(cfg: dict[str, dict[str, Any]], fresh: bool) -> dict[str, float]
     charset = Charset.from_file(g["character_dict"])
     pre = PreprocessConfig.from_dict(cfg["Preprocess"])
 
+    stride = int(cfg["Architecture"]["time_stride"])
     if g["init"] == "pretrained":
-        net = plate_model_from_pretrained(list(charset.characters), use_guide=g["use_guide"])
-    else:
-        net = PlateRecModel(charset.num_classes, use_guide=g["use_guide"])
+        net = plate_model_from_pretrained(list(charset.characters), use_guide=g["use_guide"], time_stride=stride)
+    else:  # e.g. a finished run's weights, fine-tuned further with another time stride
+        net = PlateRecModel(charset.num_classes, use_guide=g["use_guide"], time_stride=stride)
         net.set_state_dict(paddle.load(str(g["init"])))
     total = int(g["total_steps"])
     warmup = min(int(opt_cfg["warmup_steps"]), max(total - 1, 0))
@@ -264,8 +266,8 @@ def _train_loop(cfg: dict[str, dict[str, Any]], fresh: bool) -> dict[str, float]
     sources = [read_label_file(src["label_file"]) for src in data["train"]]
     sampler = MixedSampler(sources, [src.get("weight", 1.0) for src in data["train"]], seed=seed)
     lo, hi = data["min_width_range"] or (pre.min_width, pre.min_width)
-    floors = range(lo, hi + 1, PIXELS_PER_STEP)
-    batches = BatchMaker(sampler, charset, pre, batch_size, data["augment_prob"], seed, floors)
+    floors = range(lo, hi + 1, stride)
+    batches = BatchMaker(sampler, charset, pre, batch_size, data["augment_prob"], seed, floors, stride)
     val = read_label_file(data["val"]) if data["val"] else []
     log.info(f"train sources: {[len(s) for s in sources]} weights {[s.get('weight', 1.0) for s in data['train']]}, "
              f"val: {len(val)}, steps: {total}, batch: {batch_size} x {world} process(es)")
