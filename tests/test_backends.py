@@ -97,7 +97,8 @@ def test_default_provider_order_and_fallback_warning(tiny_model_dir: Path, fake_
     names = [p if isinstance(p, str) else p[0] for p in fake_gpu_ort.requested]
     assert names == ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
     trt_options = fake_gpu_ort.requested[0][1]
-    assert trt_options["trt_profile_max_shapes"] == "x:8x3x48x160,x:8x3x48x208,x:8x3x48x256,x:8x3x48x320"  # a profile per bucket
+    # a profile per width bucket
+    assert trt_options["trt_profile_max_shapes"] == "x:8x3x48x160,x:8x3x48x208,x:8x3x48x256,x:8x3x48x320"
     assert trt_options["trt_profile_min_shapes"] == "x:1x3x48x160,x:1x3x48x208,x:1x3x48x256,x:1x3x48x320"
     assert backend.providers == ["CPUExecutionProvider"]  # what the session uses, not what was asked
 
