@@ -98,4 +98,5 @@ def gpu_width_buckets(cfg: PreprocessConfig, count: int = 4, multiple: int = 16)
         return (cfg.max_width,)
     ratio = cfg.max_width / cfg.min_width
     points = (cfg.min_width * ratio ** (i / (count - 1)) for i in range(count))
+    # 1e-9: a point that is a multiple up to float error (80 * 4 ** 1.0) must not round to the next one
     return tuple(sorted({min(cfg.max_width, -(-math.ceil(p - 1e-9) // multiple) * multiple) for p in points}))

@@ -173,7 +173,6 @@ class PlateRecModel(nn.Layer):
 
     def __init__(self, num_classes: int, use_guide: bool = False, time_stride: int = 8):
         super().__init__()
-        self.time_stride = time_stride
         self.backbone = MobileNetV1Enhance(time_stride)
         self.neck = SVTRNeck(use_guide=use_guide)
         self.head = nn.Linear(NECK_DIMS, num_classes)
