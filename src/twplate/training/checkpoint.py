@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
-import yaml
 
 from twplate.charset import Charset
 from twplate.model_files import ModelSpec
@@ -68,12 +67,14 @@ class RunSettings:
     def of(cls, checkpoint: str | Path) -> RunSettings:
         """From the run's ``config.yml`` beside ``checkpoint``; the defaults for ``"pretrained"``
         (PP-OCRv3's stride) or a checkpoint without one."""
+        from .train import load_config
+
         config = Path(checkpoint).parent / "config.yml"
         if str(checkpoint) == "pretrained" or not config.is_file():
             return cls()
-        cfg = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
-        return cls(time_stride=int(cfg.get("Architecture", {}).get("time_stride", 8)),
-                   preprocess=PreprocessConfig.from_dict(cfg.get("Preprocess", {})))
+        cfg = load_config(config)  # the training defaults fill what an older run's file lacks
+        return cls(time_stride=int(cfg["Architecture"]["time_stride"]),
+                   preprocess=PreprocessConfig.from_dict(cfg["Preprocess"]))
 
 
 def load_student(checkpoint: str | Path, characters: Sequence[str], time_stride: int | None = None):
