@@ -24,6 +24,7 @@ import os
 import random
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -89,6 +90,18 @@ def load_val(limit: int | None = None) -> tuple[list[np.ndarray], list[str], str
 def cycle(items: Sequence, n: int) -> list:
     """``n`` items, repeating ``items`` from the start as often as needed."""
     return [items[i % len(items)] for i in range(n)]
+
+
+def round_robin(calls: dict[str, Callable[[], object]], rounds: int) -> dict[str, list[float]]:
+    """Seconds per call of each of ``calls``, run once per round in turn, so that a slow spell of a
+    shared machine hits every one alike (timing one case after another does not)."""
+    seconds: dict[str, list[float]] = {name: [] for name in calls}
+    for _ in range(rounds):
+        for name, call in calls.items():
+            start = time.perf_counter()
+            call()
+            seconds[name].append(time.perf_counter() - start)
+    return seconds
 
 
 def exact_match(texts: Sequence[str], labels: Sequence[str]) -> float:

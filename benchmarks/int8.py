@@ -10,7 +10,7 @@ the convolutional backbone in fp32). A third variant, ``int8-static``, is static
 weights): the op layout quantization-aware training would export, so its speed is the ceiling of
 what QAT could give on this CPU, whatever its post-training accuracy. Each file is read through
 ``PlateRecognizer`` on all of ``val.tsv`` against the fp32 model: exact match, agreement with fp32,
-img/s (median of rounds), size.
+img/s (median of rounds, taken round-robin with fp32), size.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ import json
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -93,18 +92,6 @@ def quantize(src: Path, out: Path, op_types: list[str] | str | None, spec=None) 
     return out
 
 
-def evaluate(model: str | Path, images, labels, batch: int, rounds: int, threads: int) -> tuple[dict, list[str]]:
-    reader = PlateRecognizer(model, backend="onnxruntime", batch_size=batch, threads=threads)
-    reader(images)  # warm-up over every shape: timing the first model cold made int8 look 1.5x faster
-    times, texts = [], []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        texts = [r.text for r in reader(images)]
-        times.append(time.perf_counter() - start)
-    return {"exact_match": benchdata.exact_match(texts, labels),
-            "images_per_second": len(images) / statistics.median(times)}, texts
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", nargs="?", default=str(benchdata.MODEL))
@@ -121,15 +108,20 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(images)} images from {source}; batch {args.batch}, {args.threads} threads\n")
     print("| model | size MB | exact match | same text as fp32 | img/s | speed vs fp32 |")
     print("|---|---:|---:|---:|---:|---:|")
-    base, base_texts = evaluate(args.model, images, labels, args.batch, args.rounds, args.threads)
-    rows = [{"model": "fp32", "size_mb": src.stat().st_size / 1e6, **base, "agreement": 1.0}]
     with tempfile.TemporaryDirectory(prefix="twplate-int8-") as tmp:
-        for name in args.variants:
-            ops = VARIANTS[name]
-            path = quantize(src, Path(tmp) / f"{name}.onnx", ops, spec)
-            row, texts = evaluate(path, images, labels, args.batch, args.rounds, args.threads)
-            rows.append({"model": name, "size_mb": path.stat().st_size / 1e6, **row,
-                         "agreement": benchdata.exact_match(texts, base_texts)})
+        paths = {"fp32": src, **{name: quantize(src, Path(tmp) / f"{name}.onnx", VARIANTS[name], spec)
+                                 for name in args.variants}}
+        readers = {name: PlateRecognizer(path, backend="onnxruntime", batch_size=args.batch, threads=args.threads)
+                   for name, path in paths.items()}
+        # also the warm-up over every shape: timing a model cold once made int8 look 1.5x faster
+        texts = {name: [r.text for r in reader(images)] for name, reader in readers.items()}
+        seconds = benchdata.round_robin({name: lambda r=reader: r(images) for name, reader in readers.items()},
+                                        args.rounds)
+        rows = [{"model": name, "size_mb": path.stat().st_size / 1e6,
+                 "exact_match": benchdata.exact_match(texts[name], labels),
+                 "images_per_second": len(images) / statistics.median(seconds[name]),
+                 "agreement": benchdata.exact_match(texts[name], texts["fp32"])} for name, path in paths.items()]
+    base = rows[0]
     for row in rows:
         print(f"| {row['model']} | {row['size_mb']:.1f} | {row['exact_match']:.1%} | {row['agreement']:.1%} | "
               f"{row['images_per_second']:.1f} | {row['images_per_second'] / base['images_per_second']:.2f}x |")

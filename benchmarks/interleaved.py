@@ -16,7 +16,6 @@ import argparse
 import json
 import statistics
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -61,12 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     todo = cases(args.batch, args.threads, images)
     exact = {name: benchdata.exact_match(texts, labels) if (texts := read()) else None
              for name, (_, read) in todo.items()}  # also the warm-up: every shape seen once
-    speeds: dict[str, list[float]] = {name: [] for name in todo}
-    for _ in range(args.rounds):
-        for name, (timed, _) in todo.items():
-            start = time.perf_counter()
-            timed()
-            speeds[name].append(len(images) / (time.perf_counter() - start))
+    seconds = benchdata.round_robin({name: timed for name, (timed, _) in todo.items()}, args.rounds)
+    speeds = {name: [len(images) / t for t in times] for name, times in seconds.items()}
     median = {name: statistics.median(v) for name, v in speeds.items()}
     ours = median["twplate"]
     print(f"{len(images)} images per round from {source}; model {benchdata.MODEL}; batch {args.batch}, "

@@ -14,7 +14,8 @@ Every policy reads all of ``val.tsv`` through ``PlateRecognizer`` (decoded image
 * ``floor-N``: width by aspect with the floor ``N`` instead of the model's (e.g. ``floor-96``): how
   the floor trades accuracy for speed; the default is the fastest within 0.3 points of the best.
 
-Exact match is over the whole set; speed is images per second, median over ``--rounds`` passes.
+Exact match is over the whole set; speed is images per second, median over ``--rounds`` passes,
+taken round-robin (each policy once per round) so that a busy spell of the machine hits all alike.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ import dataclasses
 import json
 import statistics
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -76,20 +76,18 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(images)} images from {source}; model {args.model}; {args.backend}, batch {args.batch}, "
           f"{args.threads} threads, plate formats {args.plate_formats}, median of {args.rounds} rounds\n")
     print("| policy | input | exact match | img/s |\n|---|---|---:|---:|")
+    readers = {policy: policy_reader(args.model, policy, args.backend, args.batch, args.threads, formats)
+               for policy in args.policies}
+    texts = {policy: [r.text for r in reader(images)] for policy, reader in readers.items()}  # + warm-up
+    times = benchdata.round_robin({policy: lambda r=reader: r(images) for policy, reader in readers.items()},
+                                  args.rounds)
     rows = []
-    for policy in args.policies:
-        reader = policy_reader(args.model, policy, args.backend, args.batch, args.threads, formats)
-        reader(images)  # warm-up over every shape, so the first policy is not timed cold
-        times, texts = [], []
-        for _ in range(args.rounds):
-            start = time.perf_counter()
-            texts = [r.text for r in reader(images)]
-            times.append(time.perf_counter() - start)
+    for policy, reader in readers.items():
         cfg = reader.spec.preprocess
         shape = (f"48 x [{cfg.min_width}, {cfg.max_width}], padded to "
                  + ("320" if reader.backend.width_buckets else "the batch's widest"))
-        row = {"policy": policy, "input": shape, "exact_match": benchdata.exact_match(texts, labels),
-               "images_per_second": len(images) / statistics.median(times), "images": len(images)}
+        row = {"policy": policy, "input": shape, "exact_match": benchdata.exact_match(texts[policy], labels),
+               "images_per_second": len(images) / statistics.median(times[policy]), "images": len(images)}
         rows.append(row)
         print(f"| {policy} | {shape} | {row['exact_match']:.1%} | {row['images_per_second']:.1f} |", flush=True)
     if args.json:
