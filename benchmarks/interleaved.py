@@ -25,24 +25,25 @@ import benchdata  # noqa: E402
 
 from twplate import PlateRecognizer  # noqa: E402
 
+MODEL_ONLY = "twplate model-only"
 
-def cases(batch: int, threads: int, images: list) -> dict[str, tuple[Callable[[], object], Callable[[], list[str]]]]:
-    """name -> (timed call, call that returns the texts)."""
+
+def cases(batch: int, threads: int, images: list) -> dict[str, Callable[[], list]]:
+    """name -> call that reads ``images``: texts, except model-only (probabilities of twplate's batches)."""
     model = benchdata.MODEL
     reader = PlateRecognizer(model, backend="onnxruntime", batch_size=batch, threads=threads, plate_formats=False)
     twplate = benchdata.twplate_pipeline(reader)
     batches = benchdata.model_batches(reader, images)
-    out = {"twplate": (lambda: twplate(images), lambda: twplate(images)),
-           "twplate model-only": (lambda: [reader.backend(b) for b in batches], lambda: [])}
+    out = {"twplate": lambda: twplate(images), MODEL_ONLY: lambda: [reader.backend(b) for b in batches]}
     if benchdata.rapidocr_available():
         rapid = benchdata.rapidocr_pipeline(model, batch, threads)
         at_widths = benchdata.stretch_to_twplate_width(rapid, model)
-        out["rapidocr"] = (lambda: rapid(images), lambda: rapid(images))
-        out["rapidocr@twplate-widths"] = (lambda: at_widths(images), lambda: at_widths(images))
+        out["rapidocr"] = lambda: rapid(images)
+        out["rapidocr@twplate-widths"] = lambda: at_widths(images)
     if benchdata.paddleocr_available():
         for name, onnx in (("paddleocr", False), ("paddleocr-onnx", True)):
             run = benchdata.paddleocr_pipeline(model, batch, threads, use_onnx=onnx)
-            out[name] = (lambda run=run: run(images), lambda run=run: run(images))
+            out[name] = lambda run=run: run(images)
     return out
 
 
@@ -58,9 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     val, val_labels, source = benchdata.load_val()
     images, labels = benchdata.cycle(val, args.images), benchdata.cycle(val_labels, args.images)
     todo = cases(args.batch, args.threads, images)
-    exact = {name: benchdata.exact_match(texts, labels) if (texts := read()) else None
-             for name, (_, read) in todo.items()}  # also the warm-up: every shape seen once
-    seconds = benchdata.round_robin({name: timed for name, (timed, _) in todo.items()}, args.rounds)
+    outputs = {name: call() for name, call in todo.items()}  # also the warm-up: every shape seen once
+    exact = {name: None if name == MODEL_ONLY else benchdata.exact_match(out, labels) for name, out in outputs.items()}
+    seconds = benchdata.round_robin(todo, args.rounds)
     speeds = {name: [len(images) / t for t in times] for name, times in seconds.items()}
     median = {name: statistics.median(v) for name, v in speeds.items()}
     ours = median["twplate"]
@@ -70,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in todo:
         match = "" if exact[name] is None else f"{exact[name]:.1%}"
         print(f"| {name} | {median[name]:.1f} | {max(speeds[name]):.1f} | {match} | {ours / median[name]:.2f}x |")
-    efficiency = ours / median["twplate model-only"]
+    efficiency = ours / median[MODEL_ONLY]
     print(f"\nefficiency (twplate end to end / model-only): {efficiency:.0%}")
     if args.json:
         args.json.write_text(json.dumps({
