@@ -94,10 +94,15 @@ def cycle(items: Sequence, n: int) -> list:
 
 def round_robin(calls: dict[str, Callable[[], object]], rounds: int) -> dict[str, list[float]]:
     """Seconds per call of each of ``calls``, run once per round in turn, so that a slow spell of a
-    shared machine hits every one alike (timing one case after another does not)."""
+    shared machine hits every one alike (timing one case after another does not). Each round runs
+    the cases in a new (seeded) order, so no case always follows the same one: a heavy peer leaves
+    caches and allocator state behind for whichever case runs next."""
+    order, rng = list(calls), random.Random(0)
     seconds: dict[str, list[float]] = {name: [] for name in calls}
     for _ in range(rounds):
-        for name, call in calls.items():
+        rng.shuffle(order)
+        for name in order:
+            call = calls[name]
             start = time.perf_counter()
             call()
             seconds[name].append(time.perf_counter() - start)

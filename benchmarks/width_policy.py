@@ -5,17 +5,17 @@ Usage: python benchmarks/width_policy.py [MODEL] [--backend onnxruntime] [--batc
 
 Every policy reads all of ``val.tsv`` through ``PlateRecognizer`` (decoded images in memory):
 
-* ``aspect`` (the default): resize to height 48, width by aspect clamped to the model's
-  ``[min_width, max_width]``; each batch padded to its widest image.
-* ``pad-320``: the same resize, every batch padded to 320 (a fixed 48x320 input; the recognizer's
-  width-bucket mechanism with the single bucket 320).
-* ``paddleocr``: PaddleOCR's fixed-input policy: width by aspect with no floor, padded to 320.
-* ``stretch-320``: every image stretched to 48x320.
-* ``floor-N``: width by aspect with the floor ``N`` instead of the model's (e.g. ``floor-96``): how
-  the floor trades accuracy for speed; the default is the fastest within 0.3 points of the best.
+* ``model`` (the default): as the model's ``inference.yml`` says (the shipped model: every plate
+  resized to 48 x 72).
+* ``aspect-N``: resize to height 48, width by aspect clamped to ``[N, 320]``; each batch padded to
+  its widest image (twplate 2.0's policy is ``aspect-80``).
+* ``pad320-N``: the same resize, every batch padded to 320 (a fixed 48x320 input; the recognizer's
+  width-bucket mechanism with the single bucket 320). ``pad320-1`` is PaddleOCR's policy.
+* ``fixed-N``: every image resized to 48 x N, whatever its aspect (``fixed-320``: stretched to 320).
 
-Exact match is over the whole set; speed is images per second, median over ``--rounds`` passes,
-taken round-robin (each policy once per round) so that a busy spell of the machine hits all alike.
+The default is the fastest policy within 0.3 points of the most accurate. Exact match is over the
+whole set; speed is images per second, median over ``--rounds`` passes, taken round-robin (each
+policy once per round) so that a busy spell of the machine hits all alike.
 """
 
 from __future__ import annotations
@@ -37,24 +37,20 @@ from twplate import PlateRecognizer  # noqa: E402
 def policy_reader(model: str, policy: str, backend: str, batch: int, threads: int,
                   plate_formats: bool | None = None) -> PlateRecognizer:
     reader = PlateRecognizer(model, backend=backend, batch_size=batch, threads=threads, plate_formats=plate_formats)
-    cfg = reader.spec.preprocess
-    if policy == "aspect":
+    if policy == "model":
         return reader
-    if policy.startswith("floor-"):
-        reader.spec = dataclasses.replace(reader.spec, preprocess=dataclasses.replace(cfg, min_width=int(policy[6:])))
-        return reader
-    if policy == "stretch-320":
-        cfg = dataclasses.replace(cfg, min_width=cfg.max_width)
-    elif policy == "paddleocr":
-        cfg = dataclasses.replace(cfg, min_width=1)
-    elif policy != "pad-320":
-        raise ValueError(policy)
+    kind, _, width = policy.partition("-")
+    if kind not in ("aspect", "pad320", "fixed") or not width.isdigit():
+        raise ValueError(f"unknown policy {policy!r}: model, aspect-N, pad320-N or fixed-N")
+    n, cfg = int(width), reader.spec.preprocess
+    cfg = dataclasses.replace(cfg, min_width=n, max_width=n if kind == "fixed" else 320)
     reader.spec = dataclasses.replace(reader.spec, preprocess=cfg)
-    reader.backend.width_buckets = (cfg.max_width,)  # read by the recognizer: pad every batch to max_width
+    # read by the recognizer: pad every batch to 320, or to its own widest image
+    reader.backend.width_buckets = (320,) if kind == "pad320" else None
     return reader
 
 
-POLICIES = ("aspect", "pad-320", "paddleocr", "stretch-320")
+POLICIES = ("model", "aspect-80", "pad320-80", "pad320-1", "fixed-320")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=benchdata.THREADS)
     parser.add_argument("--policies", nargs="+", default=list(POLICIES),
-                        help=f"any of {', '.join(POLICIES)}, floor-N (default: the first four)")
+                        help="model, aspect-N, pad320-N, fixed-N (default: %(default)s)")
     parser.add_argument("--plate-formats", choices=("model", "on", "off"), default="model",
                         help="format-aware decoding: as the model declares (default), or forced on/off")
     parser.add_argument("--json", type=Path)
@@ -84,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for policy, reader in readers.items():
         cfg = reader.spec.preprocess
-        shape = (f"48 x [{cfg.min_width}, {cfg.max_width}], padded to "
+        shape = (f"48 x {cfg.min_width}" if cfg.min_width == cfg.max_width else
+                 f"48 x [{cfg.min_width}, {cfg.max_width}], padded to "
                  + ("320" if reader.backend.width_buckets else "the batch's widest"))
         row = {"policy": policy, "input": shape, "exact_match": benchdata.exact_match(texts[policy], labels),
                "images_per_second": len(images) / statistics.median(times[policy]), "images": len(images)}

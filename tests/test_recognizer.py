@@ -104,6 +104,9 @@ def test_lists_load_on_threads_with_the_same_results_and_errors(tiny_model_dir: 
     loaders.clear()
     PlateRecognizer(tiny_model_dir, load_threads=3)(batch[: recognizer_module.PARALLEL_MIN_IMAGES - 1])
     assert loaders == {threading.current_thread().name}                      # short lists stay on the caller
+    loaders.clear()
+    PlateRecognizer(tiny_model_dir, load_threads=3)(good * 4)
+    assert loaders == {threading.current_thread().name}                      # arrays: nothing to decode
     with pytest.raises(ValueError, match="load_threads"):
         PlateRecognizer(tiny_model_dir, load_threads=0)
 

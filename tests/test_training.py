@@ -72,9 +72,10 @@ def test_run_settings_come_from_the_runs_config(tmp_path: Path):
     (tmp_path / "config.yml").write_text(yaml.safe_dump(cfg), encoding="utf-8")
     settings = RunSettings.of(tmp_path / "latest.pdparams")
     assert settings.time_stride == 4 and settings.preprocess == PreprocessConfig(min_width=88)
-    # no run folder (a copied checkpoint) or the public weights: PP-OCRv3's stride, the library's preprocessing
-    assert RunSettings.of(tmp_path / "elsewhere" / "x.pdparams") == RunSettings.of("pretrained") == RunSettings()
-    assert RunSettings().time_stride == 8
+    # no run folder (a copied checkpoint) or the public weights: PP-OCRv3's stride and a floor for it
+    pretrained = RunSettings.of("pretrained")
+    assert RunSettings.of(tmp_path / "elsewhere" / "x.pdparams") == pretrained
+    assert pretrained.time_stride == 8 and pretrained.preprocess == PreprocessConfig(min_width=160)
 
 
 def test_export_check_fails_loudly_on_a_different_model():
@@ -165,32 +166,37 @@ def test_plot_reads_paddleocr_style_log(tmp_path: Path):
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_batches_draw_their_width_floor_from_the_configured_range(tmp_path: Path):
+def test_batches_draw_their_width_from_the_configured_range(tmp_path: Path):
     import cv2
 
     from twplate.charset import Charset, default_dictionary_path
-    from twplate.training.train import BatchMaker
+    from twplate.training.train import BatchMaker, training_shapes
 
     cv2.imwrite(str(tmp_path / "p.png"), draw_plate("ABC-1234", height=64, aspect=1.5))  # 72 px wide at 48
     charset = Charset.from_file(default_dictionary_path())
 
-    def widths(floors, label: str = "ABC-1234", stride: int = 8) -> set[int]:
+    def widths(floors=None, label: str = "ABC-1234", stride: int = 8, fixed=None) -> set[int]:
         sampler = MixedSampler([[Sample(tmp_path / "p.png", label)]], [1], seed=0)
-        maker = BatchMaker(sampler, charset, PreprocessConfig(), 4, 0.0, seed=1, min_widths=floors, time_stride=stride)
+        shapes = training_shapes(PreprocessConfig(), {"min_width_range": floors, "fixed_width_range": fixed}, stride)
+        maker = BatchMaker(sampler, charset, shapes, 4, 0.0, seed=1, time_stride=stride)
         try:
             stream = iter(maker)
             return {next(stream)[0].shape[3] for _ in range(40)}
         finally:
             maker.close()
 
-    assert widths(()) == {PreprocessConfig().min_width}
-    drawn = widths(range(96, 161, 8))
+    assert widths() == {PreprocessConfig().min_width}
+    drawn = widths([96, 160])
     assert drawn <= set(range(96, 161, 8)) and len(drawn) >= 5
     # 8 characters + 5 repeats need 13 CTC steps: narrower floors are padded to 104 px
-    assert min(widths(range(80, 161, 8), label="AAA-1111")) == 104
+    assert min(widths([80, 160], label="AAA-1111")) == 104
     # at 4 px per step the plate's own 72 px hold those 13 steps; 11 characters + 8 repeats need 76
-    assert widths(range(48, 73, 4), label="AAA-1111", stride=4) == {72}
-    assert widths(range(48, 73, 4), label="AAAAA-11111", stride=4) == {76}
+    assert widths([48, 72], label="AAA-1111", stride=4) == {72}
+    assert widths([48, 72], label="AAAAA-11111", stride=4) == {76}
+    # fixed widths squeeze the 72 px plate as well as stretch it
+    assert widths(fixed=[56, 88], stride=4) == set(range(56, 89, 4))
+    with pytest.raises(ValueError, match="exclude each other"):
+        training_shapes(PreprocessConfig(), {"min_width_range": [48, 72], "fixed_width_range": [64, 80]}, 4)
 
 
 def test_pretrained_weights_come_from_the_wheel_checked_by_sha256(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):

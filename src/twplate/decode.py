@@ -37,5 +37,5 @@ def ctc_greedy_decode(probs: np.ndarray, characters: Sequence[str]) -> list[Deco
     for row_ids, row_best, row_keep in zip(ids, best, keep, strict=True):
         chars = table[row_ids[row_keep]]
         confs = tuple(float(c) for c in row_best[row_keep])
-        results.append(Decoded("".join(chars), float(np.mean(confs)) if confs else 0.0, confs))
+        results.append(Decoded("".join(chars), sum(confs) / len(confs) if confs else 0.0, confs))
     return results

@@ -19,12 +19,13 @@ class PreprocessConfig:
     """How a model wants its input; stored with the model (``inference.yml``, ONNX metadata).
 
     Images are resized to ``height``, width by aspect ratio, clamped to ``[min_width, max_width]``.
-    The floor exists for CTC: a plate of 8 characters with repeats needs about 14 steps. The shipped
-    model emits one step per 4 pixels of width, so most plates (median 82 pixels wide at height 48)
-    are read at their natural width; its floor, 80 (20 steps), is the default: trained at floors
-    48..112, it reads best from 80 up (``benchmarks/width_policy.py``). PP-OCRv3's own stride of 8
-    needed a floor near 150, stretching each plate to twice its width.
-    Channels are BGR, as PaddleOCR trained the Student.
+    The floor exists for CTC: a plate of 8 characters with repeats needs about 14 steps. The
+    defaults (floor 80 = 20 steps) suit a model with one step per 4 pixels read by aspect; PP-OCRv3's
+    one step per 8 pixels needs a floor near 150. ``min_width == max_width`` reads every image at one
+    width, whatever its aspect: the shipped model reads at 48 x 72 (trained on plates squeezed and
+    stretched to 64..80), so no batch is padded and a plate reads the same alone or in any batch
+    (``benchmarks/width_policy.py`` compares the policies). Channels are BGR, as PaddleOCR trained
+    the Student.
     """
 
     height: int = 48

@@ -60,19 +60,18 @@ class RunSettings:
     """What a checkpoint was trained with that its weights do not say: the time stride (the pooling
     has no weights) and the preprocessing its run evaluated with."""
 
-    time_stride: int = 8
-    preprocess: PreprocessConfig = PreprocessConfig()
+    time_stride: int
+    preprocess: PreprocessConfig
 
     @classmethod
     def of(cls, checkpoint: str | Path) -> RunSettings:
-        """From the run's ``config.yml`` beside ``checkpoint``; the defaults for ``"pretrained"``
-        (PP-OCRv3's stride) or a checkpoint without one."""
+        """From the run's ``config.yml`` beside ``checkpoint``; the training defaults (PP-OCRv3's
+        stride and a floor that suits it) for ``"pretrained"`` or a checkpoint without one."""
         from .train import load_config
 
         config = Path(checkpoint).parent / "config.yml"
-        if str(checkpoint) == "pretrained" or not config.is_file():
-            return cls()
-        cfg = load_config(config)  # the training defaults fill what an older run's file lacks
+        known = str(checkpoint) != "pretrained" and config.is_file()
+        cfg = load_config(config if known else None)  # the defaults also fill what an older run's file lacks
         return cls(time_stride=int(cfg["Architecture"]["time_stride"]),
                    preprocess=PreprocessConfig.from_dict(cfg["Preprocess"]))
 

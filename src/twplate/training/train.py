@@ -49,9 +49,11 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "Architecture": {"time_stride": 8},
     "Optimizer": {"lr": 5.0e-4, "warmup_steps": 200, "l2": 3.0e-5, "batch_size": 32},
     # min_width_range [lo, hi]: each batch's width floor is drawn from lo, lo+s, ..., hi (s = time_stride,
-    # one CTC step); unset, every batch uses Preprocess.min_width.
-    "Data": {"train": [], "val": None, "augment_prob": 0.0, "min_width_range": None},
-    "Preprocess": PreprocessConfig().to_dict(),
+    # one CTC step); fixed_width_range [lo, hi]: each batch is resized to one width drawn from that range,
+    # whatever the plates' aspect (for a model read at a fixed width); neither: Preprocess as it is.
+    "Data": {"train": [], "val": None, "augment_prob": 0.0, "min_width_range": None, "fixed_width_range": None},
+    # PP-OCRv3's 8 px per CTC step needs a floor near 150 px (the library's default floor, 80, suits 4 px)
+    "Preprocess": PreprocessConfig(min_width=160).to_dict(),
 }
 
 
@@ -72,16 +74,35 @@ def load_config(path: str | Path | None, overrides: list[str] = ()) -> dict[str,
     return cfg
 
 
+def training_shapes(pre: PreprocessConfig, data: dict[str, Any], stride: int) -> list[PreprocessConfig]:
+    """The resize settings training batches draw from, one CTC step (``stride`` px) apart.
+
+    ``Data.min_width_range``: Preprocess with each width floor of the range, so one model reads at every
+    floor and the inference floor is chosen by measurement (``benchmarks/width_policy.py``).
+    ``Data.fixed_width_range``: each width of the range as both floor and ceiling, so a model read at one
+    fixed width has seen plates squeezed and stretched around it. Neither: Preprocess as it is.
+    """
+    floors, fixed = data.get("min_width_range"), data.get("fixed_width_range")
+    if floors and fixed:
+        raise ValueError("Data.min_width_range and Data.fixed_width_range exclude each other; set one")
+    if fixed:
+        lo, hi = fixed
+        return [replace(pre, min_width=w, max_width=w) for w in range(int(lo), int(hi) + 1, stride)]
+    if floors:
+        lo, hi = floors
+        return [replace(pre, min_width=w) for w in range(int(lo), int(hi) + 1, stride)]
+    return [pre]
+
+
 class BatchMaker:
     """Produces training batches on a background thread: draw, decode, augment, resize, pad."""
 
-    def __init__(self, sampler: MixedSampler, charset: Charset, pre: PreprocessConfig, batch_size: int,
-                 augment_prob: float, seed: int, min_widths: Sequence[int] = (), time_stride: int = 8):
+    def __init__(self, sampler: MixedSampler, charset: Charset, shapes: Sequence[PreprocessConfig], batch_size: int,
+                 augment_prob: float, seed: int, time_stride: int = 8):
         self.sampler, self.batch_size = sampler, batch_size
         self.time_stride = time_stride
-        # each batch's width floor is drawn from these: one model that reads at every floor in the
-        # range, so the inference default can be chosen by measurement (benchmarks/width_policy.py)
-        self.pres = [replace(pre, min_width=int(w)) for w in min_widths] or [pre]
+        # each batch is resized as one of these (see training_shapes)
+        self.pres = list(shapes)
         self.charset = charset
         self.augment_prob = augment_prob
         self.rng = np.random.default_rng(seed)
@@ -265,9 +286,8 @@ def _train_loop(cfg: dict[str, dict[str, Any]], fresh: bool) -> dict[str, float]
     seed = g["seed"] + state["step"] + 7919 * rank
     sources = [read_label_file(src["label_file"]) for src in data["train"]]
     sampler = MixedSampler(sources, [src.get("weight", 1.0) for src in data["train"]], seed=seed)
-    lo, hi = data["min_width_range"] or (pre.min_width, pre.min_width)
-    floors = range(lo, hi + 1, stride)
-    batches = BatchMaker(sampler, charset, pre, batch_size, data["augment_prob"], seed, floors, stride)
+    batches = BatchMaker(sampler, charset, training_shapes(pre, data, stride), batch_size, data["augment_prob"],
+                         seed, stride)
     val = read_label_file(data["val"]) if data["val"] else []
     log.info(f"train sources: {[len(s) for s in sources]} weights {[s.get('weight', 1.0) for s in data['train']]}, "
              f"val: {len(val)}, steps: {total}, batch: {batch_size} x {world} process(es)")
