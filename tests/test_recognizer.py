@@ -172,3 +172,26 @@ def test_recognize_caches_one_recognizer(tiny_model_dir: Path) -> None:
     assert [r.text for r in recognize([tiny_models.stripe_image("X")], model=str(tiny_model_dir))] == ["X"]
     assert recognizer_module._default_recognizers[key] is cached
     assert recognizer_module.get_recognizer(tiny_model_dir) is cached
+
+
+def test_input_width_reads_every_image_at_that_width_alone_or_in_any_batch(tiny_model_dir: Path) -> None:
+    reader = PlateRecognizer(tiny_model_dir, batch_size=3, input_width=240)
+    backend, widths = reader.backend, []
+
+    def spy(x: np.ndarray) -> np.ndarray:
+        widths.append(x.shape[3])
+        return backend(x)
+
+    reader.backend = type("Spy", (), {"name": "spy", "providers": [], "width_buckets": None,
+                                      "__call__": staticmethod(spy)})()
+    # even images are 240 px wide already (read as drawn); odd ones 160 px, stretched (the tiny
+    # model reads stripes at fixed positions, so those read as something else)
+    images = [tiny_models.stripe_image(t, width=240 if i % 2 == 0 else 160) for i, t in enumerate(TEXTS)]
+    together = reader(images)
+    assert set(widths) == {240}                        # none padded, none left narrower
+    alone = [reader(image) for image in images]
+    assert [r.text for r in together] == [r.text for r in alone]
+    assert [r.text for r in together][::2] == TEXTS[::2]
+    assert [r.confidence for r in together] == pytest.approx([r.confidence for r in alone], abs=1e-6)
+    with pytest.raises(ValueError, match="input_width"):
+        PlateRecognizer(tiny_model_dir, input_width=0)

@@ -423,8 +423,11 @@ def test_shipped_model_batch_with_every_case(tmp_path: Path) -> None:
     for k, i in enumerate(sorted(set(range(len(batch))) - set(where))):
         expected = singles[k % len(plates)]
         assert results[i].text == expected.text
-        # the shipped model reads every plate at 48 x 72, so no batch is padded: a plate scores as alone
-        assert results[i].confidence == pytest.approx(expected.confidence, abs=1e-4)
+        # a batch is zero-padded to its widest image and the SVTR neck attends over the whole width,
+        # so a plate padded by a few columns scores differently than alone (model 2.0.0 on real val:
+        # up to 0.08 in sorted batches of 32, 0.13 when each plate is padded by a quarter of its width;
+        # input_width removes the padding, tested in test_recognizer.py)
+        assert results[i].confidence == pytest.approx(expected.confidence, abs=0.15)
 
 
 @needs_shipped

@@ -12,6 +12,7 @@ import os
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any, overload
 
 import cv2
@@ -55,6 +56,10 @@ class PlateRecognizer:
         load_threads: threads that decode and resize the images of a list of files or encoded
             bytes (OpenCV releases the GIL; arrays are resized on the calling thread, which is
             faster); ``None``: one per CPU, at most 4; ``1``: on the calling thread.
+        input_width: read every image at ``height x input_width``, whatever its aspect, instead of
+            the model's width by aspect: no batch is padded, so an image reads the same alone or in
+            any batch, and a GPU sees one input shape. The shipped model reads 16% faster at 72 and
+            one val plate fewer than by aspect (README, "Width policy").
         **backend_options: passed to the backend, e.g. ``providers=[...]`` (onnxruntime) or
             ``device="cpu"`` (paddle).
 
@@ -68,10 +73,14 @@ class PlateRecognizer:
 
     def __init__(self, model: ModelInput = None, backend: str = "auto", batch_size: int = 32,
                  threads: int | None = None, plate_formats: bool | None = None, load_threads: int | None = None,
-                 **backend_options: Any) -> None:
+                 input_width: int | None = None, **backend_options: Any) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, not {batch_size}")
         spec = load_model_spec(model)
+        if input_width is not None:  # before the backend: GPU sessions size their width buckets from it
+            if input_width < 1:
+                raise ValueError(f"input_width must be >= 1, not {input_width}")
+            spec = replace(spec, preprocess=replace(spec.preprocess, min_width=input_width, max_width=input_width))
         self._setup(spec, load_backend(backend, spec, threads=threads, max_batch=batch_size, **backend_options),
                     batch_size, plate_formats, load_threads)
 
