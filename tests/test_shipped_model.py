@@ -57,3 +57,11 @@ def test_reads_real_plates(real_data: Path) -> None:
     assert all(r.ok for r in results)
     exact = sum(r.text == label for r, label in zip(results, labels, strict=True))
     assert exact >= 0.93 * len(labels), f"{exact}/{len(labels)} exact"  # the model card: 97.0% on all of val
+
+
+def test_default_preprocessing_is_the_shipped_models() -> None:
+    """``PreprocessConfig``'s defaults are documented as the shipped model's."""
+    from twplate.model_files import load_model_spec
+    from twplate.preprocess import PreprocessConfig
+
+    assert load_model_spec(None).preprocess == PreprocessConfig()

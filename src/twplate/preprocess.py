@@ -20,12 +20,11 @@ class PreprocessConfig:
 
     Images are resized to ``height``, width by aspect ratio, clamped to ``[min_width, max_width]``.
     The floor exists for CTC: a plate of 8 characters with repeats needs about 14 steps. The
-    defaults (floor 80 = 20 steps) suit a model with one step per 4 pixels read by aspect; PP-OCRv3's
-    one step per 8 pixels needs a floor near 150. ``min_width == max_width`` reads every image at one
-    width, whatever its aspect: the shipped model reads at 48 x 72 (trained on plates squeezed and
-    stretched to 64..80), so no batch is padded and a plate reads the same alone or in any batch
-    (``benchmarks/width_policy.py`` compares the policies). Channels are BGR, as PaddleOCR trained
-    the Student.
+    defaults are the shipped model's: one CTC step per 4 pixels, read by aspect with a floor of 80
+    (20 steps); PP-OCRv3's one step per 8 pixels needs a floor near 150. ``min_width == max_width``
+    reads every image at one width, whatever its aspect, so no batch is padded
+    (``PlateRecognizer(input_width=...)``; ``benchmarks/width_policy.py`` compares the policies).
+    Channels are BGR, as PaddleOCR trained the Student.
     """
 
     height: int = 48
