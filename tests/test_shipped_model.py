@@ -56,7 +56,7 @@ def test_reads_real_plates(real_data: Path) -> None:
     results = PlateRecognizer(backend="onnxruntime")(paths)
     assert all(r.ok for r in results)
     exact = sum(r.text == label for r, label in zip(results, labels, strict=True))
-    assert exact >= 0.93 * len(labels), f"{exact}/{len(labels)} exact"  # the model card: 97.0% on all of val
+    assert exact >= 0.93 * len(labels), f"{exact}/{len(labels)} exact"  # the model card: 97.3% on all of val
 
 
 def test_default_preprocessing_is_the_shipped_models() -> None:
