@@ -7,7 +7,7 @@ VENV="${VENV:-.venv}"
 PYTHON="${PYTHON:-python3}"
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
 "$VENV/bin/python" -m pip install --quiet --upgrade pip
-"$VENV/bin/python" -m pip install --quiet .
+"$VENV/bin/python" -m pip install --quiet ".[onnx]"
 echo "expected:" && cat samples/labels.tsv
 echo "read:"
 "$VENV/bin/twplate" read samples/

@@ -26,7 +26,7 @@ class BackendEntry(NamedTuple):
 
 BACKENDS: dict[str, BackendEntry] = {
     "onnxruntime": BackendEntry("twplate.backends.onnx:OnnxBackend", "onnxruntime",
-                                "pip install twplate (CPU) or pip install 'twplate[gpu]' (CUDA, TensorRT)"),
+                                "pip install 'twplate[onnx]' (CPU) or 'twplate[onnx-gpu]' (CUDA, TensorRT), not both"),
     "paddle": BackendEntry("twplate.backends.paddle:PaddleBackend", "paddle", "pip install 'twplate[paddle]'"),
 }
 
