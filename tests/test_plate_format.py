@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 
 from twplate.charset import Charset, default_dictionary_path
-from twplate.decode import ctc_greedy_decode
-from twplate.plate_format import constrained_decode, decode_with_formats, is_plate
+from twplate.decode import constrained_decode, ctc_greedy_decode, decode_with_formats, is_plate
 
 CHARS = Charset.from_file(default_dictionary_path()).characters
 INDEX = {c: i + 1 for i, c in enumerate(CHARS)}

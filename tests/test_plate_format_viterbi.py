@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from twplate.charset import Charset, default_dictionary_path
-from twplate.plate_format import _best_path, _format_masks
+from twplate.decode.formats import _best_path, _format_masks
 
 CHARS = Charset.from_file(default_dictionary_path()).characters
 

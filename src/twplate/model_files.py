@@ -110,7 +110,7 @@ class ModelSpec(_ModelDirectory):
         checksums: sha256 of each file, by file name; empty for a bare ``.onnx`` file.
         onnx_file: file name of the ONNX model inside ``directory``.
         plate_formats: the model reads Taiwan plates, so decoding may fit readings to plate formats
-            (:mod:`twplate.plate_format`); ``decode: {plate_formats: true}`` in ``inference.yml``.
+            (:mod:`twplate.decode.formats`); ``decode: {plate_formats: true}`` in ``inference.yml``.
     """
 
     name: str

@@ -21,7 +21,7 @@ from .detect.detector import TextDetector
 from .detect.postprocess import DBSettings, TextBox
 from .errors import ImageError
 from .image import ImageInput, load_image
-from .plate_format import is_plate
+from .decode.formats import is_plate
 from .recognizer import ModelInput, PlateRecognizer
 from .result import PlateResult
 

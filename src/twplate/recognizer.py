@@ -19,11 +19,10 @@ import cv2
 import numpy as np
 
 from .backends import Backend, load_backend
-from .decode import ctc_greedy_decode
+from .decode import ctc_greedy_decode, decode_with_formats
 from .errors import ImageError
 from .image import ImageInput, describe, load_image
 from .model_files import ModelSpec, load_model_spec
-from .plate_format import decode_with_formats
 from .preprocess import bucket_width, make_batch, resize_normalize, width_groups
 from .result import PlateResult
 
