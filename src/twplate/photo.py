@@ -17,11 +17,11 @@ from typing import Any, overload
 import cv2
 import numpy as np
 
+from .decode.formats import is_plate
 from .detect.detector import TextDetector
 from .detect.postprocess import DBSettings, TextBox
 from .errors import ImageError
 from .image import ImageInput, load_image
-from .decode.formats import is_plate
 from .recognizer import ModelInput, PlateRecognizer
 from .result import PlateResult
 
