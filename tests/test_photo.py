@@ -3,6 +3,9 @@ into a larger picture with perspective), bad inputs, threads, and the plate filt
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -161,3 +164,85 @@ def test_plate_rules_are_checked(reader, car_photo):
     assert strict(car_photo) == []
     tall_only = PhotoReader(backend="onnxruntime", threads=1, rules=PlateRules(aspect=(0.1, 1.0)))
     assert tall_only(car_photo) == []
+
+
+# --- command line ---------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def photo_dir(tmp_path_factory, car_photo) -> Path:
+    root = tmp_path_factory.mktemp("photos")
+    (root / "a").mkdir()
+    (root / "b").mkdir()
+    cv2.imwrite(str(root / "a" / "car.jpg"), car_photo, [cv2.IMWRITE_JPEG_QUALITY, 95])
+    cv2.imwrite(str(root / "b" / "car.jpg"), _empty_scene())   # same name, other folder: no plate
+    return root
+
+
+def test_cli_read_photos_prints_one_line_per_plate_with_its_box(photo_dir, capsys):
+    from twplate.cli import main
+
+    assert main(["read", "--photos", "--backend", "onnxruntime", str(photo_dir)]) == 0
+    (line,) = capsys.readouterr().out.splitlines()
+    path, text, confidence, box = line.split("\t")
+    assert path.endswith("car.jpg") and "/a/" in path and text == "KCD-1636" and float(confidence) > 0.9
+    corners = [tuple(map(float, corner.split(","))) for corner in box.split(" ")]
+    assert len(corners) == 4 and quad_overlap(corners, PLATE_CORNERS) > 0.9
+
+
+def test_cli_read_photos_json_and_csv(photo_dir, capsys):
+    from twplate.cli import main
+
+    assert main(["read", "--photos", "--json", str(photo_dir / "a" / "car.jpg")]) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert row["text"] == "KCD-1636" and len(row["box"]) == 4 and 0.5 <= row["detection_score"] <= 1
+    assert row["error"] is None
+    assert main(["read", "--photos", "--csv", str(photo_dir / "a" / "car.jpg")]) == 0
+    header, values = list(csv.reader(io.StringIO(capsys.readouterr().out)))
+    assert header == ["path", "text", "confidence", "box", "detection_score", "error"]
+    assert values[1] == "KCD-1636" and len(values[3].split(" ")) == 4
+
+
+def test_cli_draw_writes_each_photo_outlined_under_distinct_names(photo_dir, tmp_path, capsys):
+    from twplate.cli import main
+
+    broken = photo_dir / "broken.jpg"
+    broken.write_bytes(b"not an image")
+    try:
+        assert main(["read", "--photos", "--draw", str(tmp_path / "drawn"), str(photo_dir)]) == 1   # one failed
+    finally:
+        broken.unlink()
+    assert "broken.jpg" in capsys.readouterr().err
+    drawn = sorted(p.name for p in (tmp_path / "drawn").iterdir())
+    assert drawn == ["a__car.jpg", "b__car.jpg"]
+    original = cv2.imread(str(photo_dir / "a" / "car.jpg"))
+    outlined = cv2.imread(str(tmp_path / "drawn" / "a__car.jpg"))
+    assert outlined.shape == original.shape
+    changed = np.abs(outlined.astype(int) - original).max(axis=2) > 60
+    ys, xs = np.nonzero(changed)
+    assert 250 < xs.mean() < 600 and 200 < ys.mean() < 450     # drawn around the plate
+
+
+def test_cli_draw_without_photos_is_a_usage_error(photo_dir, tmp_path, capsys):
+    from twplate.cli import main
+
+    assert main(["read", "--draw", str(tmp_path), str(photo_dir)]) == 2
+    assert "--draw needs --photos" in capsys.readouterr().err
+
+
+def test_cli_eval_photos_counts_found_missed_and_false(photo_dir, tmp_path, capsys):
+    from twplate.cli import main
+
+    labels = photo_dir / "labels.tsv"
+    labels.write_text("a/car.jpg\tKCD-1636\nb/car.jpg\t\n", encoding="utf-8")
+    out = tmp_path / "eval.json"
+    assert main(["eval-photos", str(labels), "--out", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    assert (doc["photos"], doc["plates"], doc["found"], doc["false_readings"]) == (2, 1, 1, 0)
+    assert doc["recall"] == 1.0 and doc["misses"] == [] and "recall\t1.0" in capsys.readouterr().out
+
+    labels.write_text("a/car.jpg\tKCD-1686\nb/car.jpg\tABC-1234?\n", encoding="utf-8")
+    assert main(["eval-photos", str(labels), "--out", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    assert (doc["plates"], doc["found"], doc["false_readings"], doc["doubtful_labels"]) == (1, 0, 1, 1)
+    assert doc["misses"][0]["label"] == "KCD-1686" and doc["misses"][0]["read"][0]["text"] == "KCD-1636"
+    assert doc["false_reading_rows"][0]["text"] == "KCD-1636"
