@@ -137,11 +137,13 @@ def test_crop_box_makes_a_tilted_quad_upright_with_a_margin():
     image = np.zeros((200, 300, 3), np.uint8)
     quad = np.float32([[100, 50], [200, 70], [195, 110], [95, 90]])
     cv2.fillPoly(image, [quad.astype(np.int32)], (255, 255, 255))
-    crop = crop_box(image, quad, margin=0.25)
+    crop = crop_box(image, quad, margin=(0.5, 0.25))
     h, w = crop.shape[:2]
-    assert w == pytest.approx(102 + 2 * 0.25 * 41, abs=2) and h == pytest.approx(41 + 2 * 0.25 * 41, abs=2)
-    inner = crop[round(0.25 * 41) + 3 : h - round(0.25 * 41) - 3, round(0.25 * 41) + 3 : w - round(0.25 * 41) - 3]
+    pad_x, pad_y = 0.5 * 41, 0.25 * 41
+    assert w == pytest.approx(102 + 2 * pad_x, abs=2) and h == pytest.approx(41 + 2 * pad_y, abs=2)
+    inner = crop[round(pad_y) + 3 : h - round(pad_y) - 3, round(pad_x) + 3 : w - round(pad_x) - 3]
     assert inner.min() > 200   # the quad fills the middle: made upright
+    assert crop[:, : round(pad_x) - 3].max() < 50 and crop[: round(pad_y) - 3].max() < 50   # the margin around it
 
 
 def _result(text, confidence, box):
