@@ -123,7 +123,8 @@ def evaluate(out: Path, photos: list[dict]) -> dict:
         false += [f"{photo['photo']}: {r.text}" for r in results if r.text not in labelled]
     plates = sum(len(p["plates"]) for p in photos)
     return {"photos": len(photos), "plates": plates, "found": found, "recall": round(found / plates, 4),
-            "false_readings": len(false), "box_iou_with_plate_median": round(float(np.median(ious)), 3) if ious else None,
+            "false_readings": len(false),
+            "box_iou_with_plate_median": round(float(np.median(ious)), 3) if ious else None,
             "box_inside_plate_median": round(float(np.median(inside)), 3) if inside else None,
             "box_inside_plate_min": round(float(np.min(inside)), 3) if inside else None,
             "missed": missed, "false": false}
