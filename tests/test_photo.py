@@ -248,3 +248,34 @@ def test_cli_eval_photos_counts_found_missed_and_false(photo_dir, tmp_path, caps
     assert (doc["plates"], doc["found"], doc["false_readings"], doc["doubtful_labels"]) == (1, 0, 1, 1)
     assert doc["misses"][0]["label"] == "KCD-1686" and doc["misses"][0]["read"][0]["text"] == "KCD-1636"
     assert doc["false_reading_rows"][0]["text"] == "KCD-1636"
+
+
+@pytest.mark.parametrize(("text", "plate"), [("ABC-1234", True), ("491-2A", True), ("試9218", True), ("使553", True),
+                                             ("04-2516", False), ("2024-05", False), ("30-31", False),
+                                             ("ABC1234", False), ("", False)])
+def test_plate_numbers_fit_a_format_and_are_not_all_digits(text, plate):
+    from twplate.photo import is_plate_number
+
+    assert is_plate_number(text) is plate
+
+
+def test_labels_file_rows_need_a_tab(tmp_path):
+    from twplate.photo_eval import read_labels
+
+    labels = tmp_path / "labels.tsv"
+    labels.write_text("a.jpg\tABC-1234\na.jpg\tXYZ-999?\nb.jpg\t\n\nc.jpg ABC-1234\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"labels.tsv:5: expected 'photo path<TAB>plate'"):
+        read_labels(labels)
+    labels.write_text("a.jpg\tABC-1234\na.jpg\tXYZ-999?\nb.jpg\t\n", encoding="utf-8")
+    a, b = read_labels(labels)
+    assert (a.plates, a.doubtful, b.plates) == (["ABC-1234"], ["XYZ-999"], [])
+    assert a.path == tmp_path / "a.jpg"
+
+
+def test_paddle_backend_refuses_the_onnx_only_detector():
+    pytest.importorskip("paddle")
+    from twplate.detect.detector import TextDetector
+    from twplate.errors import ModelError
+
+    with pytest.raises(ModelError, match="inference.json is missing"):
+        TextDetector(backend="paddle")
