@@ -66,6 +66,7 @@ class BatchMaker:
 
     def _fill(self) -> None:
         while not self.stopped.is_set():
+            item: tuple[np.ndarray, np.ndarray, np.ndarray] | Exception
             try:
                 item = self._make()
             except Exception as exc:  # surfaced in the training loop, never swallowed

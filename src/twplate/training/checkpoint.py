@@ -26,7 +26,7 @@ class CheckpointBackend:
     """A dygraph :class:`~twplate.training.model.PlateRecModel` as a twplate backend (eval mode per call)."""
 
     name: ClassVar[str] = "paddle-dygraph"
-    width_buckets = None
+    width_buckets: tuple[int, ...] | None = None
 
     def __init__(self, model) -> None:
         import paddle

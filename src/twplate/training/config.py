@@ -205,7 +205,7 @@ def _checked(value: Any, tp: Any, key: str) -> Any:
             return None
         (tp,) = [a for a in args if a is not type(None)]
         return _checked(value, tp, key)
-    if is_dataclass(tp):
+    if isinstance(tp, type) and is_dataclass(tp):
         return _build(tp, value, key)
     if origin is tuple and isinstance(value, (list, tuple)) and len(value) == len(args):
         return tuple(_checked(v, a, f"{key}[{i}]") for i, (v, a) in enumerate(zip(value, args)))

@@ -344,7 +344,8 @@ class _Window:
     """Losses and samples since the last progress line."""
 
     def __init__(self) -> None:
-        self.start, self.samples, self.losses = time.time(), 0, []
+        self.start, self.samples = time.time(), 0
+        self.losses: list[float] = []
 
     def add(self, loss: float, samples: int) -> None:
         self.losses.append(loss)
