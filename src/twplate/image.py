@@ -26,7 +26,7 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
-from typing import Any, Union
+from typing import TYPE_CHECKING, TypeGuard, Union
 
 import cv2
 import numpy as np
@@ -34,8 +34,11 @@ import numpy as np
 from .errors import ImageError
 from .image_header import read_header
 
-ImageInput = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, np.ndarray, Any]
-"""What :func:`load_image` accepts (``Any`` stands for a PIL image)."""
+if TYPE_CHECKING:
+    from PIL.Image import Image as PILImage
+
+ImageInput = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, np.ndarray, "PILImage"]
+"""What :func:`load_image` accepts."""
 
 MAX_DECODE_PIXELS = 40_000_000
 """Largest decoded size (width x height) of an encoded image: about 120 MB as BGR."""
@@ -125,11 +128,12 @@ def decode_image(data: bytes | bytearray | memoryview) -> np.ndarray:
         if header.width == 0 or header.height == 0:
             raise ImageError(f"{header.format} header says {header.width} x {header.height} pixels")
         pixels = header.width * header.height
-        if header.format == "jpeg":
-            flag = next((f for s, f in _REDUCED_JPEG_FLAGS if pixels / (s * s) <= MAX_DECODE_PIXELS), None)
-        if flag is None or (header.format != "jpeg" and pixels > MAX_DECODE_PIXELS):
+        scales = _REDUCED_JPEG_FLAGS if header.format == "jpeg" else _REDUCED_JPEG_FLAGS[:1]  # (1, IMREAD_COLOR)
+        fitting = [f for s, f in scales if pixels / (s * s) <= MAX_DECODE_PIXELS]
+        if not fitting:
             raise ImageError(f"{header.format} of {header.width} x {header.height} pixels is larger than "
                              f"the limit of {MAX_DECODE_PIXELS} pixels")
+        flag = fitting[0]
     try:
         image = cv2.imdecode(buffer, flag)
     except cv2.error as exc:
@@ -180,7 +184,7 @@ def _to_uint8(array: np.ndarray) -> np.ndarray:
     raise ImageError(f"unsupported dtype {array.dtype}")
 
 
-def _is_pil_image(obj: object) -> bool:
+def _is_pil_image(obj: object) -> TypeGuard[PILImage]:
     """True for PIL images, without importing PIL unless the object's class comes from it."""
     module = type(obj).__module__ or ""
     if not module.startswith("PIL."):
@@ -190,7 +194,7 @@ def _is_pil_image(obj: object) -> bool:
     return isinstance(obj, Image.Image)
 
 
-def _pil_to_bgr(image: Any) -> np.ndarray:
+def _pil_to_bgr(image: PILImage) -> np.ndarray:
     try:
         image.load()  # a lazily opened file is decoded here; PIL's decoders raise many types on bad data
     except Exception as exc:
