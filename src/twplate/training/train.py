@@ -28,6 +28,7 @@ import yaml
 from twplate.charset import Charset, default_dictionary_path
 from twplate.preprocess import PreprocessConfig, make_batch, resize_normalize
 
+from .augment import augment
 from .dataset import MixedSampler, Sample, read_label_file
 
 log = logging.getLogger("ppocr")
@@ -106,11 +107,6 @@ class BatchMaker:
         self.charset = charset
         self.augment_prob = augment_prob
         self.rng = np.random.default_rng(seed)
-        self.augment = None
-        if augment_prob > 0:
-            from .synth import augment
-
-            self.augment = augment
         self.cache: dict[Path, np.ndarray] = {}
         self.queue: queue.Queue = queue.Queue(maxsize=4)
         self.stopped = threading.Event()
@@ -133,8 +129,8 @@ class BatchMaker:
         tensors = []
         for s in samples:
             img = self._image(s)
-            if self.augment is not None and self.rng.random() < self.augment_prob:
-                img = self.augment(img, self.rng)
+            if self.augment_prob > 0 and self.rng.random() < self.augment_prob:
+                img = augment(img, self.rng)
             tensors.append(resize_normalize(img, pre))
         lengths = np.array([len(s.label) for s in samples], dtype=np.int64)
         labels = np.zeros((len(samples), max(lengths)), dtype=np.int32)
