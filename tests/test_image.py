@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 import tiny_models
 from twplate import PlateRecognizer
@@ -19,6 +20,7 @@ from twplate.image import MAX_DECODE_PIXELS, load_image
 from twplate.image_header import read_header
 
 Image = pytest.importorskip("PIL.Image")
+FAST = settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 if TYPE_CHECKING:
     from PIL.Image import Image as PILImage
 
@@ -119,6 +121,59 @@ def test_int16_outside_8bit_range_is_stretched() -> None:
     array = np.array([[-1000, 0], [1000, 3000]], np.int16)
     out = load_image(array)[..., 0]
     np.testing.assert_array_equal(out, [[0, 64], [128, 255]])
+
+
+ACCEPTED_DTYPES = [np.uint8, np.uint16, np.int16, np.int32, np.int64, np.float16, np.float32, np.float64, np.bool_]
+
+
+@st.composite
+def accepted_arrays(draw: st.DrawFn, max_side: int = 48) -> np.ndarray:
+    """Arrays load_image accepts: any size, 2-D or 1/3/4 channels, any of the documented dtypes."""
+    h, w = draw(st.integers(1, max_side)), draw(st.integers(1, max_side))
+    channels = draw(st.sampled_from([None, 1, 3, 4]))
+    shape = (h, w) if channels is None else (h, w, channels)
+    dtype = np.dtype(draw(st.sampled_from(ACCEPTED_DTYPES)))
+    if dtype.kind == "f":
+        top = draw(st.sampled_from([1.0, 255.0]))
+        elements = st.floats(0.0, top, width=min(dtype.itemsize * 8, 64), allow_nan=False, allow_infinity=False)
+    else:
+        elements = None  # the dtype's whole range
+    array = draw(hnp.arrays(dtype, shape, elements=elements))
+    layout = draw(st.sampled_from(["c", "fortran", "flipped"]))
+    if layout == "fortran":
+        array = np.asfortranarray(array)
+    elif layout == "flipped":
+        array = array[::-1, ::-1]
+    return array
+
+
+@FAST
+@given(accepted_arrays())
+def test_load_image_output_shape_dtype(array: np.ndarray) -> None:
+    out = load_image(array)
+    h, w = array.shape[:2]
+    assert out.shape == (h, w, 3) and out.dtype == np.uint8 and out.flags.c_contiguous
+    if array.ndim == 2 or array.shape[2] == 1:  # grey: three equal channels
+        assert np.array_equal(out[..., 0], out[..., 1]) and np.array_equal(out[..., 0], out[..., 2])
+    if array.dtype == np.uint8 and array.ndim == 3 and array.shape[2] in (3, 4):
+        np.testing.assert_array_equal(out, array[..., :3])  # BGR(A) used as is
+
+
+@FAST
+@given(accepted_arrays())
+def test_integer_arrays_kept_or_stretched(array: np.ndarray) -> None:
+    """Integers in [0, 255] are used as is; others are stretched linearly, keeping the order of values."""
+    assume(array.dtype.kind in "iu")
+    out = load_image(array)
+    src = array.reshape(*array.shape[:2], -1)
+    colour = src[..., :3] if src.shape[2] >= 3 else np.broadcast_to(src, out.shape)
+    if array.min() >= 0 and array.max() <= 255:
+        np.testing.assert_array_equal(out, colour)
+    else:
+        order = np.argsort(colour.ravel().astype(np.float64), kind="stable")
+        assert np.all(np.diff(out.ravel()[order].astype(int)) >= 0)
+        if src.shape[2] != 4 and array.max() > array.min():  # the stretch spans min..max
+            assert out.min() == 0 and out.max() == 255
 
 
 def test_pil_rgb_is_converted_to_bgr() -> None:
