@@ -1,4 +1,5 @@
-"""The contract every backend meets, and the load-time check that a model fits it."""
+"""The contract every backend meets (:class:`Backend`, built by a :class:`BackendFactory`), and the
+load-time check that a model fits it."""
 
 from __future__ import annotations
 
@@ -16,10 +17,9 @@ if TYPE_CHECKING:
 class Backend(Protocol):
     """Runs a recognition model: ``(N, 3, H, W)`` float32 in, ``(N, T, C)`` float32 probabilities out.
 
-    Implementations are constructed as ``Backend(spec, threads=None, max_batch=32, **options)``,
-    import their runtime only there (never at module level), name the model files they read in
-    ``files_for(spec)``, and must be safe to call from several threads at once (by locking if
-    their runtime is not).
+    Implementations are built by a :class:`BackendFactory` (their class), import their runtime only
+    there (never at module level), and must be safe to call from several threads at once (by
+    locking if their runtime is not).
     """
 
     name: ClassVar[str]
@@ -38,6 +38,20 @@ class Backend(Protocol):
         ...
 
     def __call__(self, x: np.ndarray) -> np.ndarray: ...
+
+
+class BackendFactory(Protocol):
+    """What the backend registry holds: a backend class, called as ``factory(spec, threads, max_batch,
+    **options)`` with options of its own (``providers=``, ``device=``, ...) after these."""
+
+    def __call__(self, spec: ModelSpec, threads: int | None = None, max_batch: int = 32) -> Backend:
+        """Load ``spec`` on this runtime with ``threads`` CPU threads (``None``: the runtime's default),
+        for batches of up to ``max_batch`` images."""
+        ...
+
+    def files_for(self, spec: ModelSpec) -> tuple[str, ...]:
+        """The files of ``spec.directory`` the backend reads (checked against their sha256 before loading)."""
+        ...
 
 
 def check_model_output(backend: Backend, spec: ModelSpec) -> None:
