@@ -1,4 +1,4 @@
-"""Issue 5, part 2: broken models fail at load time with a ModelError, on both backends.
+"""Broken models fail at load time with a ModelError, on both backends.
 
 Cases, on a private copy of the shipped model (``models/twplate-rec``) unless said otherwise:
 
