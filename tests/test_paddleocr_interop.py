@@ -27,11 +27,12 @@ LABELS = dict(line.split("\t") for line in (SAMPLES / "labels.tsv").read_text(en
 
 needs_shipped = pytest.mark.skipif(not (MODEL / YAML_FILE).is_file(), reason="shipped model not exported")
 
-# PaddleOCR 2.10's create_predictor calls Config.enable_memory_optim(), which fails on any Paddle 3 program
-# (inference.json); the documented launcher skips that one call and runs predict_rec.py unchanged.
+# PaddleOCR 2.10's create_predictor calls Config.enable_memory_optim(), which Paddle 3 runs on a PIR program
+# (inference.json) only with the new executor; the documented launcher adds it and runs predict_rec.py unchanged.
 LAUNCHER = """import runpy, sys
 from paddle import inference
-inference.Config.enable_memory_optim = lambda self, *args: None
+memory_optim = inference.Config.enable_memory_optim
+inference.Config.enable_memory_optim = lambda self, *args: (memory_optim(self, *args), self.enable_new_executor())
 sys.argv = sys.argv[1:]
 runpy.run_path(sys.argv[0], run_name="__main__")"""
 
