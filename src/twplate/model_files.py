@@ -11,8 +11,11 @@ A model directory holds::
     name: twplate-rec
     version: "1.0"
     input: {name: x, layout: NCHW, channels: BGR, height: 48, min_width: 80, max_width: 320, mean: 0.5, std: 0.5}
-    character: ["0", "1", ..., "臨"]      # without the blank: class i + 1 of the output is character[i]
+    character: &id001 ["0", "1", ..., "臨"]  # without the blank: class i + 1 of the output is character[i]
     decode: {plate_formats: true}         # readings may be fitted to Taiwan plate formats
+    Global: {model_name: PP-OCRv3_mobile_rec}    # PaddleOCR 3 (PaddleX) reads these three sections,
+    PreProcess: {transform_ops: [{DecodeImage: {img_mode: BGR, ...}}, {RecResizeImg: {image_shape: [3, 48, 80]}}]}
+    PostProcess: {name: CTCLabelDecode, character_dict: *id001}  # twplate ignores them (docs/paddleocr.md)
     files: {inference.onnx: <sha256>, inference.json: <sha256>, inference.pdiparams: <sha256>}
 
 The ONNX file carries the same dictionary and input spec in its ``metadata_props`` (``character``:
@@ -46,6 +49,8 @@ ONNX_FILE = "inference.onnx"
 PADDLE_FILES = ("inference.json", "inference.pdiparams")
 LAYOUT = "NCHW"
 CHANNELS = "BGR"
+# PaddleOCR 3 loads a model directory only under a model name it knows; this one is the architecture.
+PADDLEX_MODEL_NAME = "PP-OCRv3_mobile_rec"
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -211,12 +216,14 @@ def write_model_yaml(
     present = [f for f in (ONNX_FILE, *PADDLE_FILES) if (directory / f).is_file()]
     if not present:
         raise ModelError(f"no model files ({ONNX_FILE}, {', '.join(PADDLE_FILES)}) in {directory}")
+    character = list(Charset.from_iterable(characters).characters)
     doc = {
         "name": name,
         "version": str(version),
         "input": input_section(preprocess, input_name),
-        "character": list(Charset.from_iterable(characters).characters),
+        "character": character,
         "decode": {"plate_formats": plate_formats},
+        **paddlex_sections(character, preprocess),
         "files": {f: sha256_file(directory / f) for f in present},
     }
     path = directory / YAML_FILE
@@ -242,6 +249,23 @@ def onnx_metadata_props(
 def input_section(preprocess: PreprocessConfig, input_name: str = "x") -> dict[str, Any]:
     """The ``input`` section of ``inference.yml`` (also the ONNX ``preprocess`` metadata)."""
     return {"name": input_name, "layout": LAYOUT, "channels": CHANNELS, **preprocess.to_dict()}
+
+
+def paddlex_sections(character: list[str], preprocess: PreprocessConfig) -> dict[str, Any]:
+    """The sections of ``inference.yml`` that PaddleOCR 3 reads (``TextRecognition(model_dir=...)``).
+
+    BGR images resized by aspect to ``height``, padded to at least ``min_width`` (PaddleOCR pads
+    narrower images where twplate stretches them), greedy CTC over ``character``; the same list
+    object as the ``character`` section, so the YAML holds it once (an alias).
+    """
+    return {
+        "Global": {"model_name": PADDLEX_MODEL_NAME},
+        "PreProcess": {"transform_ops": [
+            {"DecodeImage": {"channel_first": False, "img_mode": CHANNELS}},
+            {"RecResizeImg": {"image_shape": [3, preprocess.height, preprocess.min_width]}},
+        ]},
+        "PostProcess": {"name": "CTCLabelDecode", "character_dict": character},
+    }
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
