@@ -11,7 +11,7 @@ import importlib.util
 from typing import Any, NamedTuple
 
 from ..errors import BackendUnavailableError, ModelError
-from ..model_files import ModelSpec
+from ..model_files import AnySpec
 from .base import Backend, BackendFactory, check_model_output
 from .onnx import OnnxBackend
 from .paddle import PaddleBackend
@@ -53,7 +53,7 @@ def backend_class(name: str) -> BackendFactory:
     return entry.factory
 
 
-def resolve_backend_name(name: str, spec: ModelSpec) -> str:
+def resolve_backend_name(name: str, spec: AnySpec) -> str:
     """``name`` itself, or for ``"auto"`` the first installed backend whose files ``spec`` has.
 
     Raises:
@@ -72,7 +72,7 @@ def resolve_backend_name(name: str, spec: ModelSpec) -> str:
     raise ModelError(f"model {spec.name!r} in {spec.directory} has no files for the installed backends {installed}")
 
 
-def load_backend(name: str, spec: ModelSpec, **options: Any) -> Backend:
+def load_backend(name: str, spec: AnySpec, **options: Any) -> Backend:
     """Load model ``spec`` on backend ``name`` (or ``"auto"``) and check that its output fits the dictionary.
 
     The model files are verified against their sha256 first. ``options`` (``threads``,
