@@ -174,13 +174,14 @@ def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
 
 
-def cpu_info() -> dict:
+def cpu_info(load_average: tuple[float, float, float]) -> dict:
+    """The CPU model, its relevant flags, and the load average when the run started (other agents' work)."""
     lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
     fields = dict(line.split(":", 1) for line in lscpu.splitlines() if ":" in line)
     flags = fields.get("Flags", "").split()
     return {"model": fields.get("Model name", platform.processor()).strip(), "cpus": os.cpu_count(),
             "flags": [f for f in ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16") if f in flags],
-            "load_average_at_start": os.getloadavg()}
+            "load_average_at_start": load_average}
 
 
 def level_row(clients: int, tally: Tally, wall: float, rss: float) -> dict:
@@ -199,6 +200,7 @@ def server_args(args: argparse.Namespace) -> list[str]:
 
 
 def load_test(args: argparse.Namespace) -> dict:
+    load_average = os.getloadavg()
     with Server(server_args(args)) as server:
         pid = server.process.pid
         crops = load_crops(server.port, args.input_width)
@@ -232,7 +234,7 @@ def load_test(args: argparse.Namespace) -> dict:
     medians = {name: statistics.median(values) for name, values in rates.items()}
     service_rate, direct_rate = medians.values()
     return {
-        "cpu": cpu_info(), "source": crops.source, "model": str(benchdata.MODEL), "backend": "onnxruntime",
+        "cpu": cpu_info(load_average), "source": crops.source, "model": str(benchdata.MODEL), "backend": "onnxruntime",
         "max_wait_ms": args.max_wait_ms, "input_width": args.input_width, "requests_per_level": args.requests,
         "images_per_request": 1,
         "note": "server and load generator share the machine's cores; other agents were loading the machine",
@@ -246,6 +248,7 @@ def load_test(args: argparse.Namespace) -> dict:
 
 
 def soak(args: argparse.Namespace) -> dict:
+    load_average = os.getloadavg()
     with Server(server_args(args)) as server:
         pid = server.process.pid
         crops = load_crops(server.port, args.input_width)
@@ -267,8 +270,8 @@ def soak(args: argparse.Namespace) -> dict:
                   f"errors {len(total.errors)}, differing {total.wrong}", flush=True)
     wall = samples[-1][0]
     rss = [r for _, r in samples]
-    return {"cpu": cpu_info(), "source": crops.source, "input_width": args.input_width, "minutes": wall / 60,
-            "clients": 8, "pause_ms": 20,
+    return {"cpu": cpu_info(load_average), "source": crops.source, "input_width": args.input_width,
+            "minutes": wall / 60, "clients": 8, "pause_ms": 20,
             "requests": len(total.latencies), "requests_per_second": len(total.latencies) / wall,
             "p50_ms": 1000 * percentile(total.latencies, 50), "p99_ms": 1000 * percentile(total.latencies, 99),
             "errors": len(total.errors), "differing": total.wrong, "max_confidence_gap": total.max_confidence_gap,

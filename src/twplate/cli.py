@@ -112,7 +112,7 @@ def _add_serve_parser(commands: argparse._SubParsersAction) -> None:
                        help="plain greedy CTC reading, without fitting Taiwan plate formats")
     serve.add_argument("--no-photo", dest="photo", action="store_false", help="do not load the photo reader")
     serve.add_argument("--max-wait-ms", type=float, default=5.0,
-                       help="how long a batch waits for more requests after its first (default 5)")
+                       help="how long a batch waits for another request (default 5; ten times that in all)")
     serve.add_argument("--max-images", type=_positive_int, default=64, help="images per request (default 64)")
     serve.add_argument("--max-body-mb", type=float, default=20.0, help="request body size limit (default 20 MB)")
     serve.add_argument("--body-timeout", type=float, default=30.0,

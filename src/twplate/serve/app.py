@@ -122,7 +122,7 @@ def create_app(config: ServeConfig | None = None, *, recognizer: PlateRecognizer
         entries: list[Any] = list(images)
         for i, output in zip(good, outputs, strict=True):
             entries[i] = output
-        results = [_entry_json(entry, mode, i, len(images)) for i, entry in enumerate(entries)]
+        results = [_entry_json(entry, mode, i) for i, entry in enumerate(entries)]
         bad = sum("error" in r for r in results)
         metrics.images.labels(mode, "ok").inc(len(results) - bad)
         if bad:
@@ -281,7 +281,7 @@ def _base64_image(index: int, item: object) -> bytes | ImageError:
         return ImageError(f"image {index}: invalid base64 ({exc})")
 
 
-def _entry_json(entry: Any, mode: str, index: int, count: int) -> dict[str, Any]:
+def _entry_json(entry: Any, mode: str, index: int) -> dict[str, Any]:
     """One image's answer: its reading (crop), its plates (photo), or ``error``."""
     if isinstance(entry, BaseException):
         return {"error": _image_error_text(entry, index)}
