@@ -87,6 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
     read.add_argument("--no-plate-formats", dest="plate_formats", action="store_const", const=False,
                       default=None, help="plain greedy CTC reading, without fitting Taiwan plate formats")
     read.add_argument("--threads", type=_positive_int, default=None, help="CPU threads for the backend")
+    ray = read.add_argument_group("on a Ray cluster (needs twplate[ray]; see docs/ray.md)")
+    ray.add_argument("--ray", action="store_true", help="read on Ray Data and write the rows to --out")
+    ray.add_argument("--address", default=None,
+                     help="cluster to join: auto, ray://HOST:10001, HOST:6379 (default: start a local one)")
+    ray.add_argument("--out", default=None, help="output folder: Parquet files, or JSON lines with --json")
+    ray.add_argument("--concurrency", type=_positive_int, default=None,
+                     help="reader actors (default: one per CPU of the cluster)")
     for name, (_, help_text) in TRAINING_COMMANDS.items():
         commands.add_parser(name, help=f"{help_text} (needs twplate[train])", add_help=False)
     return parser
@@ -131,6 +138,8 @@ def _read(args: argparse.Namespace) -> int:
     from .errors import TwplateError
     from .recognizer import PlateRecognizer
 
+    if args.ray:
+        return _read_on_ray(args)
     files, unmatched = expand_paths(args.paths)
     for pattern in unmatched:
         print(f"twplate: no images match {pattern!r}", file=sys.stderr)
@@ -157,6 +166,39 @@ def _read(args: argparse.Namespace) -> int:
     if failed:
         print(f"twplate: {failed} of {len(files)} images failed", file=sys.stderr)
     return 1 if failed or unmatched else 0
+
+
+def _read_on_ray(args: argparse.Namespace) -> int:
+    """``twplate read --ray``: local inputs are found as without ``--ray``; URIs (``s3://...``) go to Ray as given."""
+    from .errors import TwplateError
+
+    if args.out is None or args.csv:
+        print("twplate read --ray: needs --out FOLDER (Parquet, or JSON lines with --json); --csv is not offered",
+              file=sys.stderr)
+        return 2
+    uris = [p for p in args.paths if "://" in p]
+    files, unmatched = expand_paths([p for p in args.paths if "://" not in p])
+    for pattern in unmatched:
+        print(f"twplate: no images match {pattern!r}", file=sys.stderr)
+    if not files and not uris:
+        return 2
+    try:
+        from . import ray as twplate_ray
+
+        twplate_ray.connect(args.address)
+        dataset = twplate_ray.read(files + uris, model=args.model, backend=args.backend, batch_size=args.batch_size,
+                                   concurrency=args.concurrency, plate_formats=args.plate_formats,
+                                   **({"threads": args.threads} if args.threads else {}))
+        summary = twplate_ray.write(dataset, args.out, json_lines=args.json)
+    except (TwplateError, ValueError) as exc:
+        print(f"twplate: {exc}", file=sys.stderr)
+        return 2
+    for _, error in summary.errors:
+        print(f"twplate: {error}", file=sys.stderr)
+    if summary.errors:
+        print(f"twplate: {len(summary.errors)} of {summary.rows} images failed", file=sys.stderr)
+    print(f"twplate: {summary.rows} rows written to {args.out}", file=sys.stderr)
+    return 1 if summary.errors or unmatched else 0
 
 
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
