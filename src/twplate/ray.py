@@ -17,7 +17,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,8 +26,10 @@ from .errors import BackendUnavailableError
 if TYPE_CHECKING:
     import pyarrow
     import ray.data
+    import ray.serve
 
     from .result import PlateResult
+    from .serve import ServeConfig
 
 INSTALL_HINT = 'pip install "twplate[ray]"'
 
@@ -185,3 +187,57 @@ def _replace(new: Path, target: Path) -> None:
     new.rename(target)
     if old is not None:
         shutil.rmtree(old)
+
+
+def serve_app(config: ServeConfig | None = None, *, replicas: int = 2, num_cpus: float = 1.0) -> ray.serve.Application:
+    """``twplate serve``'s HTTP app (:func:`twplate.serve.create_app`) as a Ray Serve application.
+
+    Each of the ``replicas`` builds the app, with its own model and request batcher, from
+    ``config``; Ray Serve's proxy spreads the requests over them. Run it with
+    ``serve.run(serve_app(...))``, or from a shell: ``serve run twplate.ray:build_app replicas=2``.
+    """
+    from .serve import ServeConfig, require_serve_extra
+
+    require_serve_extra()
+    import_ray()
+    from ray import serve
+
+    config = config or ServeConfig()
+    if config.threads is None:  # the replica's CPUs, not every CPU of its node
+        config = replace(config, threads=max(1, int(num_cpus)))
+    deployment = serve.deployment(_plate_service(), name="twplate", num_replicas=replicas,
+                                  ray_actor_options={"num_cpus": num_cpus})
+    return deployment.bind(config)
+
+
+def build_app(args: dict[str, str]) -> ray.serve.Application:
+    """``serve run twplate.ray:build_app replicas=2 model=DIR backend=onnxruntime ...``: an application builder.
+
+    ``replicas`` and ``num_cpus`` size the deployment; every other argument is a
+    :class:`~twplate.serve.ServeConfig` field, its value read as YAML (``input_width=72``, ``photo=false``).
+    """
+    import yaml
+
+    from .serve import ServeConfig
+
+    options = {key: yaml.safe_load(value) for key, value in args.items()}
+    replicas = int(options.pop("replicas", 2))
+    num_cpus = float(options.pop("num_cpus", 1.0))
+    return serve_app(ServeConfig(**options), replicas=replicas, num_cpus=num_cpus)
+
+
+def _plate_service() -> type:
+    """The deployment class: its ASGI app is built on the replica, after the constructor (Ray Serve >= 2.60)."""
+    from ray import serve
+
+    @serve.ingress()
+    class PlateService:
+        def __init__(self, config: ServeConfig) -> None:
+            self.config = config
+
+        def __serve_build_asgi_app__(self):
+            from .serve import create_app
+
+            return create_app(self.config)
+
+    return PlateService
