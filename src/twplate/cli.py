@@ -1,6 +1,7 @@
-"""Command line: ``twplate read PATH...`` and the training commands.
+"""Command line: ``twplate read PATH...``, ``twplate serve`` and the training commands.
 
-``read`` lives here. The training commands are listed in :data:`TRAINING_COMMANDS` as
+``read`` lives here; ``serve`` parses its arguments here and imports :mod:`twplate.serve` (the web
+stack of the ``serve`` extra) only when it runs. The training commands are listed in :data:`TRAINING_COMMANDS` as
 ``{command: (module, one-line help)}``; a module is imported only when its command runs, so
 ``twplate read`` never imports Paddle. Convention for those modules:
 
@@ -54,7 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if argv and argv[0] in TRAINING_COMMANDS:
             return _run_training(argv[0], argv[1:])
         args = build_parser().parse_args(argv)
-        return _read(args)
+        return _serve(args) if args.command == "serve" else _read(args)
     except SystemExit as exc:  # argparse's --help and usage errors
         return exc.code if isinstance(exc.code, int) else 2
     except BrokenPipeError:  # the reader of our output went away (``twplate read ... | head``)
@@ -94,9 +95,44 @@ def build_parser() -> argparse.ArgumentParser:
     ray.add_argument("--out", default=None, help="output folder: Parquet files, or JSON lines with --json")
     ray.add_argument("--concurrency", type=_positive_int, default=None,
                      help="reader actors (default: one per CPU of the cluster)")
+    _add_serve_parser(commands)
     for name, (_, help_text) in TRAINING_COMMANDS.items():
         commands.add_parser(name, help=f"{help_text} (needs twplate[train])", add_help=False)
     return parser
+
+
+def _add_serve_parser(commands: argparse._SubParsersAction) -> None:
+    serve = commands.add_parser("serve", help="plate reading over HTTP (needs twplate[serve])",
+                                description="Serve POST /v1/read, GET /healthz, GET /metrics and a page at GET /.")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default 127.0.0.1: this machine only)")
+    serve.add_argument("--port", type=int, default=8000, help="TCP port (default 8000)")
+    serve.add_argument("--workers", type=_positive_int, default=1,
+                       help="processes, each with its own model (default 1)")
+    serve.add_argument("--model", default=None, help="model directory or .onnx file (default: the shipped model)")
+    serve.add_argument("--backend", default="auto", help="auto (default), onnxruntime or paddle")
+    serve.add_argument("--batch-size", type=_positive_int, default=32, help="most images per model call (default 32)")
+    serve.add_argument("--threads", type=_positive_int, default=None, help="CPU threads for the backend")
+    serve.add_argument("--input-width", type=_positive_int, default=None,
+                       help="read every crop at this width (no padding: a crop reads the same in any batch)")
+    serve.add_argument("--no-plate-formats", dest="plate_formats", action="store_const", const=False, default=None,
+                       help="plain greedy CTC reading, without fitting Taiwan plate formats")
+    serve.add_argument("--no-photo", dest="photo", action="store_false", help="do not load the photo reader")
+    serve.add_argument("--max-wait-ms", type=float, default=5.0,
+                       help="how long a batch waits for more requests after its first (default 5)")
+    serve.add_argument("--max-images", type=_positive_int, default=64, help="images per request (default 64)")
+    serve.add_argument("--max-body-mb", type=float, default=20.0, help="request body size limit (default 20 MB)")
+    serve.add_argument("--body-timeout", type=float, default=30.0,
+                       help="seconds a request body may pause while it arrives (default 30)")
+    serve.add_argument("--api-key", default=os.environ.get("TWPLATE_API_KEY"),
+                       help="require this key in the X-API-Key header (default: $TWPLATE_API_KEY; none: open)")
+    serve.add_argument("--timeout-keep-alive", type=float, default=5.0,
+                       help="seconds an idle connection is kept open (default 5)")
+    serve.add_argument("--graceful-timeout", type=float, default=30.0,
+                       help="seconds SIGTERM waits for requests in flight (default 30)")
+    serve.add_argument("--limit-concurrency", type=_positive_int, default=None,
+                       help="connections and requests at once before answering 503 (default: no limit)")
+    serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
 
 
 def _positive_int(text: str) -> int:
@@ -199,6 +235,30 @@ def _read_on_ray(args: argparse.Namespace) -> int:
         print(f"twplate: {len(summary.errors)} of {summary.rows} images failed", file=sys.stderr)
     print(f"twplate: {summary.rows} rows written to {args.out}", file=sys.stderr)
     return 1 if summary.errors or unmatched else 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .backends import resolve_backend_name
+    from .errors import TwplateError
+    from .model_files import load_model_spec
+
+    try:
+        from . import serve
+
+        serve.require_serve_extra()
+        resolve_backend_name(args.backend, load_model_spec(args.model))  # fail here, not in every worker
+        config = serve.ServeConfig(
+            model=args.model, backend=args.backend, batch_size=args.batch_size, threads=args.threads,
+            input_width=args.input_width, plate_formats=args.plate_formats, photo=args.photo,
+            max_wait_ms=args.max_wait_ms, max_images=args.max_images,
+            max_body_bytes=int(args.max_body_mb * 1024 * 1024), body_timeout_s=args.body_timeout, api_key=args.api_key)
+    except (TwplateError, ValueError) as exc:
+        print(f"twplate serve: {exc}", file=sys.stderr)
+        return 2
+    return serve.run_server(config, host=args.host, port=args.port, workers=args.workers,
+                            timeout_keep_alive=args.timeout_keep_alive,
+                            timeout_graceful_shutdown=args.graceful_timeout,
+                            limit_concurrency=args.limit_concurrency, log_level=args.log_level)
 
 
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:

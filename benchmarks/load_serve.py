@@ -1,0 +1,320 @@
+"""Load test of ``twplate serve`` on loopback: concurrent clients sending real val crops, against the library.
+
+Usage: python benchmarks/load_serve.py [--clients 1,8,32,128] [--requests 600] [--rounds 5]
+       [--max-seconds 120] [--soak-minutes 0] [--out benchmarks/results/serve]
+
+A real server (``python -m twplate serve`` on a free 127.0.0.1 port) is started with the shipped
+model. For each client count, that many clients (one keep-alive connection each) send one crop per
+request (multipart field ``image``) until ``--requests`` requests or ``--max-seconds`` have passed;
+every answer is checked against :class:`PlateRecognizer` reading the same crop alone. Reported:
+requests/s, images/s, latency percentiles, errors, wrong answers and the server's RSS after each level.
+
+Then the ratio the issue asks for, round-robin (``benchdata.round_robin``) so that a busy spell of
+the shared machine hits both alike: the service at 32 clients against ``PlateRecognizer`` called
+directly at batch 32 on the same encoded crops (the library decodes them too), ``--rounds`` times.
+
+``--soak-minutes M`` instead runs a moderate load (8 clients, each pausing 20 ms between requests)
+for M minutes, samples the server's RSS every 30 s, and checks every answer.
+
+The clients speak HTTP/1.1 over asyncio streams with each request's bytes built beforehand, so that
+the load generator, which shares the machine's cores with the server, costs as little CPU as it can.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+import benchdata  # noqa: E402
+
+from serving import Server  # noqa: E402
+from twplate import PlateRecognizer  # noqa: E402
+
+BOUNDARY = "twplate-load-boundary"
+DIRECT_BATCH = 32
+CONFIDENCE_TOLERANCE = 0.15
+"""A crop's confidence in a batch may differ from its confidence alone: batches are zero-padded to
+their widest crop and the SVTR neck attends over the whole width (see tests/test_reliability_inputs.py)."""
+
+
+@dataclass
+class Crops:
+    """Real val crops as encoded bytes, each one's multipart request, and the library's reading of it alone."""
+
+    data: list[bytes]
+    requests: list[bytes]
+    texts: list[str]
+    confidences: list[float]
+    source: str
+
+
+def load_crops(port: int) -> Crops:
+    tsv = benchdata.data_root() / "real" / "val.tsv"
+    if not tsv.is_file():
+        raise SystemExit(f"real val crops not found at {tsv} (set TWPLATE_DATA)")
+    rows = [line.split("\t") for line in tsv.read_text(encoding="utf-8").splitlines() if line.strip()]
+    data = [(tsv.parent / path).read_bytes() for path, _ in rows]
+    reader = PlateRecognizer(backend="onnxruntime", batch_size=1)
+    alone = [reader(d) for d in data]
+    return Crops(data, [multipart_request(port, d) for d in data], [r.text for r in alone],
+                 [r.confidence for r in alone], f"real val ({tsv}, {len(data)} crops)")
+
+
+def multipart_request(port: int, image: bytes) -> bytes:
+    body = (f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"crop.jpg\"\r\n"
+            f"Content-Type: image/jpeg\r\n\r\n").encode() + image + f"\r\n--{BOUNDARY}--\r\n".encode()
+    head = (f"POST /v1/read HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: multipart/form-data; "
+            f"boundary={BOUNDARY}\r\nContent-Length: {len(body)}\r\n\r\n").encode()
+    return head + body
+
+
+@dataclass
+class Tally:
+    """What a load level saw."""
+
+    latencies: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    wrong: int = 0
+    max_confidence_gap: float = 0.0
+
+    def check(self, crops: Crops, index: int, status: int, body: bytes) -> None:
+        if status != 200:
+            self.errors.append(f"HTTP {status}: {body[:200]!r}")
+            return
+        (result,) = json.loads(body)["results"]
+        if "error" in result:
+            self.errors.append(result["error"])
+        elif result["text"] != crops.texts[index]:
+            self.wrong += 1
+        else:
+            gap = abs(result["confidence"] - crops.confidences[index])
+            self.max_confidence_gap = max(self.max_confidence_gap, gap)
+            if gap > CONFIDENCE_TOLERANCE:
+                self.wrong += 1
+
+
+async def _one_client(port: int, crops: Crops, next_index, tally: Tally, deadline: float, pause: float) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        while (index := next_index()) is not None and time.monotonic() < deadline:
+            crop = index % len(crops.data)
+            start = time.perf_counter()
+            writer.write(crops.requests[crop])
+            await writer.drain()
+            head = await reader.readuntil(b"\r\n\r\n")
+            status = int(head.split(b" ", 2)[1])
+            length = next(int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                          if line.lower().startswith(b"content-length:"))
+            body = await reader.readexactly(length)
+            tally.latencies.append(time.perf_counter() - start)
+            tally.check(crops, crop, status, body)
+            if pause:
+                await asyncio.sleep(pause)
+    finally:
+        writer.close()
+
+
+def run_clients(port: int, crops: Crops, clients: int, requests: int | None, seconds: float,
+                pause: float = 0.0, offset: int = 0) -> tuple[Tally, float]:
+    """``clients`` concurrent clients sending ``requests`` crops (or until ``seconds``); the tally and wall time."""
+    counter = iter(range(offset, offset + requests) if requests is not None else _forever(offset))
+    tally = Tally()
+
+    def next_index() -> int | None:
+        return next(counter, None)
+
+    async def main() -> None:
+        deadline = time.monotonic() + seconds
+        await asyncio.gather(*(_one_client(port, crops, next_index, tally, deadline, pause) for _ in range(clients)))
+
+    start = time.perf_counter()
+    asyncio.run(main())
+    return tally, time.perf_counter() - start
+
+
+def _forever(start: int):
+    while True:
+        yield start
+        start += 1
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+def percentile(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
+
+
+def cpu_info() -> dict:
+    lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+    fields = dict(line.split(":", 1) for line in lscpu.splitlines() if ":" in line)
+    flags = fields.get("Flags", "").split()
+    return {"model": fields.get("Model name", platform.processor()).strip(), "cpus": os.cpu_count(),
+            "flags": [f for f in ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16") if f in flags],
+            "load_average_at_start": os.getloadavg()}
+
+
+def level_row(clients: int, tally: Tally, wall: float, rss: float) -> dict:
+    n = len(tally.latencies)
+    return {"clients": clients, "requests": n, "seconds": wall, "requests_per_second": n / wall,
+            "images_per_second": n / wall, "p50_ms": 1000 * percentile(tally.latencies, 50),
+            "p95_ms": 1000 * percentile(tally.latencies, 95), "p99_ms": 1000 * percentile(tally.latencies, 99),
+            "errors": len(tally.errors), "wrong_answers": tally.wrong,
+            "max_confidence_gap": tally.max_confidence_gap, "server_rss_mb_after": rss,
+            "first_errors": tally.errors[:3]}
+
+
+def load_test(args: argparse.Namespace) -> dict:
+    with Server(["--backend", "onnxruntime", "--no-photo", "--max-wait-ms", str(args.max_wait_ms)]) as server:
+        pid = server.process.pid
+        crops = load_crops(server.port)
+        rss_start = rss_mb(pid)
+        run_clients(server.port, crops, 8, 64, args.max_seconds)  # warm-up
+        rss_warm = rss_mb(pid)
+        levels = []
+        for clients in args.clients:
+            tally, wall = run_clients(server.port, crops, clients, args.requests, args.max_seconds)
+            levels.append(level_row(clients, tally, wall, rss_mb(pid)))
+            print(f"{clients:4d} clients: {levels[-1]['images_per_second']:7.1f} img/s, p50 "
+                  f"{levels[-1]['p50_ms']:.1f} ms, p99 {levels[-1]['p99_ms']:.1f} ms, errors {len(tally.errors)}, "
+                  f"wrong {tally.wrong}", flush=True)
+        direct = PlateRecognizer(backend="onnxruntime", batch_size=DIRECT_BATCH)
+        images = benchdata.cycle(crops.data, args.compare_images)
+        checked: list[Tally] = []
+
+        def service() -> None:
+            tally, _ = run_clients(server.port, crops, 32, args.compare_images, args.max_seconds)
+            checked.append(tally)
+
+        seconds = benchdata.round_robin({"service, 32 clients": service,
+                                         f"PlateRecognizer, batch {DIRECT_BATCH}": lambda: direct.run_many(images)},
+                                        args.rounds)
+        rss_end = rss_mb(pid)
+    rates = {name: [args.compare_images / s for s in values] for name, values in seconds.items()}
+    medians = {name: statistics.median(values) for name, values in rates.items()}
+    service_rate, direct_rate = medians.values()
+    return {
+        "cpu": cpu_info(), "source": crops.source, "model": str(benchdata.MODEL), "backend": "onnxruntime",
+        "max_wait_ms": args.max_wait_ms, "requests_per_level": args.requests, "images_per_request": 1,
+        "note": "server and load generator share the machine's cores; other agents were loading the machine",
+        "server_rss_mb": {"ready": rss_start, "after_warm_up": rss_warm, "end": rss_end},
+        "levels": levels,
+        "comparison": {"images_per_round": args.compare_images, "rounds": args.rounds, "images_per_second": rates,
+                       "median_images_per_second": medians, "ratio": service_rate / direct_rate,
+                       "errors": sum(len(t.errors) for t in checked), "wrong_answers": sum(t.wrong for t in checked)},
+    }
+
+
+def soak(args: argparse.Namespace) -> dict:
+    with Server(["--backend", "onnxruntime", "--no-photo", "--max-wait-ms", str(args.max_wait_ms)]) as server:
+        pid = server.process.pid
+        crops = load_crops(server.port)
+        run_clients(server.port, crops, 8, 64, args.max_seconds)  # warm-up
+        samples = [(0.0, rss_mb(pid))]
+        total = Tally()
+        start, end, offset = time.monotonic(), time.monotonic() + 60 * args.soak_minutes, 0
+        while time.monotonic() < end:
+            tally, _ = run_clients(server.port, crops, 8, None, min(30.0, end - time.monotonic()), pause=0.02,
+                                   offset=offset)
+            offset += len(tally.latencies)
+            total.latencies += tally.latencies
+            total.errors += tally.errors
+            total.wrong += tally.wrong
+            total.max_confidence_gap = max(total.max_confidence_gap, tally.max_confidence_gap)
+            samples.append((time.monotonic() - start, rss_mb(pid)))
+            print(f"{samples[-1][0]:7.0f} s: {len(total.latencies)} requests, RSS {samples[-1][1]:.1f} MB, "
+                  f"errors {len(total.errors)}, wrong {total.wrong}", flush=True)
+    wall = samples[-1][0]
+    rss = [r for _, r in samples]
+    return {"cpu": cpu_info(), "source": crops.source, "minutes": wall / 60, "clients": 8, "pause_ms": 20,
+            "requests": len(total.latencies), "requests_per_second": len(total.latencies) / wall,
+            "p50_ms": 1000 * percentile(total.latencies, 50), "p99_ms": 1000 * percentile(total.latencies, 99),
+            "errors": len(total.errors), "wrong_answers": total.wrong, "max_confidence_gap": total.max_confidence_gap,
+            "rss_mb": {"after_warm_up": rss[0], "first_half_max": max(rss[: len(rss) // 2 + 1]),
+                       "second_half_max": max(rss[len(rss) // 2:]), "end": rss[-1]},
+            "rss_samples": samples, "first_errors": total.errors[:3],
+            "note": "other agents were loading the machine"}
+
+
+def markdown(result: dict) -> str:
+    cpu = result["cpu"]
+    lines = [f"`twplate serve` load test: {result['source']}, one crop per request, shipped model on onnxruntime, "
+             f"batching wait {result['max_wait_ms']} ms. {cpu['model']} ({cpu['cpus']} CPUs, "
+             f"{' '.join(cpu['flags'])}), load average {cpu['load_average_at_start'][0]:.1f} at the start: "
+             "the server and the load generator share these cores, and other agents were loading the machine.", "",
+             "| clients | requests | requests/s | images/s | p50 ms | p95 ms | p99 ms | errors | wrong "
+             "| server RSS MB |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for row in result["levels"]:
+        lines.append(f"| {row['clients']} | {row['requests']} | {row['requests_per_second']:.1f} | "
+                     f"{row['images_per_second']:.1f} | {row['p50_ms']:.1f} | {row['p95_ms']:.1f} | "
+                     f"{row['p99_ms']:.1f} | {row['errors']} | {row['wrong_answers']} | "
+                     f"{row['server_rss_mb_after']:.0f} |")
+    comparison = result["comparison"]
+    (service, direct) = comparison["median_images_per_second"].items()
+    rss = result["server_rss_mb"]
+    lines += ["", f"* {service[0]}: {service[1]:.1f} images/s; {direct[0]} on the same encoded crops: "
+              f"{direct[1]:.1f} images/s; ratio **{comparison['ratio']:.0%}** (medians of {comparison['rounds']} "
+              f"round-robin rounds of {comparison['images_per_round']} images; errors {comparison['errors']}, "
+              f"wrong answers {comparison['wrong_answers']}).",
+              f"* Server RSS: {rss['ready']:.0f} MB ready, {rss['after_warm_up']:.0f} MB after warm-up, "
+              f"{rss['end']:.0f} MB at the end.",
+              "* Wrong = text differs from `PlateRecognizer` reading the crop alone, or confidence by more than "
+              f"{CONFIDENCE_TOLERANCE}."]
+    return "\n".join(lines) + "\n"
+
+
+def soak_markdown(result: dict) -> str:
+    rss = result["rss_mb"]
+    return (f"Soak: {result['minutes']:.1f} minutes, {result['clients']} clients pausing {result['pause_ms']} ms "
+            f"between requests, {result['requests']} requests ({result['requests_per_second']:.1f}/s), "
+            f"p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms, errors {result['errors']}, wrong answers "
+            f"{result['wrong_answers']} (largest confidence gap {result['max_confidence_gap']:.3f}). Server RSS: "
+            f"{rss['after_warm_up']:.1f} MB after warm-up, max {rss['first_half_max']:.1f} MB in the first half, "
+            f"{rss['second_half_max']:.1f} MB in the second, {rss['end']:.1f} MB at the end. {result['cpu']['model']}; "
+            "other agents were loading the machine.\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=lambda s: [int(x) for x in s.split(",")], default=[1, 8, 32, 128])
+    parser.add_argument("--requests", type=int, default=600, help="requests per client count")
+    parser.add_argument("--compare-images", type=int, default=512, help="images per round of the comparison")
+    parser.add_argument("--rounds", type=int, default=5, help="round-robin rounds of the comparison")
+    parser.add_argument("--max-seconds", type=float, default=120, help="time limit of each level and round")
+    parser.add_argument("--max-wait-ms", type=float, default=5.0, help="the server's batching wait")
+    parser.add_argument("--soak-minutes", type=float, default=0, help="run the soak instead of the load test")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/serve"),
+                        help="results as OUT.json and OUT.md (the soak: OUT_soak.json and .md)")
+    args = parser.parse_args(argv)
+    if args.soak_minutes:
+        result, out = soak(args), args.out.with_name(args.out.name + "_soak")
+        text = soak_markdown(result)
+    else:
+        result, out = load_test(args), args.out
+        text = markdown(result)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    out.with_suffix(".md").write_text(text, encoding="utf-8")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
