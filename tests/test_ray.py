@@ -166,3 +166,50 @@ def test_cli_without_ray_names_the_extra(tmp_path: Path):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=REPO)
     assert done.returncode == 2
     assert "twplate[ray]" in done.stderr
+
+
+@pytest.mark.slow
+def test_serve_with_two_replicas_answers_as_twplate_serve(cluster, images):
+    """The same requests, sent 8 at a time to 2 Ray Serve replicas and one by one to ``twplate serve``.
+
+    At a fixed input width a crop reads the same in any batch, so how the requests are gathered
+    into batches (and on which replica) cannot change an answer.
+    """
+    httpx = pytest.importorskip("httpx")
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ray import serve
+
+    from serving import Server, free_port
+    from twplate.ray import serve_app
+    from twplate.serve import ServeConfig
+
+    good, bad = images
+    requests = [[*good[i : i + 4], *bad[i % 2 : i % 2 + 1]] for i in range(0, 24, 3)]
+
+    def post(url: str, paths: list[str]) -> dict:
+        files = [("image", (Path(p).name, Path(p).read_bytes())) for p in paths]
+        response = httpx.post(f"{url}/v1/read", files=files, timeout=120)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    port = free_port()
+    serve.start(http_options={"host": "127.0.0.1", "port": port})
+    try:
+        serve.run(serve_app(ServeConfig(photo=False, input_width=72), replicas=2), name="twplate", route_prefix="/")
+        status = serve.status().applications["twplate"].deployments["twplate"]
+        assert status.replica_states.get("RUNNING") == 2, status
+        with ThreadPoolExecutor(8) as pool:
+            on_ray = list(pool.map(lambda paths: post(f"http://127.0.0.1:{port}", paths), requests))
+    finally:
+        serve.shutdown()
+    with Server(["--no-photo", "--input-width", "72", "--threads", "1"]) as single:
+        alone = [post(single.url, paths) for paths in requests]
+    assert all("error" in answer["results"][-1] for answer in alone)
+    for ray_answer, single_answer in zip(on_ray, alone, strict=True):
+        for got, expected in zip(ray_answer["results"], single_answer["results"], strict=True):
+            assert got.keys() == expected.keys()
+            assert got.get("text") == expected.get("text") and got.get("error") == expected.get("error")
+            if "text" in got:  # batch sizes differ: ONNX Runtime's sums may differ in the last bits
+                np.testing.assert_allclose(got["confidence"], expected["confidence"], atol=1e-5)
+                np.testing.assert_allclose(got["char_confidences"], expected["char_confidences"], atol=1e-5)
