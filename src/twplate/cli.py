@@ -105,6 +105,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="longest side of the detector's input in pixels (default: the detector's own)")
     for name, (_, help_text) in MODULE_COMMANDS.items():
         commands.add_parser(name, help=help_text, add_help=False)
+    ray = read.add_argument_group("on a Ray cluster (needs twplate[ray]; see docs/ray.md)")
+    ray.add_argument("--ray", action="store_true", help="read on Ray Data and write the rows to --out")
+    ray.add_argument("--address", default=None,
+                     help="cluster to join: auto, ray://HOST:10001, HOST:6379 (default: start a local one)")
+    ray.add_argument("--out", default=None, help="output folder: Parquet files, or JSON lines with --json")
+    ray.add_argument("--concurrency", type=_positive_int, default=None,
+                     help="reader actors (default: one per CPU of the cluster)")
     _add_serve_parser(commands)
     for name, (_, help_text) in TRAINING_COMMANDS.items():
         commands.add_parser(name, help=f"{help_text} (needs twplate[train])", add_help=False)
@@ -184,6 +191,8 @@ def _read(args: argparse.Namespace) -> int:
     from .errors import TwplateError
     from .recognizer import PlateRecognizer
 
+    if args.ray:
+        return _read_on_ray(args)
     if args.draw is not None and not args.photos:
         print("twplate: --draw needs --photos", file=sys.stderr)
         return 2
@@ -275,6 +284,39 @@ def _draw(path: str, plates: list[PlateResult], out: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     if not cv2.imwrite(str(out), image):
         print(f"twplate: cannot write {out}", file=sys.stderr)
+
+
+def _read_on_ray(args: argparse.Namespace) -> int:
+    """``twplate read --ray``: local inputs are found as without ``--ray``; URIs (``s3://...``) go to Ray as given."""
+    from .errors import TwplateError
+
+    if args.out is None or args.csv:
+        print("twplate read --ray: needs --out FOLDER (Parquet, or JSON lines with --json); --csv is not offered",
+              file=sys.stderr)
+        return 2
+    uris = [p for p in args.paths if "://" in p]
+    files, unmatched = expand_paths([p for p in args.paths if "://" not in p])
+    for pattern in unmatched:
+        print(f"twplate: no images match {pattern!r}", file=sys.stderr)
+    if not files and not uris:
+        return 2
+    try:
+        from . import ray as twplate_ray
+
+        twplate_ray.connect(args.address)
+        dataset = twplate_ray.read(files + uris, model=args.model, backend=args.backend, batch_size=args.batch_size,
+                                   concurrency=args.concurrency, plate_formats=args.plate_formats,
+                                   **({"threads": args.threads} if args.threads else {}))
+        summary = twplate_ray.write(dataset, args.out, json_lines=args.json)
+    except (TwplateError, ValueError) as exc:
+        print(f"twplate: {exc}", file=sys.stderr)
+        return 2
+    for _, error in summary.errors:
+        print(f"twplate: {error}", file=sys.stderr)
+    if summary.errors:
+        print(f"twplate: {len(summary.errors)} of {summary.rows} images failed", file=sys.stderr)
+    print(f"twplate: {summary.rows} rows written to {args.out}", file=sys.stderr)
+    return 1 if summary.errors or unmatched else 0
 
 
 def _serve(args: argparse.Namespace) -> int:

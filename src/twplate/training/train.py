@@ -61,6 +61,8 @@ def train(cfg: TrainConfig, fresh: bool = False) -> dict[str, float]:
 
     On CPU, ``Global.workers`` processes train data-parallel (gloo), each on ``threads / workers``
     math threads: Paddle's CPU conv kernels barely use a second thread, a second process does.
+    Started by ``python -m paddle.distributed.launch`` (which sets ``PADDLE_TRAINERS_NUM``), this
+    process is one of the launcher's and spawns none: the launcher decides the processes per node.
     """
     workers = cfg.Global.workers
     per_worker = max(1, cfg.Global.threads // max(workers, 1))
@@ -69,7 +71,7 @@ def train(cfg: TrainConfig, fresh: bool = False) -> dict[str, float]:
     os.environ.setdefault("KMP_BLOCKTIME", "0")
     import paddle
 
-    if workers > 1 and not _has_gpu(paddle):
+    if workers > 1 and "PADDLE_TRAINERS_NUM" not in os.environ and not _has_gpu(paddle):
         import paddle.distributed as dist
 
         dist.spawn(_train_worker, args=(cfg, fresh), nprocs=workers, backend="gloo")
