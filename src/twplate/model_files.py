@@ -4,6 +4,8 @@ A model directory holds::
 
     inference.onnx                          ONNX model, for the onnxruntime backend
     inference.json + inference.pdiparams    Paddle 3 inference model, for the paddle backend
+    inference.xml + inference.bin           OpenVINO IR (optional; the openvino backend reads it
+                                            instead of the ONNX file; an int8 model has only this)
     inference.yml                           name, version, input spec, dictionary, sha256 of each file
 
 ``inference.yml`` looks like::
@@ -44,6 +46,8 @@ DEFAULT_MODEL = "twplate-rec"
 YAML_FILE = "inference.yml"
 ONNX_FILE = "inference.onnx"
 PADDLE_FILES = ("inference.json", "inference.pdiparams")
+OPENVINO_FILES = ("inference.xml", "inference.bin")
+MODEL_FILES = (ONNX_FILE, *PADDLE_FILES, *OPENVINO_FILES)
 LAYOUT = "NCHW"
 CHANNELS = "BGR"
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -208,9 +212,9 @@ def write_model_yaml(
     Returns the path written.
     """
     directory = Path(directory)
-    present = [f for f in (ONNX_FILE, *PADDLE_FILES) if (directory / f).is_file()]
+    present = [f for f in MODEL_FILES if (directory / f).is_file()]
     if not present:
-        raise ModelError(f"no model files ({ONNX_FILE}, {', '.join(PADDLE_FILES)}) in {directory}")
+        raise ModelError(f"no model files ({', '.join(MODEL_FILES)}) in {directory}")
     doc = {
         "name": name,
         "version": str(version),

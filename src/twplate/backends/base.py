@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
@@ -69,3 +71,32 @@ def check_model_output(backend: Backend, spec: ModelSpec) -> None:
         sums = out.sum(axis=2)
         if out.shape[1] == 0 or not np.allclose(sums, 1.0, atol=1e-3) or out.min() < 0:
             raise ModelError(f"{where} does not output probabilities (class sums {sums.min():.3g}..{sums.max():.3g})")
+
+
+def check_graph_io(spec: ModelSpec, path: Path, inputs: Sequence[tuple[str, Sequence[int | None]]],
+                   outputs: int, characters: str | None) -> str:
+    """Refuse a graph whose input or dictionary metadata does not fit ``spec``; return the input name.
+
+    Args:
+        spec: the model description the graph must fit.
+        path: the graph's file, for the messages.
+        inputs: name and shape of each graph input, ``None`` for a variable dimension.
+        outputs: how many outputs the graph has.
+        characters: the dictionary the graph carries in its metadata (newline-joined), if any.
+
+    Raises:
+        ModelError: not one input and one output, an input other than ``(N, 3, height, W)`` with a
+            variable ``W``, an input name other than ``spec.input_name``, or another dictionary.
+    """
+    if len(inputs) != 1 or outputs != 1:
+        raise ModelError(f"{path}: expected one input and one output, found {len(inputs)} and {outputs}")
+    (name, shape), height = inputs[0], spec.preprocess.height
+    if len(shape) != 4 or shape[1] != 3 or shape[2] not in (height, None) or shape[3] is not None:
+        raise ModelError(f"{path}: input {name!r} has shape {list(shape)}; expected (N, 3, {height}, W) "
+                         "with variable W (NCHW, BGR)")
+    if name != spec.input_name:
+        raise ModelError(f"{path}: input is named {name!r}, the model description says {spec.input_name!r}")
+    if characters is not None and tuple(characters.split("\n")) != spec.charset.characters:
+        raise ModelError(f"{path}: the dictionary in its metadata differs from the model description's "
+                         f"({len(characters.split(chr(10)))} vs {len(spec.charset.characters)} characters)")
+    return name
