@@ -18,6 +18,7 @@ drawn by ``scripts/render_samples.py``'s renderer stand in (same kind of shapes,
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
 import os
@@ -85,6 +86,24 @@ def load_val(limit: int | None = None) -> tuple[list[np.ndarray], list[str], str
               for _ in range(limit or 256)]
     images = [render_plate(t, height=rng.choice((40, 64, 96, 128))) for t in labels]
     return images, labels, "synthetic (scripts/render_samples.py)"
+
+
+CPU_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16", "amx_int8", "amx_fp16")
+"""The instruction sets that decide CPU inference speed per precision (fp32, int8: VNNI/AMX, bf16)."""
+
+
+def cpu_description() -> dict[str, object]:
+    """The CPU every speed figure is recorded with: model name (and family/model numbers, as a VM may
+    hide the name), CPUs this process sees, the :data:`CPU_FLAGS` it has."""
+    info = {}
+    with contextlib.suppress(OSError), open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+        for line in cpuinfo:
+            key, _, value = line.partition(":")
+            info.setdefault(key.strip(), value.strip())
+    flags = set(info.get("flags", "").split())
+    return {"model": f"{info.get('model name', 'unknown')} (family {info.get('cpu family', '?')}, "
+                     f"model {info.get('model', '?')})", "cpus": os.cpu_count(),
+            "flags": [flag for flag in CPU_FLAGS if flag in flags]}
 
 
 def cycle(items: Sequence, n: int) -> list:

@@ -30,7 +30,8 @@ BACKENDS: dict[str, BackendEntry] = {
     "onnxruntime": BackendEntry("twplate.backends.onnx:OnnxBackend", "onnxruntime",
                                 "pip install 'twplate[onnx]' (CPU) or 'twplate[onnx-gpu]' (CUDA, TensorRT), not both"),
     "paddle": BackendEntry("twplate.backends.paddle:PaddleBackend", "paddle", "pip install 'twplate[paddle]'"),
-    "openvino": BackendEntry("twplate.backends.openvino:OpenVinoBackend", "openvino", "pip install 'twplate[openvino]'"),
+    "openvino": BackendEntry("twplate.backends.openvino:OpenVinoBackend", "openvino",
+                             "pip install 'twplate[openvino]'"),
 }
 
 

@@ -82,8 +82,8 @@ class OpenVinoBackend:
             model = core.read_model(str(path))
         except Exception as exc:  # OpenVINO raises RuntimeError (and others) for unreadable files
             raise ModelError(f"openvino cannot load {path}: {exc}") from exc
-        self._input = check_graph_io(spec, path, [(i.get_any_name(), _dims(i.get_partial_shape())) for i in model.inputs],
-                                     len(model.outputs), _characters(model, path))
+        inputs = [(i.get_any_name(), _dims(i.get_partial_shape())) for i in model.inputs]
+        self._input = check_graph_io(spec, path, inputs, len(model.outputs), _characters(model, path))
         quantized = any(op.get_type_name() == "FakeQuantize" for op in model.get_ops())
         precision = precision or ("int8" if quantized else "fp32")
         if quantized != (precision == "int8"):
