@@ -155,7 +155,8 @@ def export_int8_ir(fp32_dir: Path, out: Path, accuracy_control: bool = False, ma
     fp32_texts = [r.text for r in PlateRecognizer(fp32_dir, backend="openvino", precision="fp32")(holdout)]
     int8_texts = [r.text for r in PlateRecognizer(out, backend="openvino", precision="int8")(holdout)]
     return {"holdout_exact_fp32": _share(fp32_texts, holdout_labels),
-            "holdout_exact_int8": _share(int8_texts, holdout_labels), "holdout_agreement": _share(int8_texts, fp32_texts)}
+            "holdout_exact_int8": _share(int8_texts, holdout_labels),
+            "holdout_agreement": _share(int8_texts, fp32_texts)}
 
 
 def _share(texts: Sequence[str], reference: Sequence[str]) -> float:
