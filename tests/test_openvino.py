@@ -14,7 +14,7 @@ import pytest
 import tiny_models
 import twplate.backends as backends
 from twplate import PlateRecognizer
-from twplate.errors import ModelError
+from twplate.errors import BackendUnavailableError, ModelError
 from twplate.model_files import (
     ONNX_FILE,
     OPENVINO_FILES,
@@ -60,9 +60,13 @@ def assert_same_readings(a: list, b: list) -> None:
 # ---------------------------------------------------------------- reading
 
 
-def test_registered_and_available() -> None:
-    assert "openvino" in backends.BACKENDS
-    assert "openvino" in backends.available_backends()
+def test_registered_and_available(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert backends.available_backends()[-1] == "openvino"  # last for "auto": see docs/openvino.md
+    real_find_spec = backends.importlib.util.find_spec
+    monkeypatch.setattr(backends.importlib.util, "find_spec",
+                        lambda name, *a: None if name == "openvino" else real_find_spec(name, *a))
+    with pytest.raises(BackendUnavailableError, match=r"pip install 'twplate\[openvino\]'"):
+        backends.backend_class("openvino")
 
 
 def test_tiny_model_reads_like_onnxruntime(tiny_model_dir: Path) -> None:
