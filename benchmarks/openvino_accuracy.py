@@ -1,6 +1,6 @@
 """OpenVINO per precision against ONNX Runtime on real val: accuracy and parity (speed: interleaved.py).
 
-Usage: python benchmarks/openvino.py [--int8 MODEL_DIR] [--json out.json]
+Usage: python benchmarks/openvino_accuracy.py [--int8 MODEL_DIR] [--json out.json]
 
 Every case reads all of ``val.tsv`` through :class:`twplate.PlateRecognizer` as users do (plate
 formats as the model declares, batch 32): exact match, the share of readings identical to ONNX
