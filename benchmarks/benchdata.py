@@ -231,7 +231,7 @@ def openvino_default_precision() -> str:
     AVX512_BF16, else ``f32``): the one RapidOCR's OpenVINO engine runs in."""
     import openvino as ov
 
-    return str(ov.Core().get_property("CPU", "INFERENCE_PRECISION_HINT"))
+    return ov.Core().get_property("CPU", "INFERENCE_PRECISION_HINT").to_string()
 
 
 def paddleocr_available() -> bool:
