@@ -7,6 +7,8 @@ A model directory holds::
 
     inference.onnx                          ONNX model, for the onnxruntime backend
     inference.json + inference.pdiparams    Paddle 3 inference model, for the paddle backend
+    inference.xml + inference.bin           OpenVINO IR (optional; the openvino backend reads it
+                                            instead of the ONNX file; an int8 model has only this)
     inference.yml                           name, version, input spec, dictionary, sha256 of each file
 
 ``inference.yml`` looks like::
@@ -62,6 +64,8 @@ TASKS = ("rec", "det")
 YAML_FILE = "inference.yml"
 ONNX_FILE = "inference.onnx"
 PADDLE_FILES = ("inference.json", "inference.pdiparams")
+OPENVINO_FILES = ("inference.xml", "inference.bin")
+MODEL_FILES = (ONNX_FILE, *PADDLE_FILES, *OPENVINO_FILES)
 LAYOUT = "NCHW"
 CHANNELS = "BGR"
 # PaddleOCR 3 loads a model directory only under a model name it knows; this one is the architecture.
@@ -323,9 +327,9 @@ def write_detector_yaml(directory: str | os.PathLike[str], name: str, version: s
 
 def _write_yaml(directory: Path, doc: dict[str, Any]) -> Path:
     """``doc`` plus the sha256 of each model file present in ``directory``, written as ``inference.yml``."""
-    present = [f for f in (ONNX_FILE, *PADDLE_FILES) if (directory / f).is_file()]
+    present = [f for f in MODEL_FILES if (directory / f).is_file()]
     if not present:
-        raise ModelError(f"no model files ({ONNX_FILE}, {', '.join(PADDLE_FILES)}) in {directory}")
+        raise ModelError(f"no model files ({', '.join(MODEL_FILES)}) in {directory}")
     doc = {**doc, "files": {f: sha256_file(directory / f) for f in present}}
     path = directory / YAML_FILE
     path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False, width=4096), encoding="utf-8")

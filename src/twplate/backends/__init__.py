@@ -1,8 +1,10 @@
-"""Backends by name. A backend's runtime (onnxruntime, paddle) is imported only when a model is loaded on it.
+"""Backends by name. A backend's runtime (onnxruntime, paddle, openvino) is imported only when a model is loaded on it.
 
 :data:`BACKENDS` maps each name to its class (a :class:`BackendFactory`), the runtime package it
 needs and how to install that. ``"auto"`` takes the first backend, in table order, whose runtime is
-installed and whose files the model has: onnxruntime, then paddle.
+installed and whose files the model has: onnxruntime, then paddle, then openvino (which reads a model
+with only an OpenVINO IR, such as an int8 one). OpenVINO comes last although it can be faster: its fp32
+reads the same as ONNX Runtime, and its faster bf16 does not (docs/openvino.md).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from ..errors import BackendUnavailableError, ModelError
 from ..model_files import AnySpec
 from .base import Backend, BackendFactory, check_model_output
 from .onnx import OnnxBackend
+from .openvino import OpenVinoBackend
 from .paddle import PaddleBackend
 
 __all__ = ["BACKENDS", "Backend", "BackendFactory", "available_backends", "backend_class", "load_backend",
@@ -30,6 +33,7 @@ BACKENDS: dict[str, BackendEntry] = {
     "onnxruntime": BackendEntry(OnnxBackend, "onnxruntime",
                                 "pip install 'twplate[onnx]' (CPU) or 'twplate[onnx-gpu]' (CUDA, TensorRT), not both"),
     "paddle": BackendEntry(PaddleBackend, "paddle", "pip install 'twplate[paddle]'"),
+    "openvino": BackendEntry(OpenVinoBackend, "openvino", "pip install 'twplate[openvino]'"),
 }
 
 

@@ -3,14 +3,14 @@ load-time check that a model fits it."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
+from collections.abc import Sequence
+from pathlib import Path
+from typing import ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
 from ..errors import ModelError
-
-if TYPE_CHECKING:
-    from ..model_files import DetectorSpec, ModelSpec
+from ..model_files import AnySpec, DetectorSpec, ModelSpec
 
 
 @runtime_checkable
@@ -107,3 +107,34 @@ def check_detector_output(backend: Backend, spec: DetectorSpec) -> None:
                              f"expected ({batch}, 1, {height}, {width})")
         if out.min() < 0 or out.max() > 1:
             raise ModelError(f"{where} does not output probabilities (values {out.min():.3g}..{out.max():.3g})")
+
+
+def check_graph_io(spec: AnySpec, path: Path, inputs: Sequence[tuple[str, Sequence[int | None]]],
+                   outputs: int, characters: str | None) -> str:
+    """Refuse a graph whose input or dictionary metadata does not fit ``spec``; return the input name.
+
+    Args:
+        spec: the model description the graph must fit.
+        path: the graph's file, for the messages.
+        inputs: name and shape of each graph input, ``None`` for a variable dimension.
+        outputs: how many outputs the graph has.
+        characters: the dictionary the graph carries in its metadata (newline-joined), if any; a
+            detector has none and takes any height.
+
+    Raises:
+        ModelError: not one input and one output, an input other than ``(N, 3, height, W)`` with a
+            variable ``W``, an input name other than ``spec.input_name``, or another dictionary.
+    """
+    if len(inputs) != 1 or outputs != 1:
+        raise ModelError(f"{path}: expected one input and one output, found {len(inputs)} and {outputs}")
+    (name, shape) = inputs[0]
+    height = spec.preprocess.height if isinstance(spec, ModelSpec) else None
+    if len(shape) != 4 or shape[1] != 3 or shape[2] not in (height, None) or shape[3] is not None:
+        raise ModelError(f"{path}: input {name!r} has shape {list(shape)}; expected (N, 3, {height}, W) "
+                         "with variable W (NCHW, BGR)")
+    if name != spec.input_name:
+        raise ModelError(f"{path}: input is named {name!r}, the model description says {spec.input_name!r}")
+    if isinstance(spec, ModelSpec) and characters is not None and tuple(characters.split("\n")) != spec.charset.characters:
+        raise ModelError(f"{path}: the dictionary in its metadata differs from the model description's "
+                         f"({len(characters.split(chr(10)))} vs {len(spec.charset.characters)} characters)")
+    return name

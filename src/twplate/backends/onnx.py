@@ -42,6 +42,7 @@ from ..cache import cache_dir
 from ..errors import ModelError
 from ..model_files import ModelSpec, sha256_file
 from ..preprocess import gpu_width_buckets
+from .base import check_graph_io
 
 Provider = str | tuple[str, dict[str, Any]]
 
@@ -136,23 +137,9 @@ class OnnxBackend:
 
     def _check_io(self, spec: ModelSpec, path: Path) -> str:
         """Refuse a graph whose input or dictionary metadata does not fit ``spec``; return the input name."""
-        inputs, outputs = self._session.get_inputs(), self._session.get_outputs()
-        if len(inputs) != 1 or len(outputs) != 1:
-            raise ModelError(f"{path}: expected one input and one output, found {len(inputs)} and {len(outputs)}")
-        shape = inputs[0].shape
-        height = spec.preprocess.height if spec.task == "rec" else None  # a detector takes any height
-        fixed = [d if isinstance(d, int) else None for d in shape]
-        if len(shape) != 4 or fixed[1] != 3 or fixed[2] not in (height, None) or fixed[3] is not None:
-            raise ModelError(f"{path}: input {inputs[0].name!r} has shape {shape}; expected (N, 3, {height}, W) "
-                             "with variable W (NCHW, BGR)")
-        if inputs[0].name != spec.input_name:
-            raise ModelError(f"{path}: input is named {inputs[0].name!r}, the model description says "
-                             f"{spec.input_name!r}")
+        inputs = [(i.name, [d if isinstance(d, int) else None for d in i.shape]) for i in self._session.get_inputs()]
         characters = self._session.get_modelmeta().custom_metadata_map.get("character")
-        if characters is not None and tuple(characters.split("\n")) != spec.charset.characters:
-            raise ModelError(f"{path}: the dictionary in its metadata differs from the model description's "
-                             f"({len(characters.split(chr(10)))} vs {len(spec.charset.characters)} characters)")
-        return inputs[0].name
+        return check_graph_io(spec, path, inputs, len(self._session.get_outputs()), characters)
 
 
 def default_providers(available: Sequence[str], spec: ModelSpec, max_batch: int,
