@@ -106,7 +106,7 @@ class OnnxBackend:
         on_gpu = any(p in GPU_PROVIDERS for p in self._providers)
         self.width_buckets: tuple[int, ...] | None = (
             tuple(width_buckets) or None if width_buckets is not None
-            else gpu_width_buckets(spec.preprocess) if on_gpu else None)
+            else gpu_width_buckets(spec.preprocess) if on_gpu and spec.task == "rec" else None)
         """Widths the recognizer pads batches up to (``None``: each batch's own widest image)."""
         self._io_binding = io_binding and on_gpu
 
@@ -147,7 +147,7 @@ def default_providers(available: Sequence[str], spec: ModelSpec, max_batch: int,
     """TensorRT, CUDA and CPU, those of them ``available``, with the options of the module docstring."""
     providers: list[Provider] = []
     for name in PREFERRED_PROVIDERS:
-        if name not in available:
+        if name not in available or (name == TENSORRT and spec.task == "det"):  # no profile fits any photo size
             continue
         if name == TENSORRT:
             providers.append((TENSORRT, tensorrt_options(spec, max_batch, precision)))
