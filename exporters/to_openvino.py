@@ -13,7 +13,7 @@ and synthetic plates, each through twplate's preprocessing at its own width. Wit
 exact match on a held-out slice of real train crops (not used for calibration) drops by at most
 ``--max-drop``. The int8 model is named ``<name>-int8``; whether it ships is decided on real val
 (``benchmarks/openvino_accuracy.py``), which this script never reads. Needs the ``openvino`` and ``nncf``
-packages and the data set (``$TWPLATE_DATA`` or ``../shared/data``).
+packages (``pip install -e ".[bench]"``) and the data set (``$TWPLATE_DATA`` or ``../shared/data``).
 """
 
 from __future__ import annotations

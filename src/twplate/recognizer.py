@@ -45,7 +45,7 @@ class PlateRecognizer:
 
     Args:
         model: ``None`` for the shipped model, or a model directory or ``.onnx`` file.
-        backend: ``"auto"``, ``"onnxruntime"`` or ``"paddle"``.
+        backend: ``"auto"``, ``"onnxruntime"``, ``"paddle"`` or ``"openvino"``.
         batch_size: images per backend call.
         threads: CPU threads for the backend (``None``: the runtime's default).
         plate_formats: fit readings to Taiwan plate formats: a greedy reading that fits none
@@ -59,8 +59,8 @@ class PlateRecognizer:
             the model's width by aspect: no batch is padded, so an image reads the same alone or in
             any batch, and a GPU sees one input shape. The shipped model reads 16% faster at 72 and
             one val plate fewer than by aspect (README, "Width policy").
-        **backend_options: passed to the backend, e.g. ``providers=[...]`` (onnxruntime) or
-            ``device="cpu"`` (paddle).
+        **backend_options: passed to the backend, e.g. ``providers=[...]`` (onnxruntime),
+            ``device="cpu"`` (paddle) or ``precision="bf16"`` (openvino, docs/openvino.md).
 
     Raises:
         ModelError: the model is missing, corrupt, fails its checksum or does not fit its dictionary.
