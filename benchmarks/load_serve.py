@@ -321,8 +321,9 @@ def soak_markdown(result: dict) -> str:
             f"differing from the library's {result['differing']} (largest confidence gap among the equal ones "
             f"{result['max_confidence_gap']:.2g}; input width {result['input_width'] or 'by aspect'}). Server RSS: "
             f"{rss['after_warm_up']:.1f} MB after warm-up, max {rss['first_half_max']:.1f} MB in the first half, "
-            f"{rss['second_half_max']:.1f} MB in the second, {rss['end']:.1f} MB at the end. {result['cpu']['model']}; "
-            "other agents were loading the machine.\n")
+            f"{rss['second_half_max']:.1f} MB in the second, {rss['end']:.1f} MB at the end. {result['cpu']['model']} "
+            f"({result['cpu']['cpus']} CPUs), load average {result['cpu']['load_average_at_start'][0]:.0f} at the "
+            "start: other agents were loading the machine.\n")
 
 
 def main(argv: list[str] | None = None) -> int:
