@@ -1,8 +1,10 @@
-"""Backends by name. A backend's runtime (onnxruntime, paddle) is imported only when a model is loaded on it.
+"""Backends by name. A backend's runtime (onnxruntime, paddle, openvino) is imported only when a model is loaded on it.
 
 :data:`BACKENDS` maps each name to its class (a :class:`BackendFactory`), the runtime package it
 needs and how to install that. ``"auto"`` takes the first backend, in table order, whose runtime is
-installed and whose files the model has: onnxruntime, then paddle.
+installed and whose files the model has: onnxruntime, then paddle, then openvino (which reads a model
+with only an OpenVINO IR, such as an int8 one). OpenVINO comes last although it can be faster: its fp32
+reads the same as ONNX Runtime, and its faster bf16 does not (docs/openvino.md).
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ import importlib.util
 from typing import Any, NamedTuple
 
 from ..errors import BackendUnavailableError, ModelError
-from ..model_files import ModelSpec
+from ..model_files import AnySpec
 from .base import Backend, BackendFactory, check_model_output
 from .onnx import OnnxBackend
+from .openvino import OpenVinoBackend
 from .paddle import PaddleBackend
 
 __all__ = ["BACKENDS", "Backend", "BackendFactory", "available_backends", "backend_class", "load_backend",
@@ -30,6 +33,7 @@ BACKENDS: dict[str, BackendEntry] = {
     "onnxruntime": BackendEntry(OnnxBackend, "onnxruntime",
                                 "pip install 'twplate[onnx]' (CPU) or 'twplate[onnx-gpu]' (CUDA, TensorRT), not both"),
     "paddle": BackendEntry(PaddleBackend, "paddle", "pip install 'twplate[paddle]'"),
+    "openvino": BackendEntry(OpenVinoBackend, "openvino", "pip install 'twplate[openvino]'"),
 }
 
 
@@ -53,7 +57,7 @@ def backend_class(name: str) -> BackendFactory:
     return entry.factory
 
 
-def resolve_backend_name(name: str, spec: ModelSpec) -> str:
+def resolve_backend_name(name: str, spec: AnySpec) -> str:
     """``name`` itself, or for ``"auto"`` the first installed backend whose files ``spec`` has.
 
     Raises:
@@ -72,7 +76,7 @@ def resolve_backend_name(name: str, spec: ModelSpec) -> str:
     raise ModelError(f"model {spec.name!r} in {spec.directory} has no files for the installed backends {installed}")
 
 
-def load_backend(name: str, spec: ModelSpec, **options: Any) -> Backend:
+def load_backend(name: str, spec: AnySpec, **options: Any) -> Backend:
     """Load model ``spec`` on backend ``name`` (or ``"auto"``) and check that its output fits the dictionary.
 
     The model files are verified against their sha256 first. ``options`` (``threads``,

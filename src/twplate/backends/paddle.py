@@ -61,7 +61,7 @@ class PaddleBackend:
         json_path, params_path = (spec.directory / f for f in PADDLE_FILES)
         config = inference.Config(str(json_path), str(params_path))
         config.disable_glog_info()
-        self.width_buckets = gpu_width_buckets(spec.preprocess) if use_gpu else None
+        self.width_buckets = gpu_width_buckets(spec.preprocess) if use_gpu and spec.task == "rec" else None
         if use_gpu:
             config.enable_use_gpu(256, 0)
             self._providers = ["gpu:0"]

@@ -24,7 +24,7 @@ def between(rng: np.random.Generator, a: float, b: float) -> float:
 def _lighting(rng: np.random.Generator, img: np.ndarray, s: float) -> np.ndarray:
     """Lighting gradient, hard shadow, glare, white balance, contrast, brightness and gamma."""
     h, w = img.shape[:2]
-    out = img.astype(np.float32)
+    out: np.ndarray = img.astype(np.float32)
     if rng.random() < 0.6:                                  # linear lighting gradient
         ang = between(rng, 0, 2 * np.pi)
         yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
@@ -32,7 +32,7 @@ def _lighting(rng: np.random.Generator, img: np.ndarray, s: float) -> np.ndarray
         amp = between(rng, 0.1, 0.6) * s
         out *= (1 + amp * g)[..., None]
     if rng.random() < 0.3 * s + 0.05:                       # hard-edged shadow
-        m = np.zeros((h, w), np.uint8)
+        m: np.ndarray = np.zeros((h, w), np.uint8)
         pts = np.stack([rng.uniform(-0.2, 1.2, 4) * w, rng.uniform(-0.2, 1.2, 4) * h], 1).astype(np.int32)
         cv2.fillConvexPoly(m, cv2.convexHull(pts), 255)
         m = cv2.GaussianBlur(m, (0, 0), between(rng, 0.5, 0.05 * w + 1))
@@ -54,7 +54,7 @@ def _lighting(rng: np.random.Generator, img: np.ndarray, s: float) -> np.ndarray
 
 
 def _motion_kernel(rng: np.random.Generator, length: int) -> np.ndarray:
-    k = np.zeros((length, length), np.float32)
+    k: np.ndarray = np.zeros((length, length), np.float32)
     k[length // 2, :] = 1
     M = cv2.getRotationMatrix2D((length / 2 - 0.5, length / 2 - 0.5), between(rng, 0, 180), 1)
     k = cv2.warpAffine(k, M, (length, length))
@@ -95,8 +95,9 @@ def _jpeg(rng: np.random.Generator, img: np.ndarray, s: float) -> np.ndarray:
     if rng.random() < 0.5 * s + 0.1:
         q = int(between(rng, min(85, max(15, 80 - 70 * s)), 90))
         ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, q])
-        if ok:
-            return cv2.imdecode(buf, cv2.IMREAD_COLOR)
+        decoded = cv2.imdecode(buf, cv2.IMREAD_COLOR) if ok else None
+        if decoded is not None:
+            return decoded
     return img
 
 
@@ -129,14 +130,14 @@ def augment(image_bgr: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         return img.copy()
     s = float(np.clip(rng.beta(1.5, 3.0), 0.0, 0.7))
     if rng.random() < 0.7:
-        src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+        src = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32)
         # crop jitter: each side moves in/out by up to ~4% of the width / 8% of the height
         jx = rng.uniform(-0.04, 0.02, 4) * w
         jy = rng.uniform(-0.08, 0.05, 4) * h
-        dst = src + np.float32(np.stack([jx * [1, -1, -1, 1], jy * [1, 1, -1, -1]], 1))
+        dst: np.ndarray = src + np.stack([jx * [1, -1, -1, 1], jy * [1, 1, -1, -1]], 1).astype(np.float32)
         ang = np.deg2rad(rng.normal(0, 1.5))
-        c = np.float32([w / 2, h / 2])
-        rot = np.float32([[np.cos(ang), -np.sin(ang)], [np.sin(ang), np.cos(ang)]])
+        c = np.array([w / 2, h / 2], np.float32)
+        rot = np.array([[np.cos(ang), -np.sin(ang)], [np.sin(ang), np.cos(ang)]], np.float32)
         dst = (dst - c) @ rot.T + c
         M = cv2.getPerspectiveTransform(dst.astype(np.float32), src)
         img = cv2.warpPerspective(img, M, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
@@ -159,10 +160,10 @@ def tilt(image_bgr: np.ndarray, rng: np.random.Generator, max_deg: float = TILT_
     rad = np.deg2rad(angle)
     cos, sin = abs(np.cos(rad)), abs(np.sin(rad))
     new_w, new_h = int(round(w * cos + h * sin)), int(round(w * sin + h * cos))
-    src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
-    keystone = rng.normal(0.0, 0.04, (4, 2)) * np.float32([w, h])
-    rot = np.float32([[np.cos(rad), np.sin(rad)], [-np.sin(rad), np.cos(rad)]])
-    dst = (src + keystone - np.float32([w / 2, h / 2])) @ rot.T + np.float32([new_w / 2, new_h / 2])
+    src = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32)
+    keystone = rng.normal(0.0, 0.04, (4, 2)) * np.array([w, h], np.float32)
+    rot = np.array([[np.cos(rad), np.sin(rad)], [-np.sin(rad), np.cos(rad)]], np.float32)
+    dst = (src + keystone - np.array([w / 2, h / 2], np.float32)) @ rot.T + np.array([new_w / 2, new_h / 2], np.float32)
     m = cv2.getPerspectiveTransform(src, dst.astype(np.float32))
     return cv2.warpPerspective(image_bgr, m, (new_w, new_h), flags=cv2.INTER_LINEAR,
                                borderMode=cv2.BORDER_REPLICATE)

@@ -178,8 +178,8 @@ class Renderer:
     def plate1992(self, rng: np.random.Generator, label: str, text_col: Colour, bg: Colour, banner: str = "region",
                   wheelchair: bool = False) -> Plate:
         """A 1992 car plate; ``banner`` is ``"region"``, ``"ev"`` or ``"none"``."""
-        groups = tuple(len(p) for p in label.split("-"))
-        xs, sep, sep_style = self.LAYOUT_1992[groups]
+        first, second = label.split("-")
+        xs, sep, sep_style = self.LAYOUT_1992[len(first), len(second)]
         w, h = 308, 145
         y0, y1 = 33, 124
         img, mask = self._base(rng, w, h, bg, 10, border=(120, 120, 120))

@@ -73,7 +73,7 @@ def _sticker(rng: np.random.Generator, img: np.ndarray, x: float, y: float, s: f
 
 def _dirt(rng: np.random.Generator, img: np.ndarray, strength: float) -> np.ndarray:
     h, w = img.shape[:2]
-    field = rng.random((max(2, h // 24), max(2, w // 24))).astype(np.float32)
+    field: np.ndarray = rng.random((max(2, h // 24), max(2, w // 24))).astype(np.float32)
     field = cv2.resize(field, (w, h), interpolation=cv2.INTER_CUBIC)
     shade = 1.0 - strength * np.clip(field - 0.3, 0, 1)
     out = img.astype(np.float32) * shade[..., None]
@@ -137,8 +137,8 @@ def _dealer_frame(rng: np.random.Generator, img: np.ndarray, mask: np.ndarray, c
     a = mask[..., None].astype(np.float32) / 255
     sub[:] = (img * a + sub * (1 - a)).astype(np.uint8)
     if b > h * 0.08:
-        ink = (255 - col).clip(0, 255) if rng.random() < 0.7 else np.array(rng.integers(0, 256, 3), float)
-        ink = tuple(float(v) for v in ink)
+        ink_bgr = (255 - col).clip(0, 255) if rng.random() < 0.7 else np.array(rng.integers(0, 256, 3), float)
+        ink = tuple(float(v) for v in ink_bgr)
         if cjk is not None and dealer_fonts and rng.random() < 0.8:
             k = dealer_fonts[int(rng.integers(len(dealer_fonts)))]
             n = int(rng.integers(2, 6))
@@ -194,17 +194,17 @@ def place(rng: np.random.Generator, img: np.ndarray, mask: np.ndarray, out_w_pla
         img = cv2.resize(img, (sw, sh), interpolation=cv2.INTER_AREA)
         mask = cv2.resize(mask, (sw, sh), interpolation=cv2.INTER_AREA)
         h, w = sh, sw
-    src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
-    dst = np.float32([[0, 0], [pw, 0], [pw, ph], [0, ph]]) - np.float32([pw / 2, ph / 2])
+    src = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32)
+    dst = np.array([[0, 0], [pw, 0], [pw, ph], [0, ph]], np.float32) - np.array([pw / 2, ph / 2], np.float32)
     # perspective: keystone in x and y, shear, per-corner jitter, rotation
     kx = rng.normal(0, 0.06 * severity + 0.01)
     ky = rng.normal(0, 0.05 * severity + 0.01)
-    dst[:, 1] *= 1 + np.float32([-kx, kx, kx, -kx])
-    dst[:, 0] *= 1 + np.float32([-ky, -ky, ky, ky])
+    dst[:, 1] *= 1 + np.array([-kx, kx, kx, -kx], np.float32)
+    dst[:, 0] *= 1 + np.array([-ky, -ky, ky, ky], np.float32)
     dst[:, 0] += dst[:, 1] * rng.normal(0, 0.05 * severity + 0.01)
     dst += rng.normal(0, (0.015 * severity + 0.003) * pw, (4, 2)).astype(np.float32)
     ang = np.deg2rad(np.clip(rng.normal(0, 2.5 + 4 * severity), -15, 15))
-    rot = np.float32([[np.cos(ang), -np.sin(ang)], [np.sin(ang), np.cos(ang)]])
+    rot = np.array([[np.cos(ang), -np.sin(ang)], [np.sin(ang), np.cos(ang)]], np.float32)
     dst = dst @ rot.T
     x0, y0 = dst.min(0)
     x1, y1 = dst.max(0)
@@ -221,15 +221,15 @@ def place(rng: np.random.Generator, img: np.ndarray, mask: np.ndarray, out_w_pla
     W = int(round(bw + ml + mr))
     H = int(round(bh + mt + mb))
     W, H = max(W, 16), max(H, 8)
-    dst = dst - np.float32([x0, y0]) + np.float32([ml, mt])
+    dst = dst - np.array([x0, y0], np.float32) + np.array([ml, mt], np.float32)
     M = cv2.getPerspectiveTransform(src, dst.astype(np.float32))
     warped = cv2.warpPerspective(img, M, (W, H), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     a = cv2.warpPerspective(mask, M, (W, H), flags=cv2.INTER_LINEAR, borderValue=0)
     bg = background(rng, W, H)
     if rng.random() < 0.5:                                  # plate casts a slight shadow
-        sh = cv2.GaussianBlur(a, (0, 0), max(1.0, 0.03 * ph))
-        sh = np.roll(sh, (int(0.03 * ph), int(0.02 * ph)), (0, 1))
-        bg = (bg.astype(np.float32) * (1 - 0.5 * sh[..., None] / 255.0)).astype(np.uint8)
+        shadow = cv2.GaussianBlur(a, (0, 0), max(1.0, 0.03 * ph))
+        shadow = np.roll(shadow, (int(0.03 * ph), int(0.02 * ph)), (0, 1))
+        bg = (bg.astype(np.float32) * (1 - 0.5 * shadow[..., None] / 255.0)).astype(np.uint8)
     af = a.astype(np.float32)[..., None] / 255.0
     return (warped * af + bg * (1 - af)).astype(np.uint8)
 

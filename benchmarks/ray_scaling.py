@@ -1,0 +1,110 @@
+"""Ray Data reading: throughput with 1 and 2 reader actors, the driver's overhead, and where a worker's time goes.
+
+    python benchmarks/ray_scaling.py [--images 2000] [--rounds 2] [--address 127.0.0.1:6379] [--out results.json]
+
+Real val crops (``real/val.tsv``, cycled to ``--images`` paths) are read from files by
+:func:`twplate.ray.read` with 1 and 2 actors, alternating in each round (``benchdata.round_robin``).
+Without ``--address`` a local cluster of 2 CPUs starts; with it, the script joins that cluster
+(e.g. two ``ray start`` nodes on loopback). Each Ray run's seconds include starting its actors; a
+run on ``--small`` images measures that fixed cost, and ``images / (t - t_small)`` is the
+steady throughput.
+
+In the same process, without Ray and on one thread, it times the parts of a worker's job on
+the same files: reading the bytes, decoding them (``load_image``), and the whole recognizer
+(``PlateRecognizer(threads=1, load_threads=1).run_many(paths)``); the model's share is the
+difference. The driver's overhead per image is the 1-actor Ray time over the local time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+from pathlib import Path
+
+from benchdata import cycle, data_root, round_robin
+
+
+def val_paths() -> list[str]:
+    tsv = data_root() / "real" / "val.tsv"
+    if not tsv.is_file():
+        raise SystemExit(f"needs the real data set: {tsv} is missing")
+    return [str(tsv.parent / line.split("\t")[0]) for line in tsv.read_text(encoding="utf-8").splitlines()
+            if line.strip()]
+
+
+def cpu_info() -> dict[str, str]:
+    lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+    fields = dict(line.split(":", 1) for line in lscpu.splitlines() if ":" in line)
+    flags = fields.get("Flags", "").split()
+    return {"model": fields.get("Model name", platform.processor()).strip(), "cpus": fields.get("CPU(s)", "").strip(),
+            "flags": " ".join(f for f in flags if f.startswith(("avx", "fma", "amx", "sse4")))}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=2000)
+    parser.add_argument("--small", type=int, default=64, help="images of the run that measures the fixed cost")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--address", default=None, help="Ray cluster to join (default: a local one of 2 CPUs)")
+    parser.add_argument("--out", type=Path, default=None, help="also write the figures here as JSON")
+    args = parser.parse_args()
+
+    import ray
+
+    from twplate import PlateRecognizer
+    from twplate.image import load_image
+    from twplate.ray import read
+
+    paths = cycle(val_paths(), args.images)
+    small = paths[: args.small]
+    if args.address:
+        ray.init(address=args.address, log_to_driver=False)
+    else:
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1")
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    nodes = len([n for n in ray.nodes() if n["Alive"]])
+
+    def on_ray(images: list[str], actors: int):
+        return lambda: read(images, concurrency=actors).materialize().count()
+
+    local = PlateRecognizer(threads=1, load_threads=1)
+    local.run_many(small)  # warm-up
+
+    def read_bytes() -> None:
+        for p in paths:
+            Path(p).read_bytes()
+
+    def decode() -> None:
+        for p in paths:
+            load_image(p)
+
+    seconds = round_robin({
+        "ray_1_actor": on_ray(paths, 1), "ray_2_actors": on_ray(paths, 2),
+        "ray_1_actor_small": on_ray(small, 1), "ray_2_actors_small": on_ray(small, 2),
+        "local_read_bytes": read_bytes, "local_decode": decode, "local_recognizer": lambda: local.run_many(paths),
+    }, args.rounds)
+    best = {name: min(times) for name, times in seconds.items()}
+    n = len(paths)
+    steady = {a: n / (best[f"ray_{a}"] - best[f"ray_{a}_small"]) for a in ("1_actor", "2_actors")}
+    figures = {
+        "cpu": cpu_info(), "nodes": nodes, "images": n, "rounds": args.rounds, "seconds": seconds,
+        "ray_images_per_s_with_startup": {a: n / best[f"ray_{a}"] for a in ("1_actor", "2_actors")},
+        "ray_startup_s": {a: best[f"ray_{a}_small"] for a in ("1_actor", "2_actors")},
+        "ray_steady_images_per_s": steady,
+        "scaling_2_vs_1": steady["2_actors"] / steady["1_actor"],
+        "local_images_per_s": {"read_bytes": n / best["local_read_bytes"], "decode": n / best["local_decode"],
+                               "recognizer": n / best["local_recognizer"]},
+        "decode_share_of_local": best["local_decode"] / best["local_recognizer"],
+        "driver_overhead_ms_per_image": 1000 * (1 / steady["1_actor"] - best["local_recognizer"] / n),
+        "note": "other agents were loading this 2-core machine during the run",
+    }
+    print(json.dumps(figures, indent=2))
+    if args.out:
+        args.out.write_text(json.dumps(figures, indent=2) + "\n")
+    ray.shutdown()
+
+
+if __name__ == "__main__":
+    main()
