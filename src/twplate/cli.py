@@ -31,7 +31,7 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from . import __version__
 
@@ -391,16 +391,17 @@ class _Writer:
         error = "" if result.error is None else str(result.error)
         box = " ".join(f"{x:.1f},{y:.1f}" for x, y in result.box or ())
         if self.fmt == "json":
-            row = {"path": result.source, "text": result.text, "confidence": round(result.confidence, 6),
-                   "char_confidences": [round(p, 6) for p in result.char_confidences]}
+            row: dict[str, Any] = {"path": result.source, "text": result.text,
+                                   "confidence": round(result.confidence, 6),
+                                   "char_confidences": [round(p, 6) for p in result.char_confidences]}
             if self.photos:
                 row["box"] = [[round(x, 1), round(y, 1)] for x, y in result.box or ()]
                 row["detection_score"] = None if result.detection_score is None else round(result.detection_score, 6)
             self.stream.write(json.dumps({**row, "error": error or None}, ensure_ascii=False) + "\n")
         elif self.fmt == "csv":
             score = "" if result.detection_score is None else f"{result.detection_score:.4f}"
-            extra = [box, score] if self.photos else []
-            self.csv.writerow([result.source, result.text, f"{result.confidence:.4f}", *extra, error])
+            columns = [box, score] if self.photos else []
+            self.csv.writerow([result.source, result.text, f"{result.confidence:.4f}", *columns, error])
         else:
             extra = f"\t{box}" if self.photos else ""
             self.stream.write(f"{result.source}\t{result.text}\t{result.confidence:.4f}{extra}\n")

@@ -18,9 +18,10 @@ Accepted inputs:
 Colour order: arrays are taken as BGR (OpenCV's order), PIL images as RGB (PIL's order).
 
 One image, one reading: a file read by path, as bytes, by :func:`cv2.imread` or as a PIL image gives
-the same pixels (up to the JPEG decoder's rounding; within the size limit below). The EXIF orientation tag is applied to encoded
-images (OpenCV does) and to PIL images (:func:`PIL.ImageOps.exif_transpose`); an animated image is
-read at its first frame (PIL: the frame it is at); a CMYK or palette image is converted to colour.
+the same pixels (up to the JPEG decoder's rounding; within the size limit below). The EXIF
+orientation tag is applied to encoded images (OpenCV does) and to PIL images
+(:func:`PIL.ImageOps.exif_transpose`); an animated image is read at its first frame (PIL: the frame
+it is at); a CMYK or palette image is converted to colour.
 Arrays are taken as the pixels they hold: their orientation is the caller's.
 
 Size: encoded images larger than :data:`MAX_DECODE_PIXELS` are refused before decoding, except JPEGs,

@@ -187,7 +187,7 @@ def load_detector_spec(model: str | os.PathLike[str] | None = None) -> DetectorS
     return _load_spec(model, DetectorSpec)
 
 
-def _load_spec(model: str | os.PathLike[str] | None, kind: type) -> Any:
+def _load_spec(model: str | os.PathLike[str] | None, kind: type[ModelSpec] | type[DetectorSpec]) -> Any:
     path = (default_model_dir() if kind is ModelSpec else default_detector_dir()) if model is None else Path(model)
     spec: AnySpec | None = None
     if path.is_file() and (path.parent / YAML_FILE).is_file():

@@ -91,7 +91,8 @@ class PhotoReader:
     @overload
     def run(self, photos: ImageInput) -> list[PlateResult]: ...
 
-    def run(self, photos):
+    def run(self, photos: ImageInput | list[ImageInput] | tuple[ImageInput, ...]
+            ) -> list[PlateResult] | list[list[PlateResult]]:
         """The plates of one photo (a list of :class:`PlateResult`, most confident first; empty if none),
         or of each photo of a list or tuple (a list of such lists).
 
@@ -206,7 +207,8 @@ def read_photo(photos: list[ImageInput] | tuple[ImageInput, ...], *, backend: st
 def read_photo(photos: ImageInput, *, backend: str = ...) -> list[PlateResult]: ...
 
 
-def read_photo(photos, *, backend="auto"):
+def read_photo(photos: ImageInput | list[ImageInput] | tuple[ImageInput, ...], *, backend: str = "auto"
+               ) -> list[PlateResult] | list[list[PlateResult]]:
     """Find and read the plates in a photo (or each photo of a list) with a shared :class:`PhotoReader`,
     loaded on first use; see :meth:`PhotoReader.run`.
 

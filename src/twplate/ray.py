@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 INSTALL_HINT = 'pip install "twplate[ray]"'
 
 
-def import_ray():
+def import_ray() -> Any:
     """The ``ray`` module, or :class:`BackendUnavailableError` naming the extra to install."""
     try:
         import ray
@@ -100,7 +100,7 @@ def read(source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | ray
     )
 
 
-def _read_files(ray, source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> ray.data.Dataset:
+def _read_files(ray: Any, source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> ray.data.Dataset:
     from .cli import expand_paths
 
     items = [source] if isinstance(source, (str, os.PathLike)) else list(source)
@@ -235,7 +235,7 @@ def _plate_service() -> type:
         def __init__(self, config: ServeConfig) -> None:
             self.config = config
 
-        def __serve_build_asgi_app__(self):
+        def __serve_build_asgi_app__(self) -> Any:
             from .serve import create_app
 
             return create_app(self.config)

@@ -29,7 +29,7 @@ class Backend(Protocol):
     width_buckets: tuple[int, ...] | None
 
     @staticmethod
-    def files_for(spec: ModelSpec) -> tuple[str, ...]:
+    def files_for(spec: AnySpec) -> tuple[str, ...]:
         """The files of ``spec.directory`` this backend reads."""
         ...
 
@@ -45,17 +45,17 @@ class BackendFactory(Protocol):
     """What the backend registry holds: a backend class, called as ``factory(spec, threads, max_batch,
     **options)`` with options of its own (``providers=``, ``device=``, ...) after these."""
 
-    def __call__(self, spec: ModelSpec, threads: int | None = None, max_batch: int = 32) -> Backend:
+    def __call__(self, spec: AnySpec, threads: int | None = None, max_batch: int = 32) -> Backend:
         """Load ``spec`` on this runtime with ``threads`` CPU threads (``None``: the runtime's default),
         for batches of up to ``max_batch`` images."""
         ...
 
-    def files_for(self, spec: ModelSpec) -> tuple[str, ...]:
+    def files_for(self, spec: AnySpec) -> tuple[str, ...]:
         """The files of ``spec.directory`` the backend reads (checked against their sha256 before loading)."""
         ...
 
 
-def check_model_output(backend: Backend, spec: ModelSpec) -> None:
+def check_model_output(backend: Backend, spec: AnySpec) -> None:
     """Run one blank image through ``backend`` and refuse a model whose output does not fit ``spec``.
 
     Catches, at load time rather than as garbage later: a class count other than the dictionary
@@ -66,7 +66,7 @@ def check_model_output(backend: Backend, spec: ModelSpec) -> None:
     Raises:
         ModelError: with what was expected and what the model gave.
     """
-    if spec.task == "det":
+    if isinstance(spec, DetectorSpec):
         check_detector_output(backend, spec)
         return
     cfg = spec.preprocess

@@ -40,7 +40,7 @@ import numpy as np
 
 from ..cache import cache_dir
 from ..errors import ModelError
-from ..model_files import ModelSpec, sha256_file
+from ..model_files import AnySpec, ModelSpec, sha256_file
 from ..preprocess import gpu_width_buckets
 from .base import check_graph_io
 
@@ -80,7 +80,7 @@ class OnnxBackend:
 
     name: ClassVar[str] = "onnxruntime"
 
-    def __init__(self, spec: ModelSpec, threads: int | None = None, max_batch: int = 32,
+    def __init__(self, spec: AnySpec, threads: int | None = None, max_batch: int = 32,
                  providers: Sequence[Provider] | None = None, precision: str = "fp32",
                  io_binding: bool = False, width_buckets: Sequence[int] | None = None) -> None:
         import onnxruntime as ort
@@ -106,12 +106,12 @@ class OnnxBackend:
         on_gpu = any(p in GPU_PROVIDERS for p in self._providers)
         self.width_buckets: tuple[int, ...] | None = (
             tuple(width_buckets) or None if width_buckets is not None
-            else gpu_width_buckets(spec.preprocess) if on_gpu and spec.task == "rec" else None)
+            else gpu_width_buckets(spec.preprocess) if on_gpu and isinstance(spec, ModelSpec) else None)
         """Widths the recognizer pads batches up to (``None``: each batch's own widest image)."""
         self._io_binding = io_binding and on_gpu
 
     @staticmethod
-    def files_for(spec: ModelSpec) -> tuple[str, ...]:
+    def files_for(spec: AnySpec) -> tuple[str, ...]:
         return (spec.onnx_file,)
 
     @property
@@ -135,22 +135,23 @@ class OnnxBackend:
         (probs,) = binding.copy_outputs_to_cpu()
         return np.asarray(probs, dtype=np.float32)
 
-    def _check_io(self, spec: ModelSpec, path: Path) -> str:
+    def _check_io(self, spec: AnySpec, path: Path) -> str:
         """Refuse a graph whose input or dictionary metadata does not fit ``spec``; return the input name."""
         inputs = [(i.name, [d if isinstance(d, int) else None for d in i.shape]) for i in self._session.get_inputs()]
         characters = self._session.get_modelmeta().custom_metadata_map.get("character")
         return check_graph_io(spec, path, inputs, len(self._session.get_outputs()), characters)
 
 
-def default_providers(available: Sequence[str], spec: ModelSpec, max_batch: int,
+def default_providers(available: Sequence[str], spec: AnySpec, max_batch: int,
                       precision: str = "fp32") -> list[Provider]:
     """TensorRT, CUDA and CPU, those of them ``available``, with the options of the module docstring."""
     providers: list[Provider] = []
     for name in PREFERRED_PROVIDERS:
-        if name not in available or (name == TENSORRT and spec.task == "det"):  # no profile fits any photo size
+        if name not in available:
             continue
         if name == TENSORRT:
-            providers.append((TENSORRT, tensorrt_options(spec, max_batch, precision)))
+            if isinstance(spec, ModelSpec):  # a detector skips it: no profile fits any photo size
+                providers.append((TENSORRT, tensorrt_options(spec, max_batch, precision)))
         elif name == CUDA:
             providers.append((CUDA, dict(CUDA_OPTIONS)))
         else:
@@ -183,7 +184,7 @@ def tensorrt_options(spec: ModelSpec, max_batch: int, precision: str = "fp32") -
     }
 
 
-def tensorrt_cache_dir(spec: ModelSpec, precision: str) -> Path:
+def tensorrt_cache_dir(spec: AnySpec, precision: str) -> Path:
     """``$TWPLATE_CACHE/tensorrt/<name>-<first 16 hex of the ONNX file's sha256>-<precision>``.
 
     Keyed by the file's content, not its version string, so a retrained model never picks up an

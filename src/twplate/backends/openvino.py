@@ -35,7 +35,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..errors import ModelError
-from ..model_files import OPENVINO_FILES, ModelSpec
+from ..model_files import OPENVINO_FILES, AnySpec
 from ..onnx_metadata import read_onnx_metadata
 from .base import check_graph_io
 
@@ -68,9 +68,9 @@ class OpenVinoBackend:
     """
 
     name: ClassVar[str] = "openvino"
-    width_buckets = None
+    width_buckets: tuple[int, ...] | None = None
 
-    def __init__(self, spec: ModelSpec, threads: int | None = None, max_batch: int = 32,
+    def __init__(self, spec: AnySpec, threads: int | None = None, max_batch: int = 32,
                  precision: str | None = None) -> None:
         import openvino as ov
 
@@ -104,7 +104,7 @@ class OpenVinoBackend:
         self._requests = threading.local()
 
     @staticmethod
-    def files_for(spec: ModelSpec) -> tuple[str, ...]:
+    def files_for(spec: AnySpec) -> tuple[str, ...]:
         """The IR where the model directory has one, else the ONNX file."""
         return OPENVINO_FILES if spec.has(OPENVINO_FILES) else (spec.onnx_file,)
 

@@ -24,7 +24,7 @@ from typing import ClassVar
 import numpy as np
 
 from ..errors import ModelError
-from ..model_files import PADDLE_FILES, YAML_FILE, ModelSpec
+from ..model_files import PADDLE_FILES, YAML_FILE, AnySpec, ModelSpec
 from ..preprocess import gpu_width_buckets
 
 DEVICES = ("auto", "cpu", "gpu")
@@ -43,7 +43,7 @@ class PaddleBackend:
 
     name: ClassVar[str] = "paddle"
 
-    def __init__(self, spec: ModelSpec, threads: int | None = None, max_batch: int = 32,
+    def __init__(self, spec: AnySpec, threads: int | None = None, max_batch: int = 32,
                  device: str = "auto", mkldnn: bool = True) -> None:
         import paddle
         from paddle import inference
@@ -61,7 +61,7 @@ class PaddleBackend:
         json_path, params_path = (spec.directory / f for f in PADDLE_FILES)
         config = inference.Config(str(json_path), str(params_path))
         config.disable_glog_info()
-        self.width_buckets = gpu_width_buckets(spec.preprocess) if use_gpu and spec.task == "rec" else None
+        self.width_buckets = gpu_width_buckets(spec.preprocess) if use_gpu and isinstance(spec, ModelSpec) else None
         if use_gpu:
             config.enable_use_gpu(256, 0)
             self._providers = ["gpu:0"]
@@ -85,7 +85,7 @@ class PaddleBackend:
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="twplate-paddle")
 
     @staticmethod
-    def files_for(spec: ModelSpec) -> tuple[str, ...]:
+    def files_for(spec: AnySpec) -> tuple[str, ...]:
         return PADDLE_FILES
 
     @property

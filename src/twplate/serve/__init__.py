@@ -54,8 +54,10 @@ def run_server(config: ServeConfig, host: str = "127.0.0.1", port: int = 8000, w
     # with -SIGTERM; a graceful shutdown is a success, so the re-raised signal is ignored here.
     previous = {sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
+        # uvicorn annotates both timeouts as int but hands them to asyncio timers, which take seconds as floats
         uvicorn.run("twplate.serve.app:create_app_from_env", factory=True, host=host, port=port, workers=workers,
-                    timeout_keep_alive=timeout_keep_alive, timeout_graceful_shutdown=timeout_graceful_shutdown,
+                    timeout_keep_alive=timeout_keep_alive,  # type: ignore[arg-type]
+                    timeout_graceful_shutdown=timeout_graceful_shutdown,  # type: ignore[arg-type]
                     limit_concurrency=limit_concurrency, log_level=log_level)
     finally:
         for sig, handler in previous.items():

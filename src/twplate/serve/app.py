@@ -18,7 +18,7 @@ import hmac
 import importlib.resources
 import json
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
 from dataclasses import fields
 from typing import Any
@@ -77,7 +77,7 @@ def create_app(config: ServeConfig | None = None, *, recognizer: PlateRecognizer
     service = _Service(config, metrics, recognizer, photo_reader)
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI):
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         await asyncio.to_thread(service.close)  # in-flight requests have been answered by now
 
