@@ -134,7 +134,8 @@ def check_graph_io(spec: AnySpec, path: Path, inputs: Sequence[tuple[str, Sequen
                          "with variable W (NCHW, BGR)")
     if name != spec.input_name:
         raise ModelError(f"{path}: input is named {name!r}, the model description says {spec.input_name!r}")
-    if isinstance(spec, ModelSpec) and characters is not None and tuple(characters.split("\n")) != spec.charset.characters:
+    if (isinstance(spec, ModelSpec) and characters is not None
+            and tuple(characters.split("\n")) != spec.charset.characters):
         raise ModelError(f"{path}: the dictionary in its metadata differs from the model description's "
                          f"({len(characters.split(chr(10)))} vs {len(spec.charset.characters)} characters)")
     return name

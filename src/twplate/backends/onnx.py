@@ -212,5 +212,6 @@ def warn_if_both_ort_dists() -> None:
             installed.append(f"{dist} {importlib.metadata.version(dist)}")
     if len(installed) == 2:
         warnings.warn(f"both {installed[0]} and {installed[1]} are installed and overwrite each other; "
-                      "pip uninstall -y onnxruntime onnxruntime-gpu, then install 'twplate[onnx]' or 'twplate[onnx-gpu]'",
+                      "pip uninstall -y onnxruntime onnxruntime-gpu, "
+                      "then install 'twplate[onnx]' or 'twplate[onnx-gpu]'",
                       RuntimeWarning, stacklevel=3)

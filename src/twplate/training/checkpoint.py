@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 
 from twplate.charset import Charset
-from twplate.model_files import ModelSpec
+from twplate.model_files import AnySpec, ModelSpec
 from twplate.preprocess import PreprocessConfig
 from twplate.recognizer import PlateRecognizer
 
@@ -39,7 +39,7 @@ class CheckpointBackend:
         self._lock = threading.Lock()
 
     @staticmethod
-    def files_for(spec: ModelSpec) -> tuple[str, ...]:
+    def files_for(spec: AnySpec) -> tuple[str, ...]:
         return ()
 
     @property
