@@ -75,6 +75,7 @@ def test_width_groups_partition_and_sort(widths: list[int], batch_size: int) -> 
     assert sorted(flat) == list(range(len(widths)))           # every index exactly once
     assert all(1 <= len(g) <= batch_size for g in groups)
     assert [widths[i] for i in flat] == sorted(widths)        # grouped by width
+    assert all(len({widths[i] for i in g}) == 1 for g in groups)  # one width a batch: nothing padded
 
 
 @given(st.integers(1, 200), st.integers(1, 600), st.integers(0, 255))

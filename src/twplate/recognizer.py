@@ -1,9 +1,10 @@
 """The pipeline: image -> tensor -> probabilities -> text, for one image or many.
 
-``load_image`` -> ``resize_normalize`` (on a few threads for long lists) -> batches of similar
-width (``width_groups``; padded up to the backend's ``width_buckets`` where it has them, as GPU
-sessions do) -> backend -> CTC decoding that knows Taiwan plate formats (``decode_with_formats``)
--> results in input order. A bad image becomes a result with ``.error`` set; it never stops the others.
+``load_image`` -> ``resize_normalize`` (on a few threads for long lists) -> batches of one width
+(``width_groups``; each image padded up to the backend's ``width_buckets`` where it has them, as GPU
+sessions do, never to another image's width) -> backend -> CTC decoding that knows Taiwan plate
+formats (``decode_with_formats``) -> results in input order. A bad image becomes a result with
+``.error`` set; it never stops the others.
 """
 
 from __future__ import annotations
@@ -152,12 +153,11 @@ class PlateRecognizer:
             else:
                 tensors[i] = outcome
         indices = list(tensors)
-        buckets = self.backend.width_buckets
-        for group in width_groups([tensors[i].shape[2] for i in indices], self.batch_size):
+        # an image's batch width is its own (or its bucket's), never its batch-mates'
+        widths = [bucket_width(tensors[i].shape[2], self.backend.width_buckets) for i in indices]
+        for group in width_groups(widths, self.batch_size):
             members = [indices[g] for g in group]
-            batch = [tensors.pop(i) for i in members]
-            width = bucket_width(max(t.shape[2] for t in batch), buckets) if buckets else None
-            probs = self.backend(make_batch(batch, width))
+            probs = self.backend(make_batch([tensors.pop(i) for i in members], widths[group[0]]))
             for i, decoded in zip(members, self._decode(probs, self.spec.charset.characters), strict=True):
                 results[i] = PlateResult(decoded.text, decoded.confidence, decoded.char_confidences,
                                          source=sources[i])
