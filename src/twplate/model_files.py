@@ -13,6 +13,7 @@ A model directory holds::
     input: {name: x, layout: NCHW, channels: BGR, height: 48, min_width: 80, max_width: 320, mean: 0.5, std: 0.5}
     character: ["0", "1", ..., "臨"]      # without the blank: class i + 1 of the output is character[i]
     decode: {plate_formats: true}         # readings may be fitted to Taiwan plate formats
+    confidence: {score: product, method: platt, slope: .., intercept: .., review_below: ..}   # optional
     files: {inference.onnx: <sha256>, inference.json: <sha256>, inference.pdiparams: <sha256>}
 
 The ONNX file carries the same dictionary and input spec in its ``metadata_props`` (``character``:
@@ -36,6 +37,7 @@ import yaml
 
 from ._paths import shipped_path
 from .charset import Charset
+from .confidence import Calibration
 from .errors import ModelError
 from .onnx_metadata import read_onnx_metadata
 from .preprocess import PreprocessConfig
@@ -63,6 +65,8 @@ class ModelSpec:
         onnx_file: file name of the ONNX model inside ``directory``.
         plate_formats: the model reads Taiwan plates, so decoding may fit readings to plate formats
             (:mod:`twplate.plate_format`); ``decode: {plate_formats: true}`` in ``inference.yml``.
+        calibration: the map from character confidences to plate confidence
+            (:mod:`twplate.confidence`); ``None``: the raw product.
     """
 
     name: str
@@ -74,6 +78,7 @@ class ModelSpec:
     checksums: Mapping[str, str] = field(default_factory=dict)
     onnx_file: str = ONNX_FILE
     plate_formats: bool = False
+    calibration: Calibration | None = None
 
     def require(self, filenames: Iterable[str]) -> list[Path]:
         """Paths of ``filenames`` in the model directory, each checked to exist and match its checksum.
@@ -158,6 +163,7 @@ def read_model_yaml(directory: str | os.PathLike[str]) -> ModelSpec:
             input_name=str(input_section.get("name", "x")),
             checksums={str(k): v for k, v in files.items()},
             plate_formats=bool((doc.get("decode") or {}).get("plate_formats", False)),
+            calibration=Calibration.from_dict(doc["confidence"]) if doc.get("confidence") else None,
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         detail = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)

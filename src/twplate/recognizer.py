@@ -3,7 +3,8 @@
 ``load_image`` -> ``resize_normalize`` (on a few threads for long lists) -> batches of one width
 (``width_groups``; each image padded up to the backend's ``width_buckets`` where it has them, as GPU
 sessions do, never to another image's width) -> backend -> CTC decoding that knows Taiwan plate
-formats (``decode_with_formats``) -> results in input order. A bad image becomes a result with
+formats (``decode_with_formats``) -> plate confidence (``plate_confidence``: calibrated where the
+model carries a map) -> results in input order. A bad image becomes a result with
 ``.error`` set; it never stops the others.
 """
 
@@ -20,6 +21,7 @@ import cv2
 import numpy as np
 
 from .backends import Backend, load_backend
+from .confidence import plate_confidence
 from .decode import ctc_greedy_decode
 from .errors import ImageError
 from .image import ImageInput, describe, load_image
@@ -159,8 +161,8 @@ class PlateRecognizer:
             members = [indices[g] for g in group]
             probs = self.backend(make_batch([tensors.pop(i) for i in members], widths[group[0]]))
             for i, decoded in zip(members, self._decode(probs, self.spec.charset.characters), strict=True):
-                results[i] = PlateResult(decoded.text, decoded.confidence, decoded.char_confidences,
-                                         source=sources[i])
+                confidence = plate_confidence(decoded.char_confidences, self.spec.calibration)
+                results[i] = PlateResult(decoded.text, confidence, decoded.char_confidences, source=sources[i])
         return results  # type: ignore[return-value]  # every index was filled above
 
     def _preprocess(self, image: ImageInput) -> np.ndarray | ImageError:

@@ -284,7 +284,7 @@ def _train_loop(cfg: dict[str, dict[str, Any]], fresh: bool) -> dict[str, float]
 
     batch_size = int(opt_cfg["batch_size"]) // world
     seed = g["seed"] + state["step"] + 7919 * rank
-    sources = [read_label_file(src["label_file"]) for src in data["train"]]
+    sources = [read_label_file(src["label_file"], src.get("label_fixes")) for src in data["train"]]
     sampler = MixedSampler(sources, [src.get("weight", 1.0) for src in data["train"]], seed=seed)
     batches = BatchMaker(sampler, charset, training_shapes(pre, data, stride), batch_size, data["augment_prob"],
                          seed, stride)
