@@ -129,9 +129,9 @@ def main(argv: list[str] | None = None) -> int:
                    for t in THRESHOLDS],
     }
     slope, intercept = fit_platt(np.concatenate([x_fit, x_val]), np.concatenate([y_fit, y_val]))
+    sources = ", ".join(f.name for f in [*args.fit, args.val])
     calibration = Calibration(slope, intercept, args.review_below,
-                              f"{len(y_fit) + len(y_val)} real plates ({', '.join(f.name for f in [*args.fit, args.val])}) "
-                              f"through {report['model']}")
+                              f"{len(y_fit) + len(y_val)} real plates ({sources}) through {report['model']}")
     report["map"] = calibration.to_dict()
     print(json.dumps(report, indent=1, ensure_ascii=False))
     if args.json:
