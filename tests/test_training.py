@@ -10,6 +10,7 @@ import yaml
 
 from plates import draw_plate
 from twplate.preprocess import PreprocessConfig, resize_normalize
+from twplate.training.config import ConfigError, DataSection, RunSettings, load_config, training_shapes
 from twplate.training.dataset import (
     LabelFileError,
     MixedSampler,
@@ -73,11 +74,8 @@ def test_time_stride_sets_input_pixels_per_ctc_step_with_the_same_weights():
 
 
 def test_run_settings_come_from_the_runs_config(tmp_path: Path):
-    from twplate.training.checkpoint import RunSettings
-    from twplate.training.train import load_config
-
     cfg = load_config(None, ["Architecture.time_stride=4", "Preprocess.min_width=88"])
-    (tmp_path / "config.yml").write_text(yaml.safe_dump(cfg), encoding="utf-8")
+    (tmp_path / "config.yml").write_text(yaml.safe_dump(cfg.to_dict()), encoding="utf-8")
     settings = RunSettings.of(tmp_path / "latest.pdparams")
     assert settings.time_stride == 4 and settings.preprocess == PreprocessConfig(min_width=88)
     # no run folder (a copied checkpoint) or the public weights: PP-OCRv3's stride and a floor for it
@@ -218,14 +216,15 @@ def test_batches_draw_their_width_from_the_configured_range(tmp_path: Path):
     import cv2
 
     from twplate.charset import Charset, default_dictionary_path
-    from twplate.training.train import BatchMaker, training_shapes
+    from twplate.training.batches import BatchMaker
 
     cv2.imwrite(str(tmp_path / "p.png"), draw_plate("ABC-1234", height=64, aspect=1.5))  # 72 px wide at 48
     charset = Charset.from_file(default_dictionary_path())
 
     def widths(floors=None, label: str = "ABC-1234", stride: int = 8, fixed=None) -> set[int]:
         sampler = MixedSampler([[Sample(tmp_path / "p.png", label)]], [1], seed=0)
-        shapes = training_shapes(PreprocessConfig(), {"min_width_range": floors, "fixed_width_range": fixed}, stride)
+        shapes = training_shapes(PreprocessConfig(), DataSection(min_width_range=floors, fixed_width_range=fixed),
+                                 stride)
         maker = BatchMaker(sampler, charset, shapes, 4, 0.0, seed=1, time_stride=stride)
         try:
             stream = iter(maker)
@@ -243,8 +242,8 @@ def test_batches_draw_their_width_from_the_configured_range(tmp_path: Path):
     assert widths([48, 72], label="AAAAA-11111", stride=4) == {76}
     # fixed widths squeeze the 72 px plate as well as stretch it
     assert widths(fixed=[56, 88], stride=4) == set(range(56, 89, 4))
-    with pytest.raises(ValueError, match="exclude each other"):
-        training_shapes(PreprocessConfig(), {"min_width_range": [48, 72], "fixed_width_range": [64, 80]}, 4)
+    with pytest.raises(ConfigError, match="exclude each other"):
+        DataSection(min_width_range=(48, 72), fixed_width_range=(64, 80))
 
 
 def test_pretrained_weights_come_from_the_wheel_checked_by_sha256(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):

@@ -105,7 +105,7 @@ class OnnxBackend:
         on_gpu = any(p in GPU_PROVIDERS for p in self._providers)
         self.width_buckets: tuple[int, ...] | None = (
             tuple(width_buckets) or None if width_buckets is not None
-            else gpu_width_buckets(spec.preprocess) if on_gpu else None)
+            else gpu_width_buckets(spec.preprocess) if on_gpu and spec.task == "rec" else None)
         """Widths the recognizer pads batches up to (``None``: each batch's own widest image)."""
         self._io_binding = io_binding and on_gpu
 
@@ -139,7 +139,8 @@ class OnnxBackend:
         inputs, outputs = self._session.get_inputs(), self._session.get_outputs()
         if len(inputs) != 1 or len(outputs) != 1:
             raise ModelError(f"{path}: expected one input and one output, found {len(inputs)} and {len(outputs)}")
-        shape, height = inputs[0].shape, spec.preprocess.height
+        shape = inputs[0].shape
+        height = spec.preprocess.height if spec.task == "rec" else None  # a detector takes any height
         fixed = [d if isinstance(d, int) else None for d in shape]
         if len(shape) != 4 or fixed[1] != 3 or fixed[2] not in (height, None) or fixed[3] is not None:
             raise ModelError(f"{path}: input {inputs[0].name!r} has shape {shape}; expected (N, 3, {height}, W) "
@@ -159,7 +160,7 @@ def default_providers(available: Sequence[str], spec: ModelSpec, max_batch: int,
     """TensorRT, CUDA and CPU, those of them ``available``, with the options of the module docstring."""
     providers: list[Provider] = []
     for name in PREFERRED_PROVIDERS:
-        if name not in available:
+        if name not in available or (name == TENSORRT and spec.task == "det"):  # no profile fits any photo size
             continue
         if name == TENSORRT:
             providers.append((TENSORRT, tensorrt_options(spec, max_batch, precision)))

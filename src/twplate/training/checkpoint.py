@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
@@ -20,12 +19,14 @@ from twplate.model_files import ModelSpec
 from twplate.preprocess import PreprocessConfig
 from twplate.recognizer import PlateRecognizer
 
+from .config import RunSettings
+
 
 class CheckpointBackend:
     """A dygraph :class:`~twplate.training.model.PlateRecModel` as a twplate backend (eval mode per call)."""
 
     name: ClassVar[str] = "paddle-dygraph"
-    width_buckets = None
+    width_buckets: tuple[int, ...] | None = None
 
     def __init__(self, model) -> None:
         import paddle
@@ -53,27 +54,6 @@ class CheckpointBackend:
             finally:
                 if was_training:
                     self.model.train()
-
-
-@dataclass(frozen=True)
-class RunSettings:
-    """What a checkpoint was trained with that its weights do not say: the time stride (the pooling
-    has no weights) and the preprocessing its run evaluated with."""
-
-    time_stride: int
-    preprocess: PreprocessConfig
-
-    @classmethod
-    def of(cls, checkpoint: str | Path) -> RunSettings:
-        """From the run's ``config.yml`` beside ``checkpoint``; the training defaults (PP-OCRv3's
-        stride and a floor that suits it) for ``"pretrained"`` or a checkpoint without one."""
-        from .train import load_config
-
-        config = Path(checkpoint).parent / "config.yml"
-        known = str(checkpoint) != "pretrained" and config.is_file()
-        cfg = load_config(config if known else None)  # the defaults also fill what an older run's file lacks
-        return cls(time_stride=int(cfg["Architecture"]["time_stride"]),
-                   preprocess=PreprocessConfig.from_dict(cfg["Preprocess"]))
 
 
 def load_student(checkpoint: str | Path, characters: Sequence[str], time_stride: int | None = None):

@@ -12,9 +12,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..augment import degrade
 from .fonts import CJKFonts, GlyphSource, SynthError, default_glyph_dir
-from .render import CJK_NEEDED, KINDS, WEIGHTS, Renderer, parse_kinds
-from .scene import DEALER_CHARS, decorate, degrade, place, severity
+from .kinds import CJK_NEEDED, KINDS, WEIGHTS, parse_kinds
+from .render import Renderer
+from .scene import DEALER_CHARS, decorate, place, severity
 
 MAX_WIDTH = 320   # the real crops are re-encoded at most 320 px wide
 JPEG_QUALITY = 90

@@ -1,4 +1,4 @@
-"""Issue 5, part 2: broken models fail at load time with a ModelError, on both backends.
+"""Broken models fail at load time with a ModelError, on both backends.
 
 Cases, on a private copy of the shipped model (``models/twplate-rec``) unless said otherwise:
 
@@ -10,11 +10,9 @@ a byte flipped in a file (each of the three)                "checksum mismatch" 
 the same, as the *default* model (no ``model=``)            "checksum mismatch"
 ONNX truncated / head overwritten / empty, fresh sha256     "onnxruntime cannot load"
 ONNX weights overwritten with 0xFF (NaN), fresh sha256      "does not output probabilities"
-.pdiparams truncated mid-tensor, fresh sha256               "is corrupt" (walked before Paddle sees it)
-.pdiparams without its last tensor, fresh sha256            "Paddle cannot load"
-.pdiparams with a tensor too many, fresh sha256             "Paddle cannot load"
-.pdiparams header dims corrupted, fresh sha256              "is corrupt" or "Paddle cannot load"
-.pdiparams LoD size 2**63, fresh sha256                     "is corrupt"
+.pdiparams truncated by half / empty / trailing bytes,       "Paddle cannot load"
+  fresh sha256
+.pdiparams 3 bytes short (Paddle loads it), old sha256      "checksum mismatch"
 inference.json truncated / not JSON, fresh sha256           "Paddle cannot load"
 dictionary one character short / long (inference.yml)       onnxruntime: "dictionary in its metadata
                                                             differs"; paddle: "outputs 44 classes"
@@ -39,7 +37,6 @@ import twplate.model_files as model_files
 from twplate import PlateRecognizer
 from twplate.errors import ModelError
 from twplate.model_files import ONNX_FILE, PADDLE_FILES, YAML_FILE, default_model_dir, read_model_yaml, write_model_yaml
-from twplate.paddle_params import check_pdiparams
 
 MODEL = default_model_dir()
 pytestmark = pytest.mark.skipif(not (MODEL / YAML_FILE).is_file(), reason="shipped model not exported")
@@ -69,29 +66,6 @@ def _load_fails(directory: Path, backend: str, match: str) -> ModelError:
     with pytest.raises(ModelError, match=match) as info:
         PlateRecognizer(directory, backend=backend)
     return info.value
-
-
-def _pdiparams_tensors(data: bytes) -> list[tuple[int, int]]:
-    """(start, end) of each tensor record of a .pdiparams file (see twplate.paddle_params)."""
-    import math
-    import struct
-
-    from twplate.paddle_params import _ITEM_SIZE, _tensor_desc
-
-    view, pos, spans = memoryview(data), 0, []
-    while pos < len(view):
-        start = pos
-        (levels,) = struct.unpack_from("<Q", view, pos + 4)
-        pos += 12
-        for _ in range(levels):
-            (size,) = struct.unpack_from("<Q", view, pos)
-            pos += 8 + size
-        (desc,) = struct.unpack_from("<i", view, pos + 4)
-        pos += 8
-        dtype, dims = _tensor_desc(view[pos : pos + desc])
-        pos += desc + _ITEM_SIZE[dtype] * math.prod(dims)
-        spans.append((start, pos))
-    return spans
 
 
 # ---------------------------------------------------------------- missing files and checksums
@@ -163,48 +137,22 @@ def test_corrupt_onnx(broken: Path, mutate: Callable[[bytes], bytes], match: str
     _load_fails(broken, "onnxruntime", match)
 
 
-def _huge_lod(data: bytes) -> bytes:
-    """First tensor claims one LoD level of 2**63 bytes (the walk once overflowed on this)."""
-    return data[:4] + (1).to_bytes(8, "little") + (1 << 63).to_bytes(8, "little") + data[12:]
-
-
-def _drop_last(data: bytes) -> bytes:
-    return data[: _pdiparams_tensors(data)[-1][0]]
-
-
-def _one_too_many(data: bytes) -> bytes:
-    start, end = _pdiparams_tensors(data)[-1]
-    return data + data[start:end]
-
-
-def _bad_dims(data: bytes) -> bytes:
-    """Double the first dimension in the first tensor's header (the data no longer fits)."""
-    out = bytearray(data)
-    start, _ = _pdiparams_tensors(data)[0]
-    header = bytes(out[start : start + 200])
-    key = header.find(b"\x10")  # TensorDesc field 2 (dims), varint: first dim follows
-    out[start + key + 1] = min(out[start + key + 1] * 2, 0x7F)
-    return bytes(out)
+@pytest.mark.paddle
+@pytest.mark.parametrize("mutate", [lambda d: d[: len(d) // 2], lambda d: b"", lambda d: d + bytes(7)],
+                         ids=["truncated-half", "empty", "trailing-bytes"])
+def test_corrupt_pdiparams(broken: Path, mutate: Callable[[bytes], bytes]) -> None:
+    path = broken / "inference.pdiparams"
+    path.write_bytes(mutate(path.read_bytes()))
+    _refresh_checksums(broken)
+    _load_fails(broken, "paddle", "Paddle cannot load")
 
 
 @pytest.mark.paddle
-@pytest.mark.parametrize(("mutate", "match"), [
-    (lambda d: d[: len(d) // 2], "is corrupt"),
-    (lambda d: d[: len(d) - 3], "is corrupt"),
-    (lambda d: b"", "Paddle cannot load|is corrupt"),
-    (_drop_last, "Paddle cannot load"),
-    (_one_too_many, "Paddle cannot load"),
-    (_bad_dims, "is corrupt|Paddle cannot load|rejects input"),
-    (_huge_lod, "is corrupt"),
-], ids=["truncated-half", "truncated-3-bytes", "empty", "last-tensor-dropped", "tensor-too-many", "bad-dims",
-        "huge-lod"])
-def test_corrupt_pdiparams(broken: Path, mutate: Callable[[bytes], bytes], match: str) -> None:
+def test_pdiparams_a_few_bytes_short_fails_its_checksum(broken: Path) -> None:
+    """Paddle Inference loads this file without an error: the sha256 is what catches it."""
     path = broken / "inference.pdiparams"
-    before = path.read_bytes()
-    assert check_pdiparams(path) == len(_pdiparams_tensors(before))
-    path.write_bytes(mutate(before))
-    _refresh_checksums(broken)
-    _load_fails(broken, "paddle", match)
+    path.write_bytes(path.read_bytes()[:-3])
+    _load_fails(broken, "paddle", "checksum mismatch")
 
 
 @pytest.mark.paddle

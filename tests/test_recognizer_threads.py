@@ -1,4 +1,4 @@
-"""Issue 5, part 3: one PlateRecognizer shared by 8 threads gives exactly the sequential results.
+"""One PlateRecognizer shared by 8 threads gives exactly the sequential results.
 
 10,000 calls from 8 threads on the shipped model (onnxruntime, whose ``session.run`` runs calls in
 parallel) and on the tiny model; 800 on the shipped model with Paddle (calls serialised by the
