@@ -59,8 +59,9 @@ class PlateRecognizer:
             bytes (OpenCV releases the GIL; arrays are resized on the calling thread, which is
             faster); ``None``: one per CPU, at most 4; ``1``: on the calling thread.
         input_width: read every image at ``height x input_width``, whatever its aspect, instead of
-            the model's width by aspect: no batch is padded, so an image reads the same alone or in
-            any batch, and a GPU sees one input shape. The shipped model reads 16% faster at 72 and
+            the model's width by aspect: all images share one batch shape, and a GPU sees one input
+            shape (either way an image reads the same alone or in any batch: batches never mix
+            widths, see :func:`~twplate.preprocess.width_groups`). The shipped model reads 16% faster at 72 and
             one val plate fewer than by aspect (README, "Width policy").
         **backend_options: passed to the backend, e.g. ``providers=[...]`` (onnxruntime) or
             ``device="cpu"`` (paddle).
