@@ -146,10 +146,9 @@ def model_batches(reader: PlateRecognizer, images: Sequence[np.ndarray]) -> list
     step = reader.batch_size * CHUNK_BATCHES
     for start in range(0, len(images), step):
         tensors = [resize_normalize(load_image(x), cfg) for x in images[start : start + step]]
-        for group in width_groups([t.shape[2] for t in tensors], reader.batch_size):
-            members = [tensors[i] for i in group]
-            width = bucket_width(max(t.shape[2] for t in members), buckets) if buckets else None
-            batches.append(make_batch(members, width))
+        widths = [bucket_width(t.shape[2], buckets) for t in tensors]
+        for group in width_groups(widths, reader.batch_size):
+            batches.append(make_batch([tensors[i] for i in group], widths[group[0]]))
     return batches
 
 

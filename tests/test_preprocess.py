@@ -134,5 +134,7 @@ def test_width_groups_partition(widths: list[int], batch_size: int) -> None:
     flat = [i for g in groups for i in g]
     assert sorted(flat) == list(range(len(widths)))  # every index once
     assert all(1 <= len(g) <= batch_size for g in groups)
-    assert [widths[i] for i in flat] == sorted(widths)  # similar widths together
-    assert len(groups) == ceil_div(len(widths), batch_size)
+    assert [widths[i] for i in flat] == sorted(widths)  # narrowest first
+    assert all(len({widths[i] for i in g}) == 1 for g in groups)  # one width a batch: nothing padded
+    # as few batches as that allows: full batches of each width, one partial at most
+    assert len(groups) == sum(ceil_div(widths.count(w), batch_size) for w in set(widths))

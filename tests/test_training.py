@@ -11,7 +11,15 @@ import yaml
 from plates import draw_plate
 from twplate.preprocess import PreprocessConfig, resize_normalize
 from twplate.training.config import ConfigError, DataSection, RunSettings, load_config, training_shapes
-from twplate.training.dataset import MixedSampler, Sample, check_samples, read_label_file, split_by_plate
+from twplate.training.dataset import (
+    LabelFileError,
+    MixedSampler,
+    Sample,
+    check_samples,
+    read_label_file,
+    read_label_fixes,
+    split_by_plate,
+)
 from twplate.training.metrics import RecMetrics
 
 
@@ -125,6 +133,46 @@ def test_check_samples_names_each_problem(tmp_path: Path):
     assert any("broken.jpg: image unreadable" in p for p in problems)
     assert any("missing.jpg: image missing" in p for p in problems)
     assert any("not in the dictionary: ?" in p for p in problems)
+
+
+def _fixes_file(tmp_path: Path, *rows: str) -> Path:
+    path = tmp_path / "label_fixes.tsv"
+    path.write_text("path\toriginal\tfixed\twhy\n" + "".join(f"{r}\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def test_label_fixes_are_applied_and_logged(tmp_path: Path, caplog: pytest.LogCaptureFixture):
+    label_file = tmp_path / "train.tsv"
+    label_file.write_text("a.jpg\tAYE-0617\nb.jpg\tNEF-6653\n", encoding="utf-8")
+    fixes = _fixes_file(tmp_path, "a.jpg\tAYE-0617\tAYE-6017\tdigits 6017 printed")
+    with caplog.at_level("INFO", logger="ppocr"):
+        samples = read_label_file(label_file, fixes)
+    assert [s.label for s in samples] == ["AYE-6017", "NEF-6653"]
+    assert [s.path for s in samples] == [tmp_path / "a.jpg", tmp_path / "b.jpg"]
+    assert "a.jpg: AYE-0617 -> AYE-6017 (digits 6017 printed)" in caplog.text
+    assert [s.label for s in read_label_file(label_file)] == ["AYE-0617", "NEF-6653"]  # only when asked
+
+
+@pytest.mark.parametrize(("row", "message"), [
+    ("a.jpg\tAYE-0671\tAYE-6017\twhy", "says 'AYE-0617', the fix expects 'AYE-0671'"),  # the data changed since review
+    ("c.jpg\tAYE-0617\tAYE-6017\twhy", "no such image"),
+    ("a.jpg\tAYE-0617\tAYE-6017", "expected 'path<TAB>original<TAB>fixed<TAB>why'"),  # no reason given
+])
+def test_a_label_fix_that_does_not_match_is_refused(tmp_path: Path, row: str, message: str):
+    label_file = tmp_path / "train.tsv"
+    label_file.write_text("a.jpg\tAYE-0617\n", encoding="utf-8")
+    with pytest.raises(LabelFileError, match=message):
+        read_label_file(label_file, _fixes_file(tmp_path, row))
+
+
+def test_the_reviewed_label_fixes_apply_to_real_train_only(real_data: Path):
+    fixes = Path(__file__).resolve().parents[1] / "data" / "label_fixes.tsv"
+    train = read_label_file(real_data / "real" / "train.tsv", fixes)
+    assert sum(a.label != b.label for a, b in zip(read_label_file(real_data / "real" / "train.tsv"), train,
+                                                  strict=True)) == len(read_label_fixes(fixes))
+    assert all(fix.path.startswith("train/") for fix in read_label_fixes(fixes))  # val is never fitted to a model
+    with pytest.raises(LabelFileError):
+        read_label_file(real_data / "real" / "val.tsv", fixes)
 
 
 def test_mixed_sampler_follows_the_ratio():

@@ -18,6 +18,7 @@ A model directory holds::
     input: {name: x, layout: NCHW, channels: BGR, height: 48, min_width: 80, max_width: 320, mean: 0.5, std: 0.5}
     character: &id001 ["0", "1", ..., "臨"]  # without the blank: class i + 1 of the output is character[i]
     decode: {plate_formats: true}         # readings may be fitted to Taiwan plate formats
+    confidence: {score: product, method: platt, slope: .., intercept: .., review_below: ..}   # optional
     Global: {model_name: PP-OCRv3_mobile_rec}    # PaddleOCR 3 (PaddleX) reads these three sections,
     PreProcess: {transform_ops: [{DecodeImage: {img_mode: BGR, ...}}, {RecResizeImg: {image_shape: [3, 48, 80]}}]}
     PostProcess: {name: CTCLabelDecode, character_dict: *id001}  # twplate ignores them (docs/paddleocr.md)
@@ -53,6 +54,7 @@ import yaml
 
 from ._paths import shipped_path
 from .charset import Charset
+from .confidence import Calibration
 from .detect.preprocess import DetectPreprocessConfig
 from .errors import ModelError
 from .onnx_metadata import read_onnx_metadata
@@ -120,6 +122,8 @@ class ModelSpec(_ModelDirectory):
         onnx_file: file name of the ONNX model inside ``directory``.
         plate_formats: the model reads Taiwan plates, so decoding may fit readings to plate formats
             (:mod:`twplate.decode.formats`); ``decode: {plate_formats: true}`` in ``inference.yml``.
+        calibration: the map from character confidences to plate confidence
+            (:mod:`twplate.confidence`); ``None``: the raw product.
     """
 
     name: str
@@ -131,6 +135,7 @@ class ModelSpec(_ModelDirectory):
     checksums: Mapping[str, str] = field(default_factory=dict)
     onnx_file: str = ONNX_FILE
     plate_formats: bool = False
+    calibration: Calibration | None = None
     task: ClassVar[str] = "rec"
 
 
@@ -252,6 +257,7 @@ def read_model_yaml(directory: str | os.PathLike[str]) -> AnySpec:
             input_name=str(input_section.get("name", "x")),
             checksums={str(k): v for k, v in files.items()},
             plate_formats=bool((doc.get("decode") or {}).get("plate_formats", False)),
+            calibration=Calibration.from_dict(doc["confidence"]) if doc.get("confidence") else None,
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         detail = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)

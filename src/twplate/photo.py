@@ -145,8 +145,9 @@ class PhotoReader:
 
     def _is_plate(self, reading: PlateResult) -> bool:
         rules = self.rules
-        return (reading.ok and is_plate_number(reading.text) and reading.confidence >= rules.min_confidence
-                and min(reading.char_confidences, default=0.0) >= rules.min_char_confidence)
+        chars = reading.char_confidences
+        return (reading.ok and is_plate_number(reading.text) and bool(chars)
+                and float(np.mean(chars)) >= rules.min_confidence and min(chars) >= rules.min_char_confidence)
 
 
 def is_plate_number(text: str) -> bool:

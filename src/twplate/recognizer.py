@@ -1,9 +1,11 @@
 """The pipeline: image -> tensor -> probabilities -> text, for one image or many.
 
-``load_image`` -> ``resize_normalize`` (on a few threads for long lists) -> batches of similar
-width (``width_groups``; padded up to the backend's ``width_buckets`` where it has them, as GPU
-sessions do) -> backend -> CTC decoding that knows Taiwan plate formats (``decode_with_formats``)
--> results in input order. A bad image becomes a result with ``.error`` set; it never stops the others.
+``load_image`` -> ``resize_normalize`` (on a few threads for long lists) -> batches of one width
+(``width_groups``; each image padded up to the backend's ``width_buckets`` where it has them, as GPU
+sessions do, never to another image's width) -> backend -> CTC decoding that knows Taiwan plate
+formats (``decode_with_formats``) -> plate confidence (``plate_confidence``: calibrated where the
+model carries a map) -> results in input order. A bad image becomes a result with
+``.error`` set; it never stops the others.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import cv2
 import numpy as np
 
 from .backends import Backend, load_backend
+from .confidence import plate_confidence
 from .decode import Decoded, ctc_greedy_decode, decode_with_formats
 from .errors import ImageError
 from .image import ImageInput, describe, load_image
@@ -56,8 +59,9 @@ class PlateRecognizer:
             bytes (OpenCV releases the GIL; arrays are resized on the calling thread, which is
             faster); ``None``: one per CPU, at most 4; ``1``: on the calling thread.
         input_width: read every image at ``height x input_width``, whatever its aspect, instead of
-            the model's width by aspect: no batch is padded, so an image reads the same alone or in
-            any batch, and a GPU sees one input shape. The shipped model reads 16% faster at 72 and
+            the model's width by aspect: all images share one batch shape, and a GPU sees one input
+            shape (either way an image reads the same alone or in any batch: batches never mix
+            widths, see :func:`~twplate.preprocess.width_groups`). The shipped model reads 16% faster at 72 and
             one val plate fewer than by aspect (README, "Width policy").
         **backend_options: passed to the backend, e.g. ``providers=[...]`` (onnxruntime),
             ``device="cpu"`` (paddle) or ``precision="bf16"`` (openvino, docs/openvino.md).
@@ -151,15 +155,14 @@ class PlateRecognizer:
             else:
                 tensors[i] = outcome
         indices = list(tensors)
-        buckets = self.backend.width_buckets
-        for group in width_groups([tensors[i].shape[2] for i in indices], self.batch_size):
+        # an image's batch width is its own (or its bucket's), never its batch-mates'
+        widths = [bucket_width(tensors[i].shape[2], self.backend.width_buckets) for i in indices]
+        for group in width_groups(widths, self.batch_size):
             members = [indices[g] for g in group]
-            batch = [tensors.pop(i) for i in members]
-            width = bucket_width(max(t.shape[2] for t in batch), buckets) if buckets else None
-            probs = self.backend(make_batch(batch, width))
+            probs = self.backend(make_batch([tensors.pop(i) for i in members], widths[group[0]]))
             for i, decoded in zip(members, self._decode(probs, self.spec.charset.characters), strict=True):
-                results[i] = PlateResult(decoded.text, decoded.confidence, decoded.char_confidences,
-                                         source=sources[i])
+                confidence = plate_confidence(decoded.char_confidences, self.spec.calibration)
+                results[i] = PlateResult(decoded.text, confidence, decoded.char_confidences, source=sources[i])
         return results  # type: ignore[return-value]  # every index was filled above
 
     def _preprocess(self, image: ImageInput) -> np.ndarray | ImageError:

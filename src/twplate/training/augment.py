@@ -1,8 +1,10 @@
 """Augmentations for plate crops: what training applies to real (and synthetic) crops on the fly.
 
-``augment`` is the per-crop augmentation (``Data.augment_prob``); ``tilt`` turns a crop strongly;
-``degrade`` is the photometric part, which the synthetic generator's scenes reuse. Only numpy and
-OpenCV: importing this module loads no fonts and no generator.
+``augment`` is the per-crop augmentation (``Data.augment_prob``); ``tilt`` turns a crop strongly in
+its plane, ``turn`` about its vertical axis (up to 45 degrees); ``occlude`` hides part of one
+character; ``low_light`` darkens it with a sensor's noise; ``degrade`` is the photometric part,
+which the synthetic generator's scenes reuse. Only numpy and OpenCV: importing this module loads no
+fonts and no generator.
 """
 
 from __future__ import annotations
@@ -14,6 +16,10 @@ from twplate.image import array_to_bgr
 
 TILT_PROB = 0.35
 TILT_MAX_DEG = 35.0
+TURN_PROB = 0.15
+TURN_MAX_DEG = 45.0
+OCCLUDE_PROB = 0.1
+LOW_LIGHT_PROB = 0.1
 
 
 def between(rng: np.random.Generator, a: float, b: float) -> float:
@@ -118,10 +124,11 @@ def augment(image_bgr: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
     Mild geometry (small perspective / rotation, crop jitter of a few percent
     with replicated borders), on about a third of the crops a strong tilt (see
-    ``tilt``), and photometric changes (lighting, shadow, colour
-    cast, blur, low resolution, noise, JPEG) at a moderate strength, so the
-    characters stay legible.  Returns a uint8 BGR image of about the input's
-    size, or of its turned bounding box when tilted; grayscale and BGRA crops are
+    ``tilt``) or else now and then a turn seen from the side (``turn``), on one in ten
+    part of a character hidden (``occlude``), photometric changes (lighting, shadow, colour
+    cast, blur, low resolution, noise, JPEG) at a moderate strength, so the characters stay
+    legible, and on one in ten night light (``low_light``). Returns a uint8 BGR image of about
+    the input's size, or of its turned bounding box when tilted or turned; grayscale and BGRA crops are
     converted as :func:`twplate.image.array_to_bgr` does.
     """
     img = array_to_bgr(np.asarray(image_bgr))
@@ -143,8 +150,66 @@ def augment(image_bgr: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         img = cv2.warpPerspective(img, M, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     if rng.random() < TILT_PROB:
         img = tilt(img, rng)
+    elif rng.random() < TURN_PROB:
+        img = turn(img, rng)
+    if rng.random() < OCCLUDE_PROB:
+        img = occlude(img, rng)
     img = degrade(rng, img, s)
+    if rng.random() < LOW_LIGHT_PROB:
+        img = low_light(img, rng)
     return img
+
+
+def turn(image_bgr: np.ndarray, rng: np.random.Generator, max_deg: float = TURN_MAX_DEG) -> np.ndarray:
+    """The plate seen from one side: turned by up to ``max_deg`` degrees about its vertical axis.
+
+    The width shrinks by the angle's cosine and the far edge is shorter than the near one (by up to a
+    fifth at 45 degrees: a camera a few plate widths away); the crop is the turned plate's bounding
+    box, as a detector's.
+    """
+    h, w = image_bgr.shape[:2]
+    rad = np.deg2rad(float(rng.uniform(10.0, max_deg)))
+    new_w = max(4, int(round(w * np.cos(rad))))
+    inset = 0.3 * np.sin(rad) * h / 2                               # the far edge's shortening, each end
+    dst = np.array([[0, 0], [new_w, inset], [new_w, h - inset], [0, h]], np.float32)
+    if rng.random() < 0.5:                                          # the far side on the left
+        dst = np.array([[0, inset], [new_w, 0], [new_w, h], [0, h - inset]], np.float32)
+    src = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32)
+    m = cv2.getPerspectiveTransform(src, dst)
+    return cv2.warpPerspective(image_bgr, m, (new_w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def occlude(image_bgr: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Part of one character hidden by a bracket, a screw head or a sticker.
+
+    A plate holds 5-8 characters across its middle; one character cell is drawn, and a bar (a frame
+    bracket, from the top or bottom edge) or a blob (a sticker) covers 25-50% of it in a flat dark,
+    grey or white, so the character stays readable from what is left.
+    """
+    out = image_bgr.copy()
+    h, w = out.shape[:2]
+    cells = int(rng.integers(5, 9))
+    cell_w = 0.9 * w / cells
+    x0 = 0.05 * w + cell_w * int(rng.integers(cells))
+    grey = int(rng.choice([25, 128, 235]))                         # a dark bracket, a grey screw, a white sticker
+    colour = tuple(int(np.clip(grey + d, 0, 255)) for d in rng.integers(-15, 16, 3))
+    if rng.random() < 0.5:                                          # a bracket from the top or bottom
+        depth = between(rng, 0.25, 0.5) * 0.7 * h
+        y0 = 0.15 * h if rng.random() < 0.5 else 0.85 * h - depth
+        cv2.rectangle(out, (int(x0 - 0.1 * cell_w), int(y0)), (int(x0 + 1.1 * cell_w), int(y0 + depth)), colour, -1)
+    else:                                                           # a round sticker or screw head
+        centre = (int(x0 + between(rng, 0.2, 0.8) * cell_w), int(between(rng, 0.3, 0.7) * h))
+        cv2.circle(out, centre, max(1, int(between(rng, 0.3, 0.45) * cell_w)), colour, -1)
+    return out
+
+
+def low_light(image_bgr: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Night: the crop darkened 3-8 times, then a sensor's noise, strongest where it is darkest
+    (shot noise grows with the square root of the light; read noise is flat) and in colour."""
+    dark = image_bgr.astype(np.float32) * between(rng, 0.12, 0.35)
+    shot = rng.normal(0.0, 1.0, dark.shape) * np.sqrt(dark) * between(rng, 0.5, 1.5)
+    read = rng.normal(0.0, between(rng, 1.5, 5.0), dark.shape[:2] + (1,))
+    return np.clip(dark + shot + read, 0, 255).astype(np.uint8)
 
 
 def tilt(image_bgr: np.ndarray, rng: np.random.Generator, max_deg: float = TILT_MAX_DEG) -> np.ndarray:

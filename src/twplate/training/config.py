@@ -61,6 +61,7 @@ class OptimizerSection:
 class TrainSource:
     label_file: str
     weight: float = 1.0  # relative share of each batch
+    label_fixes: str | None = None  # reviewed corrections applied on top (data/label_fixes.tsv), each logged
 
 
 @dataclass

@@ -247,7 +247,7 @@ class Trainer:
         """This process's batches (its own seed, a share of the batch size) and the validation samples."""
         data = self.cfg.Data
         seed = self.cfg.Global.seed + self.state.step + 7919 * self.rank
-        sources = [read_label_file(src.label_file) for src in data.train]
+        sources = [read_label_file(src.label_file, src.label_fixes) for src in data.train]
         weights = [src.weight for src in data.train]
         sampler = MixedSampler(sources, weights, seed=seed)
         stride = self.cfg.Architecture.time_stride
