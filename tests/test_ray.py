@@ -21,11 +21,12 @@ SAMPLES = REPO / "samples"
 @pytest.fixture(scope="module")
 def cluster():
     """A 2-CPU Ray cluster on 127.0.0.1 for this module (the variable also reaches its worker processes)."""
-    ray = pytest.importorskip("ray")
-    pytest.importorskip("ray.data")
     with pytest.MonkeyPatch.context() as env:
-        env.setenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # addresses on 127.0.0.1, not the host's IP
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+        # Ray reads this when imported: 0 puts the node on 127.0.0.1 instead of the host's address
+        env.setenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+        ray = pytest.importorskip("ray")
+        pytest.importorskip("ray.data")
+        ray.init("local", num_cpus=2, include_dashboard=False, log_to_driver=False)  # never a running cluster
         ray.data.DataContext.get_current().enable_progress_bars = False
         yield
         ray.shutdown()
@@ -145,6 +146,48 @@ def test_write_replaces_the_output_whole(cluster, images, tmp_path: Path):
     assert summaries[0] == summaries[1]
     assert summaries[0].rows == len(good + bad) and sorted(p for p, _ in summaries[0].errors) == sorted(bad)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["results.parquet"]  # no staging or old folder left
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Made-up photos (sample plates pasted in perspective, as tests/test_photo.py makes them), one without a
+    plate, and a text file named .jpg."""
+    pytest.importorskip("twplate.photo")
+    from test_photo import PLATE_CORNERS, paste_plate
+
+    folder = tmp_path_factory.mktemp("ray_photos")
+    paths = {}
+    for name, image in [("car", paste_plate("00_car2014.jpg", PLATE_CORNERS)),
+                        ("scooter", paste_plate("02_scooter_old.jpg", PLATE_CORNERS, seed=1)),
+                        ("empty", paste_plate("00_car2014.jpg", [(0, 0), (1, 0), (1, 1), (0, 1)], seed=2))]:
+        cv2.imwrite(str(folder / f"{name}.jpg"), image)
+        paths[name] = str(folder / f"{name}.jpg")
+    (folder / "notes.jpg").write_text("a text file named .jpg", encoding="utf-8")
+    paths["bad"] = str(folder / "notes.jpg")
+    return paths
+
+
+@pytest.mark.slow
+def test_photo_rows_equal_local_read_photo(cluster, photos):
+    from twplate.ray import read
+
+    photo_reader = pytest.importorskip("twplate.photo").PhotoReader
+
+    rows = read(list(photos.values()), photos=True, batch_size=4, concurrency=1).take_all()
+    local = photo_reader(threads=1).run_many(list(photos.values()))
+    expected = []
+    for path, plates in zip(photos.values(), local, strict=True):
+        for plate in plates or [None]:
+            expected.append((path, "" if plate is None else plate.text, plate is not None and plate.error is not None))
+    got = sorted((r["path"], r["text"], r["error"] is not None) for r in rows)
+    assert got == sorted(expected)
+    by_name = {name: [r for r in rows if r["path"] == path] for name, path in photos.items()}
+    assert by_name["empty"] == [{**by_name["empty"][0], "text": "", "box": None, "error": None}]
+    assert by_name["car"][0]["box"] is not None and len(by_name["car"][0]["box"]) == 4
+    car = next(p for p in local[0] if p.text == by_name["car"][0]["text"])
+    np.testing.assert_allclose(by_name["car"][0]["box"], car.box, atol=1e-3)
+    np.testing.assert_allclose(by_name["car"][0]["confidence"], car.confidence, atol=1e-5)
+    assert by_name["bad"][0]["error"].startswith(f"{photos['bad']!r}: ")
 
 
 @pytest.mark.slow
