@@ -1,11 +1,12 @@
 """Ray Data reading: throughput with 1 and 2 reader actors, the driver's overhead, and where a worker's time goes.
 
-    python benchmarks/ray_scaling.py [--images 2000] [--rounds 2] [--address 127.0.0.1:6379] [--out results.json]
+    python benchmarks/ray_scaling.py [--images 2000] [--rounds 2] [--nodes 2] [--out results.json]
 
 Real val crops (``real/val.tsv``, cycled to ``--images`` paths) are read from files by
 :func:`twplate.ray.read` with 1 and 2 actors, alternating in each round (``benchdata.round_robin``).
-Without ``--address`` a local cluster of 2 CPUs starts; with it, the script joins that cluster
-(e.g. two ``ray start`` nodes on loopback). Each Ray run's seconds include starting its actors; a
+A local cluster of 2 CPUs starts on 127.0.0.1: one node, or with ``--nodes 2`` two nodes of one
+CPU each (``ray.cluster_utils.Cluster``: two raylets, each with its own object store, so blocks
+travel between nodes as on two machines). Each Ray run's seconds include starting its actors; a
 run on ``--small`` images measures that fixed cost, and ``images / (t - t_small)`` is the
 steady throughput.
 
@@ -48,7 +49,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=2000)
     parser.add_argument("--small", type=int, default=64, help="images of the run that measures the fixed cost")
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--address", default=None, help="Ray cluster to join (default: a local one of 2 CPUs)")
+    parser.add_argument("--nodes", type=int, choices=(1, 2), default=1, help="local Ray nodes sharing the 2 CPUs")
     parser.add_argument("--out", type=Path, default=None, help="also write the figures here as JSON")
     args = parser.parse_args()
 
@@ -61,8 +62,13 @@ def main() -> None:
 
     paths = cycle(val_paths(), args.images)
     small = paths[: args.small]
-    if args.address:
-        ray.init(address=args.address, log_to_driver=False)
+    cluster = None
+    if args.nodes == 2:
+        from ray.cluster_utils import Cluster
+
+        cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+        cluster.add_node(num_cpus=1)
+        ray.init(address=cluster.address, log_to_driver=False)
     else:
         ray.init("local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     ray.data.DataContext.get_current().enable_progress_bars = False
@@ -106,6 +112,8 @@ def main() -> None:
     if args.out:
         args.out.write_text(json.dumps(figures, indent=2) + "\n")
     ray.shutdown()
+    if cluster is not None:
+        cluster.shutdown()
 
 
 if __name__ == "__main__":
