@@ -69,7 +69,13 @@ def main() -> None:
         cluster.add_node(num_cpus=1)
         ray.init(address=cluster.address, log_to_driver=False)
     else:
-        ray.init("local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+        for attempt in range(3):  # Ray gives a node 30 s to start, which a loaded machine can exceed
+            try:
+                ray.init("local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+                break
+            except Exception:
+                if attempt == 2:
+                    raise
     ray.data.DataContext.get_current().enable_progress_bars = False
     nodes = len([n for n in ray.nodes() if n["Alive"]])
 
@@ -85,6 +91,7 @@ def main() -> None:
                 rows += batch.num_rows
             assert rows == len(paths)
             steady[actors].append((rows - first_rows) / (time.perf_counter() - first))
+            print(f"{actors} actor(s): {steady[actors][-1]:.1f} images/s after the first rows", file=sys.stderr)
         return run
 
     local = PlateRecognizer(threads=1, load_threads=1)

@@ -89,9 +89,10 @@ def read(source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | ray
     ray = import_ray()
     if not ray.is_initialized():
         connect()
-    dataset = source if isinstance(source, ray.data.Dataset) else _read_files(ray, source)
     if concurrency is None:
         concurrency = max(1, int(ray.cluster_resources().get("CPU", 1) // num_cpus))
+    readers = concurrency if isinstance(concurrency, int) else concurrency[1]
+    dataset = source if isinstance(source, ray.data.Dataset) else _read_files(ray, source, readers)
     pool = (ray.data.ActorPoolStrategy(size=concurrency) if isinstance(concurrency, int)
             else ray.data.ActorPoolStrategy(min_size=concurrency[0], max_size=concurrency[1]))
     recognizer_options.setdefault("threads", max(1, int(num_cpus)))
@@ -106,7 +107,8 @@ def read(source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | ray
     )
 
 
-def _read_files(ray, source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> ray.data.Dataset:
+def _read_files(ray, source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+                readers: int) -> ray.data.Dataset:
     from .cli import expand_paths
 
     items = [source] if isinstance(source, (str, os.PathLike)) else list(source)
@@ -116,8 +118,10 @@ def _read_files(ray, source: str | os.PathLike[str] | Sequence[str | os.PathLike
         raise FileNotFoundError(f"no images match {', '.join(map(repr, unmatched))}")
     if not files and not uris:
         raise FileNotFoundError("no inputs given")
-    # Reading files is I/O: the read tasks reserve no CPU, so that readers holding every CPU cannot starve them.
-    return ray.data.read_binary_files([os.path.abspath(f) for f in files] + uris, include_paths=True, num_cpus=0)
+    # Reading files is I/O: the read tasks reserve no CPU, so that readers holding every CPU cannot starve them,
+    # and as many run at once as there are readers (unlimited, Ray would start a worker process for each).
+    return ray.data.read_binary_files([os.path.abspath(f) for f in files] + uris, include_paths=True, num_cpus=0,
+                                      concurrency=readers)
 
 
 class CropReader:
