@@ -121,7 +121,7 @@ def test_a_killed_reader_is_restarted_and_every_input_comes_out_once(cluster, im
     from twplate.ray import read
 
     good, bad = images
-    inputs = (good + bad) * 2  # 70 rows in batches of 4: the crash comes mid-run
+    inputs = (good + bad) * 2  # 68 rows in batches of 4: the crash comes mid-run
     dataset = read(inputs, batch_size=4, concurrency=2, reader=_crashing_reader(), marker=str(tmp_path / "armed"))
     rows = dataset.take_all()
     assert (tmp_path / "crashed").exists()
