@@ -23,7 +23,7 @@ import pytest
 
 import tiny_models
 from conftest import REPO
-from serving import Server
+from serving import AppServer, Server, whole_photo_reader
 from twplate import PlateRecognizer
 
 httpx = pytest.importorskip("httpx")
@@ -178,6 +178,22 @@ def test_healthz_metrics_openapi_and_page(tiny_server: Server) -> None:
     assert set(body) == {"multipart/form-data", "application/json"}
     page = httpx.get(tiny_server.url + "/")
     assert page.status_code == 200 and 'id="file"' in page.text
+
+
+def test_photo_mode_answers_each_photos_plates_with_boxes(tiny_reader: PlateRecognizer) -> None:
+    from twplate.serve import ServeConfig, create_app
+
+    app = create_app(ServeConfig(), recognizer=tiny_reader, photo_reader=whole_photo_reader(tiny_reader))
+    with AppServer(app) as server:
+        assert httpx.get(server.url + "/healthz").json()["photo"] is True
+        files = [("image", ("a.png", png("AB-12"))), ("image", ("bad.png", b"nope")), ("image", ("b.png", png("")))]
+        results = httpx.post(server.url + "/v1/read", params={"photo": "true"}, files=files).json()["results"]
+        crops = httpx.post(server.url + "/v1/read", files=files[:1]).json()["results"]
+    (plate,) = results[0]["plates"]
+    assert plate["text"] == "AB-12" and plate["box"] == [[0.0, 0.0], [160, 0.0], [160, 48], [0.0, 48]]
+    assert {k: plate[k] for k in crops[0]} == crops[0]  # a plate's reading is the crop reader's
+    assert results[1] == {"error": "image 1: bytes of 4 bytes: cannot decode: not an image, or truncated/corrupt"}
+    assert results[2] == {"plates": []}
 
 
 def _raw_request(server: Server, body: bytes, declared: int) -> socket.socket:

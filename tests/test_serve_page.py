@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO
-from serving import Server
+from serving import AppServer, Server, whole_photo_reader
 from twplate import PlateRecognizer
 
 pytest.importorskip("fastapi")
@@ -71,3 +71,29 @@ def test_page_shows_a_bad_image_error(browser: webdriver.Chrome, tmp_path: Path)
         WebDriverWait(browser, 60).until(expected_conditions.text_to_be_present_in_element((By.ID, "status"), "Read 1"))
         error = browser.find_element(By.CSS_SELECTOR, ".card .error").text
     assert error.startswith("image 0: ") and "cannot decode" in error
+
+
+def test_page_outlines_the_plates_of_a_photo(browser: webdriver.Chrome, tmp_path: Path) -> None:
+    from twplate.serve import ServeConfig, create_app
+
+    reader = PlateRecognizer(backend="onnxruntime")
+    sample = REPO / "samples" / "03_car1992.jpg"
+    app = create_app(ServeConfig(), recognizer=reader, photo_reader=whole_photo_reader(reader))
+    with AppServer(app) as server:
+        browser.get(server.url + "/")
+        WebDriverWait(browser, 30).until(lambda d: d.find_element(By.ID, "photo").is_enabled())
+        browser.find_element(By.ID, "photo").click()
+        browser.find_element(By.ID, "file").send_keys(str(sample))
+        WebDriverWait(browser, 60).until(expected_conditions.text_to_be_present_in_element((By.ID, "status"), "Read 1"))
+        WebDriverWait(browser, 30).until(lambda d: d.execute_script("return document.querySelector('canvas').width"))
+        reading = browser.find_element(By.CSS_SELECTOR, ".reading").text
+        # the box is the whole photo here: its outline runs along the canvas's left edge
+        edge = browser.execute_script(
+            "const c = document.querySelector('canvas');"
+            "return Array.from(c.getContext('2d').getImageData(0, Math.floor(c.height / 2), 1, 1).data);")
+        shots = Path(os.environ.get("TWPLATE_SCREENSHOTS", tmp_path))
+        shots.mkdir(parents=True, exist_ok=True)
+        browser.save_screenshot(str(shots / "serve_page_photo.png"))
+    assert reading == reader(str(sample)).text
+    red, green, blue, _ = edge
+    assert green > 180 and red < 90  # the outline colour, #00e676

@@ -1,9 +1,12 @@
-"""twplate: read cropped Taiwan licence plates with the PP-OCRv3 recognition Student.
+"""twplate: read Taiwan licence plates, in crops (the PP-OCRv3 recognition Student) or in whole photos
+(a PP-OCR text detector in front of it).
 
->>> from twplate import recognize
+>>> from twplate import recognize, read_photo
 >>> result = recognize("plate.jpg")          # doctest: +SKIP
 >>> result.text, result.confidence           # doctest: +SKIP
 ('ABC-1234', 0.98)
+>>> [p.text for p in read_photo("street.jpg")]   # doctest: +SKIP
+['ABC-1234']
 
 Names are imported on first use, so ``import twplate`` stays cheap and never imports a runtime
 (onnxruntime, paddle) or the training code.
@@ -19,6 +22,8 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "recognize": "twplate.recognizer",
     "PlateRecognizer": "twplate.recognizer",
+    "read_photo": "twplate.photo",
+    "PhotoReader": "twplate.photo",
     "PlateResult": "twplate.result",
     "TwplateError": "twplate.errors",
     "ImageError": "twplate.errors",
@@ -30,15 +35,18 @@ __all__ = [
     "BackendUnavailableError",
     "ImageError",
     "ModelError",
+    "PhotoReader",
     "PlateRecognizer",
     "PlateResult",
     "TwplateError",
     "__version__",
+    "read_photo",
     "recognize",
 ]
 
 if TYPE_CHECKING:
     from .errors import BackendUnavailableError, ImageError, ModelError, TwplateError
+    from .photo import PhotoReader, read_photo
     from .recognizer import PlateRecognizer, recognize
     from .result import PlateResult
 

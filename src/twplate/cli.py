@@ -1,9 +1,12 @@
-"""Command line: ``twplate read PATH...``, ``twplate serve`` and the training commands.
+"""Command line: ``twplate read PATH...``, ``twplate read --photos PATH...``, ``twplate serve``,
+``twplate eval-photos`` and the training commands.
 
 ``read`` lives here; ``serve`` parses its arguments here and imports :mod:`twplate.serve` (the web
-stack of the ``serve`` extra) only when it runs. The training commands are listed in :data:`TRAINING_COMMANDS` as
-``{command: (module, one-line help)}``; a module is imported only when its command runs, so
-``twplate read`` never imports Paddle. Convention for those modules:
+stack of the ``serve`` extra) only when it runs; ``eval-photos`` lives in :mod:`twplate.photo_eval` (listed in
+:data:`MODULE_COMMANDS`, run like the training commands but needing only a runtime). The training commands are
+listed in :data:`TRAINING_COMMANDS` as ``{command: (module, one-line help)}``; a module is imported only when its
+command runs, so ``twplate read`` never imports
+Paddle. Convention for those modules:
 
 * a module serving one command defines ``configure(parser: argparse.ArgumentParser) -> None``
   (add the command's arguments) and ``run(args: argparse.Namespace) -> int`` (the exit code);
@@ -44,6 +47,9 @@ TRAINING_COMMANDS: dict[str, tuple[str, str]] = {
     "check": ("twplate.training.dataset", "check a labelled data set"),
     "split": ("twplate.training.dataset", "split a labelled data set"),
 }
+MODULE_COMMANDS: dict[str, tuple[str, str]] = {
+    "eval-photos": ("twplate.photo_eval", "measure plate finding and reading on labelled photos"),
+}
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp"})
 PROGRESS_MIN_IMAGES = 100
 
@@ -52,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (the console script passes it to ``sys.exit``)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        if argv and argv[0] in TRAINING_COMMANDS:
+        if argv and (argv[0] in TRAINING_COMMANDS or argv[0] in MODULE_COMMANDS):
             return _run_training(argv[0], argv[1:])
         args = build_parser().parse_args(argv)
         return _serve(args) if args.command == "serve" else _read(args)
@@ -73,11 +79,12 @@ def _stdout_to_devnull() -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="twplate", description="Read cropped Taiwan licence plates.")
+    parser = argparse.ArgumentParser(prog="twplate", description="Read Taiwan licence plates in crops or photos.")
     parser.add_argument("--version", action="version", version=f"twplate {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     read = commands.add_parser("read", help="read plates from image files, folders or globs",
-                               description="Print one line per image: path, text, confidence.")
+                               description="Print one line per image: path, text, confidence; with --photos, "
+                                           "one line per plate found: path, text, confidence, box.")
     read.add_argument("paths", nargs="+", metavar="PATH", help="image file, folder (searched recursively) or glob")
     fmt = read.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="JSON lines instead of tab-separated text")
@@ -88,6 +95,16 @@ def build_parser() -> argparse.ArgumentParser:
     read.add_argument("--no-plate-formats", dest="plate_formats", action="store_const", const=False,
                       default=None, help="plain greedy CTC reading, without fitting Taiwan plate formats")
     read.add_argument("--threads", type=_positive_int, default=None, help="CPU threads for the backend")
+    photos = read.add_argument_group("whole photos")
+    photos.add_argument("--photos", action="store_true",
+                        help="the images are photos: find the plates in them, then read them")
+    photos.add_argument("--draw", metavar="DIR", type=Path, default=None,
+                        help="with --photos: write each photo to DIR with its plates outlined and labelled")
+    photos.add_argument("--detector", default=None, help="detector model directory (default: the shipped one)")
+    photos.add_argument("--limit-side", type=_positive_int, default=None,
+                        help="longest side of the detector's input in pixels (default: the detector's own)")
+    for name, (_, help_text) in MODULE_COMMANDS.items():
+        commands.add_parser(name, help=help_text, add_help=False)
     ray = read.add_argument_group("on a Ray cluster (needs twplate[ray]; see docs/ray.md)")
     ray.add_argument("--ray", action="store_true", help="read on Ray Data and write the rows to --out")
     ray.add_argument("--address", default=None,
@@ -119,7 +136,7 @@ def _add_serve_parser(commands: argparse._SubParsersAction) -> None:
                        help="plain greedy CTC reading, without fitting Taiwan plate formats")
     serve.add_argument("--no-photo", dest="photo", action="store_false", help="do not load the photo reader")
     serve.add_argument("--max-wait-ms", type=float, default=5.0,
-                       help="how long a batch waits for more requests after its first (default 5)")
+                       help="how long a batch waits for another request (default 5; ten times that in all)")
     serve.add_argument("--max-images", type=_positive_int, default=64, help="images per request (default 64)")
     serve.add_argument("--max-body-mb", type=float, default=20.0, help="request body size limit (default 20 MB)")
     serve.add_argument("--body-timeout", type=float, default=30.0,
@@ -176,12 +193,17 @@ def _read(args: argparse.Namespace) -> int:
 
     if args.ray:
         return _read_on_ray(args)
+    if args.draw is not None and not args.photos:
+        print("twplate: --draw needs --photos", file=sys.stderr)
+        return 2
     files, unmatched = expand_paths(args.paths)
     for pattern in unmatched:
         print(f"twplate: no images match {pattern!r}", file=sys.stderr)
     if not files:
         return 2
     _silence_opencv()
+    if args.photos:
+        return _read_photos(args, files, unmatched)
     try:
         recognizer = PlateRecognizer(args.model, backend=args.backend, batch_size=args.batch_size,
                                      threads=args.threads, plate_formats=args.plate_formats)
@@ -202,6 +224,66 @@ def _read(args: argparse.Namespace) -> int:
     if failed:
         print(f"twplate: {failed} of {len(files)} images failed", file=sys.stderr)
     return 1 if failed or unmatched else 0
+
+
+def _read_photos(args: argparse.Namespace, files: list[str], unmatched: list[str]) -> int:
+    from .errors import TwplateError
+    from .photo import CHUNK_PHOTOS, PhotoReader
+
+    try:
+        reader = PhotoReader(args.model, detector=args.detector, backend=args.backend, batch_size=args.batch_size,
+                             threads=args.threads, limit_side=args.limit_side)
+    except (TwplateError, ValueError) as exc:
+        print(f"twplate: {exc}", file=sys.stderr)
+        return 2
+    writer = _Writer(sys.stdout, "json" if args.json else "csv" if args.csv else "tsv", photos=True)
+    progress = _Progress(len(files), sys.stderr)
+    root = os.path.commonpath([os.path.abspath(os.path.dirname(f)) for f in files])
+    failed = 0
+    for chunk in _chunks(files, CHUNK_PHOTOS):
+        for path, plates in zip(chunk, reader.run_many(chunk), strict=True):
+            if plates and plates[0].error is not None:
+                failed += 1
+                print(f"twplate: {plates[0].error}", file=sys.stderr)
+                continue
+            for plate in plates:
+                writer.write(plate)
+            if args.draw is not None:
+                _draw(path, plates, args.draw / _drawing_name(path, root))
+        progress.advance(len(chunk))
+    progress.close()
+    if failed:
+        print(f"twplate: {failed} of {len(files)} photos failed", file=sys.stderr)
+    return 1 if failed or unmatched else 0
+
+
+def _drawing_name(path: str, root: str) -> str:
+    """``a/b/photo.png`` below ``root`` -> ``a__b__photo.jpg``: one flat folder, no two photos on one name."""
+    relative = Path(os.path.relpath(os.path.abspath(path), root))
+    return "__".join(relative.with_suffix(".jpg").parts)
+
+
+def _draw(path: str, plates: list[PlateResult], out: Path) -> None:
+    """Write the photo at ``path`` to ``out`` with each plate's box outlined and its text above it."""
+    import cv2
+    import numpy as np
+
+    from .image import load_image
+
+    image = load_image(path)
+    thickness = max(2, round(max(image.shape[:2]) / 500))
+    for plate in plates:
+        corners = np.round(np.asarray(plate.box)).astype(np.int32)
+        cv2.polylines(image, [corners], True, (0, 255, 0), thickness)
+        label = f"{plate.text.encode('ascii', 'replace').decode()} {plate.confidence:.2f}"
+        scale = max(0.6, thickness / 2.5)
+        (w, h), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
+        x, y = int(corners[:, 0].min()), max(h + base, int(corners[:, 1].min()) - thickness)
+        cv2.rectangle(image, (x, y - h - base), (x + w, y + base // 2), (0, 255, 0), -1)
+        cv2.putText(image, label, (x, y - base // 2), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thickness)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(out), image):
+        print(f"twplate: cannot write {out}", file=sys.stderr)
 
 
 def _read_on_ray(args: argparse.Namespace) -> int:
@@ -292,25 +374,36 @@ class _SafeStream:
 
 
 class _Writer:
-    """One output row per image: tab-separated, JSON lines or CSV."""
+    """One output row per image (per plate with ``photos``): tab-separated, JSON lines or CSV.
 
-    def __init__(self, stream: TextIO, fmt: str) -> None:
+    With ``photos``, rows add the plate's box (``x,y`` corners clockwise from the top-left,
+    space-separated in text and CSV) and, in JSON and CSV, its detection score.
+    """
+
+    def __init__(self, stream: TextIO, fmt: str, photos: bool = False) -> None:
         stream = _SafeStream(stream)  # type: ignore[assignment]
-        self.stream, self.fmt = stream, fmt
+        self.stream, self.fmt, self.photos = stream, fmt, photos
         if fmt == "csv":
             self.csv = csv.writer(stream)
-            self.csv.writerow(["path", "text", "confidence", "error"])
+            self.csv.writerow(["path", "text", "confidence", *(["box", "detection_score"] if photos else []), "error"])
 
     def write(self, result: PlateResult) -> None:
         error = "" if result.error is None else str(result.error)
+        box = " ".join(f"{x:.1f},{y:.1f}" for x, y in result.box or ())
         if self.fmt == "json":
             row = {"path": result.source, "text": result.text, "confidence": round(result.confidence, 6),
-                   "char_confidences": [round(p, 6) for p in result.char_confidences], "error": error or None}
-            self.stream.write(json.dumps(row, ensure_ascii=False) + "\n")
+                   "char_confidences": [round(p, 6) for p in result.char_confidences]}
+            if self.photos:
+                row["box"] = [[round(x, 1), round(y, 1)] for x, y in result.box or ()]
+                row["detection_score"] = None if result.detection_score is None else round(result.detection_score, 6)
+            self.stream.write(json.dumps({**row, "error": error or None}, ensure_ascii=False) + "\n")
         elif self.fmt == "csv":
-            self.csv.writerow([result.source, result.text, f"{result.confidence:.4f}", error])
+            score = "" if result.detection_score is None else f"{result.detection_score:.4f}"
+            extra = [box, score] if self.photos else []
+            self.csv.writerow([result.source, result.text, f"{result.confidence:.4f}", *extra, error])
         else:
-            self.stream.write(f"{result.source}\t{result.text}\t{result.confidence:.4f}\n")
+            extra = f"\t{box}" if self.photos else ""
+            self.stream.write(f"{result.source}\t{result.text}\t{result.confidence:.4f}{extra}\n")
 
 
 class _Progress:
@@ -333,7 +426,7 @@ class _Progress:
 
 
 def _run_training(command: str, argv: list[str]) -> int:
-    module_name, help_text = TRAINING_COMMANDS[command]
+    module_name, help_text = {**TRAINING_COMMANDS, **MODULE_COMMANDS}[command]
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any, overload
@@ -19,11 +19,10 @@ import cv2
 import numpy as np
 
 from .backends import Backend, load_backend
-from .decode import ctc_greedy_decode
+from .decode import Decoded, ctc_greedy_decode, decode_with_formats
 from .errors import ImageError
 from .image import ImageInput, describe, load_image
 from .model_files import ModelSpec, load_model_spec
-from .plate_format import decode_with_formats
 from .preprocess import bucket_width, make_batch, resize_normalize, width_groups
 from .result import PlateResult
 
@@ -46,7 +45,7 @@ class PlateRecognizer:
 
     Args:
         model: ``None`` for the shipped model, or a model directory or ``.onnx`` file.
-        backend: ``"auto"``, ``"onnxruntime"`` or ``"paddle"``.
+        backend: ``"auto"``, ``"onnxruntime"``, ``"paddle"`` or ``"openvino"``.
         batch_size: images per backend call.
         threads: CPU threads for the backend (``None``: the runtime's default).
         plate_formats: fit readings to Taiwan plate formats: a greedy reading that fits none
@@ -60,8 +59,8 @@ class PlateRecognizer:
             the model's width by aspect: no batch is padded, so an image reads the same alone or in
             any batch, and a GPU sees one input shape. The shipped model reads 16% faster at 72 and
             one val plate fewer than by aspect (README, "Width policy").
-        **backend_options: passed to the backend, e.g. ``providers=[...]`` (onnxruntime) or
-            ``device="cpu"`` (paddle).
+        **backend_options: passed to the backend, e.g. ``providers=[...]`` (onnxruntime),
+            ``device="cpu"`` (paddle) or ``precision="bf16"`` (openvino, docs/openvino.md).
 
     Raises:
         ModelError: the model is missing, corrupt, fails its checksum or does not fit its dictionary.
@@ -117,7 +116,7 @@ class PlateRecognizer:
     @overload
     def run(self, images: ImageInput) -> PlateResult: ...
 
-    def run(self, images):
+    def run(self, images: ImageInput | list[ImageInput] | tuple[ImageInput, ...]) -> PlateResult | list[PlateResult]:
         """Read one image (returns a :class:`PlateResult`) or a list/tuple of images (returns a list).
 
         A single bad image raises :class:`ImageError`; in a list, the bad image's result carries
@@ -145,8 +144,8 @@ class PlateRecognizer:
         results: list[PlateResult | None] = [None] * len(images)
         tensors: dict[int, np.ndarray] = {}
         encoded = sum(isinstance(x, ENCODED) for x in images)
-        parallel = self._load_pool is not None and encoded >= PARALLEL_MIN_IMAGES
-        for i, outcome in enumerate((self._load_pool.map if parallel else map)(self._preprocess, images)):
+        pool = self._load_pool if encoded >= PARALLEL_MIN_IMAGES else None
+        for i, outcome in enumerate((pool.map if pool else map)(self._preprocess, images)):
             if isinstance(outcome, ImageError):
                 results[i] = PlateResult("", 0.0, (), error=outcome, source=sources[i])
             else:
@@ -177,7 +176,7 @@ class PlateRecognizer:
             return error
 
 
-def _decoder(spec: ModelSpec, plate_formats: bool | None):
+def _decoder(spec: ModelSpec, plate_formats: bool | None) -> Callable[[np.ndarray, Sequence[str]], list[Decoded]]:
     """Format-aware decoding where asked for, or where the model declares it reads Taiwan plates."""
     wanted = spec.plate_formats if plate_formats is None else plate_formats
     return decode_with_formats if wanted else ctc_greedy_decode
@@ -204,7 +203,8 @@ def recognize(image_or_images: ImageInput, *, backend: str = ..., model: ModelIn
               batch_size: int = ...) -> PlateResult: ...
 
 
-def recognize(image_or_images, *, backend="auto", model=None, batch_size=32):
+def recognize(image_or_images: ImageInput | list[ImageInput] | tuple[ImageInput, ...], *, backend: str = "auto",
+              model: ModelInput = None, batch_size: int = 32) -> PlateResult | list[PlateResult]:
     """Read plates with a cached :class:`PlateRecognizer` (loaded on first use).
 
     >>> from twplate import recognize

@@ -1,4 +1,4 @@
-"""The value :func:`twplate.recognize` returns for each image."""
+"""The value :func:`twplate.recognize` returns for each image, and :func:`twplate.read_photo` for each plate."""
 
 from __future__ import annotations
 
@@ -18,6 +18,10 @@ class PlateResult:
         error: why this image could not be read, or ``None``. A bad image in a batch gets a result
             with ``error`` set instead of raising, so the other images still get their results.
         source: the path the image came from, when it came from a path.
+        box: for a plate found in a photo: its 4 corners ``(x, y)`` in the photo's pixels, clockwise
+            from the top-left; ``None`` for a crop.
+        detection_score: for a plate found in a photo: the detector's text probability inside
+            ``box``, in ``[0, 1]``; ``None`` for a crop.
     """
 
     text: str
@@ -25,6 +29,8 @@ class PlateResult:
     char_confidences: tuple[float, ...] = ()
     error: TwplateError | None = None
     source: str | None = None
+    box: tuple[tuple[float, float], ...] | None = None
+    detection_score: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -36,4 +42,7 @@ class PlateResult:
         if self.error is not None:
             return f"PlateResult(error={type(self.error).__name__}({str(self.error)!r}){where})"
         chars = ", ".join(f"{c}:{p:.2f}" for c, p in zip(self.text, self.char_confidences, strict=False))
+        if self.box is not None:
+            corners = ", ".join(f"({x:.0f}, {y:.0f})" for x, y in self.box)
+            where = f", box=[{corners}], detection_score={self.detection_score:.2f}{where}"
         return f"PlateResult(text={self.text!r}, confidence={self.confidence:.4f}, chars=[{chars}]{where})"

@@ -42,6 +42,7 @@ from ..cache import cache_dir
 from ..errors import ModelError
 from ..model_files import ModelSpec, sha256_file
 from ..preprocess import gpu_width_buckets
+from .base import check_graph_io
 
 Provider = str | tuple[str, dict[str, Any]]
 
@@ -105,7 +106,7 @@ class OnnxBackend:
         on_gpu = any(p in GPU_PROVIDERS for p in self._providers)
         self.width_buckets: tuple[int, ...] | None = (
             tuple(width_buckets) or None if width_buckets is not None
-            else gpu_width_buckets(spec.preprocess) if on_gpu else None)
+            else gpu_width_buckets(spec.preprocess) if on_gpu and spec.task == "rec" else None)
         """Widths the recognizer pads batches up to (``None``: each batch's own widest image)."""
         self._io_binding = io_binding and on_gpu
 
@@ -136,22 +137,9 @@ class OnnxBackend:
 
     def _check_io(self, spec: ModelSpec, path: Path) -> str:
         """Refuse a graph whose input or dictionary metadata does not fit ``spec``; return the input name."""
-        inputs, outputs = self._session.get_inputs(), self._session.get_outputs()
-        if len(inputs) != 1 or len(outputs) != 1:
-            raise ModelError(f"{path}: expected one input and one output, found {len(inputs)} and {len(outputs)}")
-        shape, height = inputs[0].shape, spec.preprocess.height
-        fixed = [d if isinstance(d, int) else None for d in shape]
-        if len(shape) != 4 or fixed[1] != 3 or fixed[2] not in (height, None) or fixed[3] is not None:
-            raise ModelError(f"{path}: input {inputs[0].name!r} has shape {shape}; expected (N, 3, {height}, W) "
-                             "with variable W (NCHW, BGR)")
-        if inputs[0].name != spec.input_name:
-            raise ModelError(f"{path}: input is named {inputs[0].name!r}, the model description says "
-                             f"{spec.input_name!r}")
+        inputs = [(i.name, [d if isinstance(d, int) else None for d in i.shape]) for i in self._session.get_inputs()]
         characters = self._session.get_modelmeta().custom_metadata_map.get("character")
-        if characters is not None and tuple(characters.split("\n")) != spec.charset.characters:
-            raise ModelError(f"{path}: the dictionary in its metadata differs from the model description's "
-                             f"({len(characters.split(chr(10)))} vs {len(spec.charset.characters)} characters)")
-        return inputs[0].name
+        return check_graph_io(spec, path, inputs, len(self._session.get_outputs()), characters)
 
 
 def default_providers(available: Sequence[str], spec: ModelSpec, max_batch: int,
@@ -159,7 +147,7 @@ def default_providers(available: Sequence[str], spec: ModelSpec, max_batch: int,
     """TensorRT, CUDA and CPU, those of them ``available``, with the options of the module docstring."""
     providers: list[Provider] = []
     for name in PREFERRED_PROVIDERS:
-        if name not in available:
+        if name not in available or (name == TENSORRT and spec.task == "det"):  # no profile fits any photo size
             continue
         if name == TENSORRT:
             providers.append((TENSORRT, tensorrt_options(spec, max_batch, precision)))

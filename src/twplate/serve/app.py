@@ -16,7 +16,6 @@ import base64
 import binascii
 import hmac
 import importlib.resources
-import importlib.util
 import json
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -122,7 +121,7 @@ def create_app(config: ServeConfig | None = None, *, recognizer: PlateRecognizer
         entries: list[Any] = list(images)
         for i, output in zip(good, outputs, strict=True):
             entries[i] = output
-        results = [_entry_json(entry, mode, i, len(images)) for i, entry in enumerate(entries)]
+        results = [_entry_json(entry, mode, i) for i, entry in enumerate(entries)]
         bad = sum("error" in r for r in results)
         metrics.images.labels(mode, "ok").inc(len(results) - bad)
         if bad:
@@ -139,17 +138,17 @@ def create_app_from_env() -> FastAPI:
 
 
 def load_photo_reader(config: ServeConfig) -> Callable[[list[bytes]], list[Any]]:
-    """The photo reader behind ``?photo=true`` (used when ``twplate.photo`` exists).
+    """The photo reader behind ``?photo=true``: a :class:`~twplate.photo.PhotoReader` with the service's
+    reader model, backend, batch size and threads.
 
-    This is the one place the service touches photo reading: a ``twplate.photo.PhotoReader`` built
-    with the service's backend and threads. Called with a list of encoded photos, it returns one
-    entry per photo: a list of :class:`PlateResult` (each with its ``box``), or a result or exception
-    carrying the photo's error. Every field of those results goes into the answer (:func:`_plate_json`).
+    Called with a list of encoded photos, it returns one entry per photo: a list of :class:`PlateResult`
+    (each with its ``box``), or a list of one result carrying the photo's error. Every field of those
+    results goes into the answer (:func:`_plate_json`).
     """
-    from ..photo import PhotoReader  # type: ignore[import-not-found]  # arrives with issue 11
+    from ..photo import PhotoReader
 
-    reader = PhotoReader(backend=config.backend, threads=config.threads)
-    return lambda photos: reader(list(photos))
+    reader = PhotoReader(config.model, backend=config.backend, batch_size=config.batch_size, threads=config.threads)
+    return reader.run_many
 
 
 class _Service:
@@ -173,8 +172,6 @@ class _Service:
         self.photos: MicroBatcher | None = None
         if not config.photo:
             self.photo_unavailable = "photo reading is turned off in this service (--no-photo)"
-        elif photo_reader is None and importlib.util.find_spec("twplate.photo") is None:
-            self.photo_unavailable = "photo reading is not available in this version of twplate (no twplate.photo)"
         else:
             def load_photos() -> Callable[[list[bytes]], list[Any]]:
                 return photo_reader or load_photo_reader(config)
@@ -281,7 +278,7 @@ def _base64_image(index: int, item: object) -> bytes | ImageError:
         return ImageError(f"image {index}: invalid base64 ({exc})")
 
 
-def _entry_json(entry: Any, mode: str, index: int, count: int) -> dict[str, Any]:
+def _entry_json(entry: Any, mode: str, index: int) -> dict[str, Any]:
     """One image's answer: its reading (crop), its plates (photo), or ``error``."""
     if isinstance(entry, BaseException):
         return {"error": _image_error_text(entry, index)}

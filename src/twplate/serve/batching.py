@@ -1,10 +1,15 @@
 """Request micro-batching: concurrent requests gathered into one model call on one worker thread.
 
 Each request hands its images to :meth:`MicroBatcher.submit` and awaits its results. A worker thread
-takes the first waiting request, then keeps taking requests until it holds ``max_batch`` images or
-``max_wait`` seconds have passed since it took the first, runs the model once on all of them, and
-hands each request back its own slice of the results. So 32 clients sending one crop each cost one
-32-image recognizer call, not 32 one-image calls, while a lone client waits at most ``max_wait``.
+takes the first waiting request, then keeps taking requests until it holds ``max_batch`` images, or
+no new request has come for ``max_wait`` seconds, or it has gathered for :data:`MAX_GATHER_WAITS`
+times ``max_wait``; it runs the model once on all of them and hands each request back its own slice
+of the results. So 32 clients sending one crop each cost one 32-image recognizer call, not 32
+one-image calls, while a lone client waits ``max_wait`` once.
+
+The wait restarts with each request because requests reach the batcher one after another, as fast
+as the event loop parses them: 32 requests sent at once arrive over several milliseconds (more on a
+busy machine), so a single wait counted from the first request split them into batches of 10 to 20.
 
 The model runs only on that thread (the event loop keeps answering ``/healthz`` while it works),
 and it is built there too (``load``), so readiness is simply "the worker has loaded its model".
@@ -26,6 +31,9 @@ Item = TypeVar("Item")
 Output = TypeVar("Output")
 
 log = logging.getLogger("twplate.serve")
+
+MAX_GATHER_WAITS = 10
+"""A batch gathers for at most this many ``max_wait`` in all, however steadily requests keep coming."""
 
 
 class NotReadyError(RuntimeError):
@@ -50,7 +58,7 @@ class MicroBatcher(Generic[Item, Output]):
             items to a list of outputs of the same length and order (e.g. ``recognizer.run_many``).
         max_batch: the worker stops gathering once it holds this many items (a single request
             with more is run whole; the model chunks it).
-        max_wait: seconds the worker waits for more requests after taking the first.
+        max_wait: seconds the worker waits for another request before running what it holds.
         name: the worker thread's name (and the log's).
         observe: called on the worker thread after each batch with its item count and seconds.
     """
@@ -137,11 +145,11 @@ class MicroBatcher(Generic[Item, Output]):
         if first is _STOP:
             return [], True
         jobs, count = [first], len(first.items)
-        deadline = time.monotonic() + self.max_wait
+        limit = time.monotonic() + MAX_GATHER_WAITS * self.max_wait
         while count < self.max_batch:
-            remaining = deadline - time.monotonic()
+            wait = min(self.max_wait, limit - time.monotonic())
             try:
-                job = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
+                job = self._queue.get(timeout=wait) if wait > 0 else self._queue.get_nowait()
             except queue.Empty:
                 break
             if job is _STOP:

@@ -27,7 +27,7 @@ class ServeConfig:
         input_width: read every crop at this width (``PlateRecognizer(input_width=...)``).
         plate_formats: as ``PlateRecognizer(plate_formats=...)``.
         photo: load a photo reader (``?photo=true``) when this twplate has one.
-        max_wait_ms: how long a batch waits for more requests after its first.
+        max_wait_ms: how long a batch waits for another request (:mod:`.batching`).
         max_images: images allowed in one request (more: 400).
         max_body_bytes: request body size allowed (more: 413, checked as the body arrives).
         body_timeout_s: longest pause allowed while a request body arrives (longer: 408).

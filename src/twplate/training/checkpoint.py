@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
@@ -21,6 +21,9 @@ from twplate.recognizer import PlateRecognizer
 
 from .config import RunSettings
 
+if TYPE_CHECKING:  # paddle loads only when a checkpoint does
+    from .model import PlateRecModel
+
 
 class CheckpointBackend:
     """A dygraph :class:`~twplate.training.model.PlateRecModel` as a twplate backend (eval mode per call)."""
@@ -28,7 +31,7 @@ class CheckpointBackend:
     name: ClassVar[str] = "paddle-dygraph"
     width_buckets: tuple[int, ...] | None = None
 
-    def __init__(self, model) -> None:
+    def __init__(self, model: PlateRecModel) -> None:
         import paddle
 
         self.model = model
@@ -56,7 +59,7 @@ class CheckpointBackend:
                     self.model.train()
 
 
-def load_student(checkpoint: str | Path, characters: Sequence[str], time_stride: int | None = None):
+def load_student(checkpoint: str | Path, characters: Sequence[str], time_stride: int | None = None) -> PlateRecModel:
     """The Student in eval mode from a ``.pdparams`` checkpoint, or ``"pretrained"`` for PP-OCRv3's weights.
 
     ``time_stride`` defaults to the checkpoint's run's (:class:`RunSettings`).
@@ -78,7 +81,7 @@ def load_student(checkpoint: str | Path, characters: Sequence[str], time_stride:
     return model
 
 
-def checkpoint_recognizer(model, characters: Sequence[str], preprocess: PreprocessConfig,
+def checkpoint_recognizer(model: PlateRecModel, characters: Sequence[str], preprocess: PreprocessConfig,
                           name: str = "checkpoint", batch_size: int = 64,
                           plate_formats: bool | None = None) -> PlateRecognizer:
     """A :class:`PlateRecognizer` that runs ``model`` (dygraph) with twplate's pipeline.

@@ -101,7 +101,7 @@ class MixedSampler:
 
     def draw(self, n: int) -> list[Sample]:
         which = self.rng.choice(len(self.sources), size=n, p=self.p)
-        return [self.sources[k][self.rng.integers(len(self.sources[k]))] for k in which]
+        return [self.sources[k][int(self.rng.integers(len(self.sources[k])))] for k in which]
 
 
 # -- command line: `twplate check` and `twplate split` ---------------------------------------

@@ -12,19 +12,13 @@ training.
 
 from __future__ import annotations
 
-import importlib.util
-import subprocess
-import sys
-import tempfile
-import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from twplate.cache import cache_dir as twplate_cache_dir
-from twplate.model_files import sha256_file
-
 from .model import PlateRecModel
+from .wheels import wheel_member
 
 RAPIDOCR_WHEEL = "rapidocr_onnxruntime==1.2.3"
 PRETRAINED_MEMBER = "rapidocr_onnxruntime/models/ch_PP-OCRv3_rec_infer.onnx"
@@ -37,46 +31,13 @@ HEAD_ROW_STAND_INS = {"領": "领"}
 def find_pretrained_onnx(cache_dir: Path | None = None) -> Path:
     """The PP-OCRv3 rec ONNX model of the PyPI wheel ``rapidocr_onnxruntime`` 1.2.3, checked by sha256.
 
-    Taken from an installed ``rapidocr_onnxruntime`` if there is one, else from the wheel itself,
-    downloaded once with ``pip download --no-deps`` into ``cache_dir`` (``$TWPLATE_CACHE`` or
-    ``~/.cache/twplate``). The wheel is not installed: its ``opencv-python`` dependency would sit
-    beside twplate's ``opencv-python-headless``, two packages writing the same ``cv2`` module.
+    See :func:`~twplate.training.wheels.wheel_member` for where it comes from.
 
     Raises:
         FileNotFoundError: the wheel cannot be fetched (says how to supply it by hand).
         ValueError: the file is not the expected model (sha256 mismatch).
     """
-    spec = importlib.util.find_spec("rapidocr_onnxruntime")
-    if spec is not None and spec.origin is not None:
-        installed = Path(spec.origin).parent / "models" / Path(PRETRAINED_MEMBER).name
-        if installed.is_file() and sha256_file(installed) == PRETRAINED_SHA256:
-            return installed
-    path = (cache_dir or twplate_cache_dir()) / "pretrained" / Path(PRETRAINED_MEMBER).name
-    if not path.is_file():
-        _extract_from_wheel(path)
-    if sha256_file(path) != PRETRAINED_SHA256:
-        raise ValueError(f"{path} is not the PP-OCRv3 model of {RAPIDOCR_WHEEL} (sha256 differs): "
-                         "delete it to fetch again")
-    return path
-
-
-def _extract_from_wheel(dest: Path) -> None:
-    """Download the wheel (no dependencies) and copy the rec model out of it to ``dest``."""
-    with tempfile.TemporaryDirectory(prefix="twplate-pretrained-") as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", RAPIDOCR_WHEEL, "-d", tmp]
-        done = subprocess.run(cmd, capture_output=True, text=True)
-        wheels = sorted(Path(tmp).glob("*.whl"))
-        if done.returncode != 0 or not wheels:
-            why = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
-            raise FileNotFoundError(
-                f"the pretrained PP-OCRv3 weights come from the PyPI wheel {RAPIDOCR_WHEEL}, and "
-                f"`{' '.join(cmd[2:])}` failed ({why}); "
-                f"without network, copy {PRETRAINED_MEMBER} from that wheel to {dest}")
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        partial = dest.with_suffix(".partial")
-        with zipfile.ZipFile(wheels[0]) as wheel:
-            partial.write_bytes(wheel.read(PRETRAINED_MEMBER))
-        partial.replace(dest)
+    return wheel_member(RAPIDOCR_WHEEL, PRETRAINED_MEMBER, PRETRAINED_SHA256, cache_dir)
 
 
 def onnx_constants(path: Path) -> tuple[list[np.ndarray], list[str]]:
@@ -110,7 +71,7 @@ def load_ppocr_student(path: Path | None = None, use_guide: bool = False,
     weights = [t for t in tensors if _is_weight(t)]
     if len(weights) != len(state):
         raise ValueError(f"pretrained model has {len(weights)} weight tensors, the Student {len(state)}")
-    new_state = {}
+    new_state: dict[str, Any] = {}  # numpy arrays: set_state_dict takes them as it takes tensors
     for (name, param), value in zip(state.items(), weights):
         if tuple(param.shape) != value.shape:
             raise ValueError(f"shape mismatch at {name}: model {tuple(param.shape)} vs pretrained {value.shape}")
@@ -138,7 +99,7 @@ def plate_model_from_pretrained(charset: list[str], path: Path | None = None, us
             raise KeyError(f"character {ch!r} has no row in the pretrained head; add a stand-in to HEAD_ROW_STAND_INS")
         rows.append(index[key])
     model = PlateRecModel(len(charset) + 1, use_guide=use_guide, time_stride=time_stride)
-    state = full.state_dict()
+    state: dict[str, Any] = full.state_dict()
     w, b = state.pop("head.weight").numpy(), state.pop("head.bias").numpy()
     state["head.weight"] = w[:, rows]
     state["head.bias"] = b[rows]

@@ -19,7 +19,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .decode import Decoded, ctc_greedy_decode
+from .ctc import Decoded, ctc_greedy_decode
 
 PLATE_FORMATS: tuple[str, ...] = (
     "LLL-DDDD",

@@ -1,0 +1,53 @@
+"""Photo to detector input: resize so the longest side is at most ``limit_side`` (each side a
+multiple of 32, as DBNet's four stride-2 stages and its upsampling need), then normalise per channel."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+STRIDE = 32
+"""DBNet's input sides must be multiples of this."""
+
+
+@dataclass(frozen=True)
+class DetectPreprocessConfig:
+    """How a detector wants its input; stored with the model (``inference.yml``, ``input`` section).
+
+    ``limit_side``: the photo is shrunk until its longest side is at most this (never enlarged);
+    a larger limit finds smaller plates and costs time in proportion to the pixels
+    (``benchmarks/photos.py`` measures the trade). ``mean`` and ``std`` apply per BGR channel to
+    pixels scaled to ``[0, 1]``.
+    """
+
+    limit_side: int = 1280
+    mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    std: tuple[float, float, float] = (0.5, 0.5, 0.5)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> DetectPreprocessConfig:
+        cfg = cls(**{k: tuple(map(float, d[k])) if k in ("mean", "std") else int(d[k])
+                     for k in ("limit_side", "mean", "std") if k in d})
+        if cfg.limit_side < STRIDE or len(cfg.mean) != 3 or len(cfg.std) != 3 or 0 in cfg.std:
+            raise ValueError(f"invalid detector input spec {cfg}")
+        return cfg
+
+    def to_dict(self) -> dict:
+        return {"limit_side": self.limit_side, "mean": list(self.mean), "std": list(self.std)}
+
+    def input_size(self, h: int, w: int) -> tuple[int, int]:
+        """``(height, width)`` of the detector input for an ``h`` x ``w`` photo."""
+        scale = min(1.0, self.limit_side / max(h, w))
+        return (max(STRIDE, round(h * scale / STRIDE) * STRIDE), max(STRIDE, round(w * scale / STRIDE) * STRIDE))
+
+
+def detector_input(image: np.ndarray, cfg: DetectPreprocessConfig) -> np.ndarray:
+    """``(H, W, 3)`` uint8 BGR -> ``(3, h, w)`` float32 (size from :meth:`DetectPreprocessConfig.input_size`)."""
+    height, width = cfg.input_size(*image.shape[:2])
+    resized = cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
+    x = resized.astype(np.float32)
+    x *= np.float32(1.0 / 255.0) / np.asarray(cfg.std, dtype=np.float32)
+    x -= np.asarray(cfg.mean, dtype=np.float32) / np.asarray(cfg.std, dtype=np.float32)
+    return x.transpose(2, 0, 1)

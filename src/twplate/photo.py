@@ -1,0 +1,221 @@
+"""Plates in whole photos: find every plate, read it, say where it is.
+
+photo (:func:`~twplate.image.load_image`) -> text boxes (:class:`~twplate.detect.detector.TextDetector`)
+-> crops (perspective, a margin around each box) -> readings (:class:`~twplate.recognizer.PlateRecognizer`)
+-> plates (:func:`is_plate_reading`: format, confidences, the box's shape) -> one result per plate
+(:func:`merge_overlapping`), most confident first.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any, overload
+
+import cv2
+import numpy as np
+
+from .decode.formats import is_plate
+from .detect.detector import TextDetector
+from .detect.postprocess import DBSettings, TextBox
+from .errors import ImageError
+from .image import ImageInput, load_image
+from .recognizer import ModelInput, PlateRecognizer
+from .result import PlateResult
+
+CHUNK_PHOTOS = 16
+"""Photos are read this many at a time, so a long list needs bounded memory."""
+
+
+@dataclass(frozen=True)
+class PlateRules:
+    """What makes a detected, read text line a plate rather than other text.
+
+    Attributes:
+        min_confidence: the reading's mean character confidence.
+        min_char_confidence: its least confident character: a sign read into a plate format has at
+            least one character the recognizer was unsure of.
+        min_detection_score: the detector's mean text probability inside the box.
+        min_height: the box's height in photo pixels: below this the recognizer cannot read a plate.
+        aspect: the range of the box's width / height; a plate's number line is wider than tall.
+        margin: the crop is the box grown by these fractions of its height, ``(left and right,
+            top and bottom)``: the detector boxes the characters, the recognizer was trained on whole
+            plates, border included; and a box that ends on a character's edge does not cut it.
+    """
+
+    min_confidence: float = 0.8
+    min_char_confidence: float = 0.3
+    min_detection_score: float = 0.5
+    min_height: float = 8.0
+    aspect: tuple[float, float] = (1.2, 8.0)
+    margin: tuple[float, float] = (0.5, 0.25)
+
+
+class PhotoReader:
+    """A text detector and a plate reader, loaded once: call it with photos, share it between threads.
+
+    Args:
+        model: the plate reader (``None``: the shipped one), as for :class:`~twplate.PlateRecognizer`.
+        detector: the text detector's model directory (``None``: the shipped ``twplate-det``).
+        backend: ``"auto"``, ``"onnxruntime"`` or ``"paddle"``, for both models.
+        batch_size: crops per recognizer call (the detector takes photos of one size together, 4 at most).
+        threads: CPU threads for each backend (``None``: the runtime's default).
+        limit_side: longest side of the detector's input (``None``: the detector's own, 1280 for the shipped one).
+        rules: what counts as a plate (``None``: :class:`PlateRules`' defaults).
+        db_settings: the detector's post-processing (``None``: the defaults of
+            :class:`~twplate.detect.postprocess.DBSettings`).
+        **backend_options: passed to both backends.
+
+    Raises:
+        ModelError: a model is missing, corrupt or of the wrong kind.
+        BackendUnavailableError: the backend's runtime is not installed.
+    """
+
+    def __init__(self, model: ModelInput = None, detector: ModelInput = None, backend: str = "auto",
+                 batch_size: int = 32, threads: int | None = None, limit_side: int | None = None,
+                 rules: PlateRules | None = None, db_settings: DBSettings | None = None,
+                 **backend_options: Any) -> None:
+        self.detector = TextDetector(detector, backend=backend, threads=threads, limit_side=limit_side,
+                                     settings=db_settings, **backend_options)
+        self.recognizer = PlateRecognizer(model, backend=backend, batch_size=batch_size, threads=threads,
+                                          load_threads=1, **backend_options)
+        self.rules = rules or PlateRules()
+
+    def __repr__(self) -> str:
+        return f"PhotoReader(detector={self.detector!r}, recognizer={self.recognizer!r})"
+
+    @overload
+    def run(self, photos: list[ImageInput] | tuple[ImageInput, ...]) -> list[list[PlateResult]]: ...
+    @overload
+    def run(self, photos: ImageInput) -> list[PlateResult]: ...
+
+    def run(self, photos):
+        """The plates of one photo (a list of :class:`PlateResult`, most confident first; empty if none),
+        or of each photo of a list or tuple (a list of such lists).
+
+        A single bad photo raises :class:`ImageError`; in a list, a bad photo's entry is a list of one
+        result whose ``error`` is set (empty text, no box), and the other photos are read normally.
+        """
+        if isinstance(photos, (list, tuple)):
+            return self.run_many(photos)
+        plates = self.run_many([photos])[0]
+        if plates and plates[0].error is not None:
+            raise plates[0].error
+        return plates
+
+    __call__ = run
+
+    def run_many(self, photos: Sequence[ImageInput]) -> list[list[PlateResult]]:
+        """Read a sequence of photos; every photo gets an entry, in order, errors included."""
+        results: list[list[PlateResult]] = []
+        for start in range(0, len(photos), CHUNK_PHOTOS):
+            results.extend(self._run_chunk(photos[start : start + CHUNK_PHOTOS]))
+        return results
+
+    def _run_chunk(self, photos: Sequence[ImageInput]) -> list[list[PlateResult]]:
+        sources = [os.fspath(p) if isinstance(p, (str, os.PathLike)) else None for p in photos]
+        results: list[list[PlateResult]] = [[] for _ in photos]
+        images: dict[int, np.ndarray] = {}
+        for i, photo in enumerate(photos):
+            try:
+                images[i] = load_image(photo)
+            except ImageError as exc:
+                results[i] = [PlateResult("", 0.0, error=exc, source=sources[i])]
+        indices = list(images)
+        candidates: list[tuple[int, TextBox]] = []
+        for i, boxes in zip(indices, self.detector([images[i] for i in indices]), strict=True):
+            candidates.extend((i, box) for box in boxes if self._plausible_box(box))
+        crops = [crop_box(images[i], box.points, self.rules.margin) for i, box in candidates]
+        readings = self.recognizer.run_many(crops) if crops else []
+        for (i, box), reading in zip(candidates, readings, strict=True):
+            if self._is_plate(reading):
+                results[i].append(replace(reading, source=sources[i], box=_corners(box.points),
+                                          detection_score=box.score))
+        return [merge_overlapping(plates) for plates in results]
+
+    def _plausible_box(self, box: TextBox) -> bool:
+        """The box's score and shape allow a plate (checked before reading, to save the recognizer's time)."""
+        width, height = box.size
+        low, high = self.rules.aspect
+        return (box.score >= self.rules.min_detection_score and height >= self.rules.min_height
+                and low * height <= width <= high * height)
+
+    def _is_plate(self, reading: PlateResult) -> bool:
+        rules = self.rules
+        return (reading.ok and is_plate_number(reading.text) and reading.confidence >= rules.min_confidence
+                and min(reading.char_confidences, default=0.0) >= rules.min_char_confidence)
+
+
+def is_plate_number(text: str) -> bool:
+    """``text`` fits a Taiwan plate format and is no all-digit string: every plate with a dash carries
+    a letter (none of the 1,987 real plates in the shared data is all digits), and the special plates
+    start with a character (試, 使, 外, ...). Phone numbers (``04-2516``), dates (``2024-05``) and
+    house numbers (``30-31``) fit the dash formats but have no letter."""
+    return is_plate(text) and not text.replace("-", "").isdigit()
+
+
+def crop_box(image: np.ndarray, points: np.ndarray, margin: tuple[float, float]) -> np.ndarray:
+    """The quadrilateral ``points`` (clockwise from the top-left) cut out of ``image`` and made upright,
+    grown by ``margin`` ``(left and right, top and bottom)`` times its height on each side (edge
+    pixels repeated past the photo's border)."""
+    points = np.asarray(points, dtype=np.float32)
+    width = max(np.linalg.norm(points[1] - points[0]), np.linalg.norm(points[2] - points[3]))
+    height = max(np.linalg.norm(points[3] - points[0]), np.linalg.norm(points[2] - points[1]))
+    pad_x, pad_y = margin[0] * height, margin[1] * height
+    out_w, out_h = max(1, round(width + 2 * pad_x)), max(1, round(height + 2 * pad_y))
+    target = np.array([[pad_x, pad_y], [pad_x + width, pad_y], [pad_x + width, pad_y + height],
+                       [pad_x, pad_y + height]], dtype=np.float32)
+    matrix = cv2.getPerspectiveTransform(points, target)
+    return cv2.warpPerspective(image, matrix, (out_w, out_h), flags=cv2.INTER_LINEAR,
+                               borderMode=cv2.BORDER_REPLICATE)
+
+
+def merge_overlapping(plates: list[PlateResult], overlap: float = 0.5) -> list[PlateResult]:
+    """One result per plate, most confident first: of results whose boxes overlap by more than ``overlap``
+    of the smaller box's area, only the most confident is kept (the detector may box a plate twice)."""
+    kept: list[PlateResult] = []
+    for plate in sorted(plates, key=lambda p: -p.confidence):
+        if plate.box is None or all(_overlap(plate.box, k.box) <= overlap for k in kept if k.box is not None):
+            kept.append(plate)
+    return kept
+
+
+def _overlap(a: tuple[tuple[float, float], ...], b: tuple[tuple[float, float], ...]) -> float:
+    """Intersection area of two convex quadrilaterals over the smaller one's area."""
+    pa, pb = np.asarray(a, dtype=np.float32), np.asarray(b, dtype=np.float32)
+    smaller = min(cv2.contourArea(pa), cv2.contourArea(pb))
+    if smaller <= 0:
+        return 0.0
+    area, _ = cv2.intersectConvexConvex(pa, pb)
+    return float(area) / smaller
+
+
+def _corners(points: np.ndarray) -> tuple[tuple[float, float], ...]:
+    return tuple((float(x), float(y)) for x, y in points)
+
+
+_default_readers: dict[str, PhotoReader] = {}
+_default_lock = threading.Lock()
+
+
+@overload
+def read_photo(photos: list[ImageInput] | tuple[ImageInput, ...], *, backend: str = ...) -> list[list[PlateResult]]: ...
+@overload
+def read_photo(photos: ImageInput, *, backend: str = ...) -> list[PlateResult]: ...
+
+
+def read_photo(photos, *, backend="auto"):
+    """Find and read the plates in a photo (or each photo of a list) with a shared :class:`PhotoReader`,
+    loaded on first use; see :meth:`PhotoReader.run`.
+
+    >>> from twplate import read_photo
+    >>> [(p.text, p.box) for p in read_photo("street.jpg")]      # doctest: +SKIP
+    [('ABC-1234', ((412.0, 655.0), (598.0, 650.0), (599.0, 702.0), (413.0, 707.0)))]
+    """
+    with _default_lock:
+        if backend not in _default_readers:
+            _default_readers[backend] = PhotoReader(backend=backend)
+        reader = _default_readers[backend]
+    return reader.run(photos)

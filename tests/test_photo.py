@@ -1,0 +1,250 @@
+"""Plates in whole photos: PhotoReader and read_photo on made-up photos (a rendered sample plate pasted
+into a larger picture with perspective), bad inputs, threads, and the plate filter."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from twplate.errors import ImageError
+from twplate.photo import PlateRules, crop_box, merge_overlapping
+from twplate.result import PlateResult
+
+pytest.importorskip("onnxruntime")
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLES = REPO / "samples"
+
+
+def paste_plate(sample: str, corners: list[tuple[float, float]], size=(720, 960), seed=0) -> np.ndarray:
+    """A ``size`` photo of a textured grey scene with ``samples/<sample>`` warped onto ``corners``."""
+    rng = np.random.default_rng(seed)
+    h, w = size
+    scene = np.clip(rng.normal(110, 12, (h, w, 3)) + np.linspace(0, 60, w)[None, :, None], 0, 255).astype(np.uint8)
+    scene = cv2.GaussianBlur(scene, (5, 5), 0)
+    plate = cv2.imread(str(SAMPLES / sample))
+    ph, pw = plate.shape[:2]
+    matrix = cv2.getPerspectiveTransform(np.float32([[0, 0], [pw, 0], [pw, ph], [0, ph]]), np.float32(corners))
+    warped = cv2.warpPerspective(plate, matrix, (w, h))
+    mask = cv2.warpPerspective(np.full((ph, pw), 255, np.uint8), matrix, (w, h))
+    scene[mask > 0] = warped[mask > 0]
+    return scene
+
+
+def quad_overlap(a, b) -> float:
+    """Intersection of two convex quadrilaterals over the area of ``a``."""
+    pa, pb = np.float32(a), np.float32(b)
+    return cv2.intersectConvexConvex(pa, pb)[0] / cv2.contourArea(pa)
+
+
+PLATE_CORNERS = [(300, 300), (560, 320), (555, 440), (295, 415)]   # tilted and in perspective
+
+
+@pytest.fixture(scope="module")
+def reader():
+    from twplate.photo import PhotoReader
+
+    return PhotoReader(backend="onnxruntime", threads=1)
+
+
+@pytest.fixture(scope="module")
+def car_photo() -> np.ndarray:
+    return paste_plate("00_car2014.jpg", PLATE_CORNERS)
+
+
+def test_reads_the_pasted_plate_and_boxes_it(reader, car_photo):
+    (plate,) = reader(car_photo)
+    assert plate.text == "KCD-1636" and plate.ok and plate.confidence > 0.9
+    assert len(plate.box) == 4 and all(isinstance(v, float) for point in plate.box for v in point)
+    assert 0.5 <= plate.detection_score <= 1
+    assert quad_overlap(plate.box, PLATE_CORNERS) > 0.9        # inside the plate
+    assert quad_overlap(PLATE_CORNERS, plate.box) > 0.4        # covers its number line (not the frame)
+    tl, tr, br, bl = plate.box
+    assert tl[0] < tr[0] and bl[0] < br[0] and tl[1] < bl[1] and tr[1] < br[1]
+
+
+def test_photo_without_a_plate_gives_an_empty_list(reader):
+    assert reader(_empty_scene()) == []
+
+
+def _empty_scene() -> np.ndarray:
+    scene = np.clip(np.random.default_rng(1).normal(120, 10, (480, 640, 3)), 0, 255).astype(np.uint8)
+    cv2.rectangle(scene, (100, 100), (300, 200), (40, 80, 200), -1)   # a red shape, no text
+    return scene
+
+
+def test_text_that_is_no_plate_is_not_reported(reader):
+    scene = _empty_scene()
+    cv2.putText(scene, "OPEN 24 HOURS", (60, 300), cv2.FONT_HERSHEY_SIMPLEX, 1.6, (255, 255, 255), 4)
+    cv2.putText(scene, "2024/05/12 13:45", (300, 440), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (0, 160, 255), 2)
+    assert reader(scene) == []
+
+
+def test_a_list_gives_a_list_per_photo_and_a_bad_photo_an_error_entry(reader, car_photo, tmp_path):
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"not a jpeg")
+    path = tmp_path / "car.png"
+    cv2.imwrite(str(path), car_photo)
+    results = reader([str(path), str(broken), _empty_scene(), b""])
+    assert len(results) == 4
+    assert [p.text for p in results[0]] == ["KCD-1636"] and results[0][0].source == str(path)
+    for bad in (results[1], results[3]):
+        (error,) = bad
+        assert not error.ok and isinstance(error.error, ImageError) and error.text == "" and error.box is None
+    assert results[1][0].source == str(broken)
+    assert results[2] == []
+
+
+def test_a_single_bad_photo_raises(reader, tmp_path):
+    with pytest.raises(ImageError):
+        reader(np.zeros((0, 10, 3), np.uint8))
+
+
+def test_two_plates_in_one_photo_most_confident_first(reader):
+    photo = paste_plate("00_car2014.jpg", [(80, 100), (330, 100), (330, 220), (80, 220)], size=(600, 1000))
+    plate = cv2.imread(str(SAMPLES / "04_ev2014.jpg"))
+    small = cv2.resize(plate, (240, round(240 * plate.shape[0] / plate.shape[1])))
+    photo[350 : 350 + small.shape[0], 600:840] = small
+    results = reader(photo)
+    assert sorted(p.text for p in results) == ["EAM-8602", "KCD-1636"]
+    assert [p.confidence for p in results] == sorted((p.confidence for p in results), reverse=True)
+
+
+def test_shared_between_threads_every_call_gets_its_own_answer(reader, car_photo):
+    photos = [car_photo, _empty_scene()] * 4
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(reader, photos))
+    assert [[p.text for p in a] for a in answers] == [["KCD-1636"], []] * 4
+
+
+def test_read_photo_is_exported_lazily():
+    import twplate
+
+    assert "read_photo" in dir(twplate) and "PhotoReader" in dir(twplate)
+    assert twplate.read_photo(paste_plate("00_car2014.jpg", PLATE_CORNERS))[0].text == "KCD-1636"
+
+
+# --- pieces ---------------------------------------------------------------------------------------
+
+def test_crop_box_makes_a_tilted_quad_upright_with_a_margin():
+    image = np.zeros((200, 300, 3), np.uint8)
+    quad = np.float32([[100, 50], [200, 70], [195, 110], [95, 90]])
+    cv2.fillPoly(image, [quad.astype(np.int32)], (255, 255, 255))
+    crop = crop_box(image, quad, margin=(0.5, 0.25))
+    h, w = crop.shape[:2]
+    pad_x, pad_y = 0.5 * 41, 0.25 * 41
+    assert w == pytest.approx(102 + 2 * pad_x, abs=2) and h == pytest.approx(41 + 2 * pad_y, abs=2)
+    inner = crop[round(pad_y) + 3 : h - round(pad_y) - 3, round(pad_x) + 3 : w - round(pad_x) - 3]
+    assert inner.min() > 200   # the quad fills the middle: made upright
+    assert crop[:, : round(pad_x) - 3].max() < 50 and crop[: round(pad_y) - 3].max() < 50   # the margin around it
+
+
+def _result(text, confidence, box):
+    return PlateResult(text, confidence, (confidence,) * len(text), box=box, detection_score=0.8)
+
+
+def test_merge_keeps_the_most_confident_of_overlapping_boxes_and_separate_plates():
+    a = ((0.0, 0.0), (100.0, 0.0), (100.0, 30.0), (0.0, 30.0))
+    a_shifted = ((5.0, 2.0), (104.0, 2.0), (104.0, 31.0), (5.0, 31.0))
+    far = ((300.0, 0.0), (400.0, 0.0), (400.0, 30.0), (300.0, 30.0))
+    merged = merge_overlapping([_result("ABC-123", 0.9, a), _result("ABC-1234", 0.95, a_shifted),
+                                _result("XYZ-999", 0.85, far)])
+    assert [p.text for p in merged] == ["ABC-1234", "XYZ-999"]
+
+
+def test_plate_rules_are_checked(reader, car_photo):
+    from twplate.photo import PhotoReader
+
+    strict = PhotoReader(backend="onnxruntime", threads=1, rules=PlateRules(min_confidence=0.9999))
+    assert strict(car_photo) == []
+    tall_only = PhotoReader(backend="onnxruntime", threads=1, rules=PlateRules(aspect=(0.1, 1.0)))
+    assert tall_only(car_photo) == []
+
+
+# --- command line ---------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def photo_dir(tmp_path_factory, car_photo) -> Path:
+    root = tmp_path_factory.mktemp("photos")
+    (root / "a").mkdir()
+    (root / "b").mkdir()
+    cv2.imwrite(str(root / "a" / "car.jpg"), car_photo, [cv2.IMWRITE_JPEG_QUALITY, 95])
+    cv2.imwrite(str(root / "b" / "car.jpg"), _empty_scene())   # same name, other folder: no plate
+    return root
+
+
+def test_cli_read_photos_prints_one_line_per_plate_with_its_box(photo_dir, capsys):
+    from twplate.cli import main
+
+    assert main(["read", "--photos", "--backend", "onnxruntime", str(photo_dir)]) == 0
+    (line,) = capsys.readouterr().out.splitlines()
+    path, text, confidence, box = line.split("\t")
+    assert path.endswith("car.jpg") and "/a/" in path and text == "KCD-1636" and float(confidence) > 0.9
+    corners = [tuple(map(float, corner.split(","))) for corner in box.split(" ")]
+    assert len(corners) == 4 and quad_overlap(corners, PLATE_CORNERS) > 0.9
+
+
+def test_cli_read_photos_json_and_csv(photo_dir, capsys):
+    from twplate.cli import main
+
+    assert main(["read", "--photos", "--json", str(photo_dir / "a" / "car.jpg")]) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert row["text"] == "KCD-1636" and len(row["box"]) == 4 and 0.5 <= row["detection_score"] <= 1
+    assert row["error"] is None
+    assert main(["read", "--photos", "--csv", str(photo_dir / "a" / "car.jpg")]) == 0
+    header, values = list(csv.reader(io.StringIO(capsys.readouterr().out)))
+    assert header == ["path", "text", "confidence", "box", "detection_score", "error"]
+    assert values[1] == "KCD-1636" and len(values[3].split(" ")) == 4
+
+
+def test_cli_draw_writes_each_photo_outlined_under_distinct_names(photo_dir, tmp_path, capsys):
+    from twplate.cli import main
+
+    broken = photo_dir / "broken.jpg"
+    broken.write_bytes(b"not an image")
+    try:
+        assert main(["read", "--photos", "--draw", str(tmp_path / "drawn"), str(photo_dir)]) == 1   # one failed
+    finally:
+        broken.unlink()
+    assert "broken.jpg" in capsys.readouterr().err
+    drawn = sorted(p.name for p in (tmp_path / "drawn").iterdir())
+    assert drawn == ["a__car.jpg", "b__car.jpg"]
+    original = cv2.imread(str(photo_dir / "a" / "car.jpg"))
+    outlined = cv2.imread(str(tmp_path / "drawn" / "a__car.jpg"))
+    assert outlined.shape == original.shape
+    changed = np.abs(outlined.astype(int) - original).max(axis=2) > 60
+    ys, xs = np.nonzero(changed)
+    assert 250 < xs.mean() < 600 and 200 < ys.mean() < 450     # drawn around the plate
+
+
+def test_cli_draw_without_photos_is_a_usage_error(photo_dir, tmp_path, capsys):
+    from twplate.cli import main
+
+    assert main(["read", "--draw", str(tmp_path), str(photo_dir)]) == 2
+    assert "--draw needs --photos" in capsys.readouterr().err
+
+
+def test_cli_eval_photos_counts_found_missed_and_false(photo_dir, tmp_path, capsys):
+    from twplate.cli import main
+
+    labels = photo_dir / "labels.tsv"
+    labels.write_text("a/car.jpg\tKCD-1636\nb/car.jpg\t\n", encoding="utf-8")
+    out = tmp_path / "eval.json"
+    assert main(["eval-photos", str(labels), "--out", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    assert (doc["photos"], doc["plates"], doc["found"], doc["false_readings"]) == (2, 1, 1, 0)
+    assert doc["recall"] == 1.0 and doc["misses"] == [] and "recall\t1.0" in capsys.readouterr().out
+
+    labels.write_text("a/car.jpg\tKCD-1686\nb/car.jpg\tABC-1234?\n", encoding="utf-8")
+    assert main(["eval-photos", str(labels), "--out", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    assert (doc["plates"], doc["found"], doc["false_readings"], doc["doubtful_labels"]) == (1, 0, 1, 1)
+    assert doc["misses"][0]["label"] == "KCD-1686" and doc["misses"][0]["read"][0]["text"] == "KCD-1636"
+    assert doc["false_reading_rows"][0]["text"] == "KCD-1636"
