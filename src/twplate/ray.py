@@ -19,6 +19,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from .errors import BackendUnavailableError
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 INSTALL_HINT = 'pip install "twplate[ray]"'
 
 
-def import_ray():
+def import_ray() -> ModuleType:
     """The ``ray`` module, or :class:`BackendUnavailableError` naming the extra to install."""
     try:
         import ray
@@ -92,7 +93,7 @@ def read(source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | ray
     if concurrency is None:
         concurrency = max(1, int(ray.cluster_resources().get("CPU", 1) // num_cpus))
     readers = concurrency if isinstance(concurrency, int) else concurrency[1]
-    dataset = source if isinstance(source, ray.data.Dataset) else _read_files(ray, source, readers)
+    dataset = source if isinstance(source, ray.data.Dataset) else _read_files(ray, source, readers)  # type: ignore[arg-type]
     pool = (ray.data.ActorPoolStrategy(size=concurrency) if isinstance(concurrency, int)
             else ray.data.ActorPoolStrategy(min_size=concurrency[0], max_size=concurrency[1]))
     recognizer_options.setdefault("threads", max(1, int(num_cpus)))
@@ -107,7 +108,7 @@ def read(source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | ray
     )
 
 
-def _read_files(ray, source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+def _read_files(ray: ModuleType, source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
                 readers: int) -> ray.data.Dataset:
     from .cli import expand_paths
 
@@ -235,8 +236,8 @@ def serve_app(config: ServeConfig | None = None, *, replicas: int = 2, num_cpus:
     config = config or ServeConfig()
     if config.threads is None:  # the replica's CPUs, not every CPU of its node
         config = replace(config, threads=max(1, int(num_cpus)))
-    deployment = serve.deployment(_plate_service(), name="twplate", num_replicas=replicas,
-                                  ray_actor_options={"num_cpus": num_cpus})
+    deployment = serve.deployment(name="twplate", num_replicas=replicas,
+                                  ray_actor_options={"num_cpus": num_cpus})(_plate_service())
     return deployment.bind(config)
 
 
@@ -265,7 +266,7 @@ def _plate_service() -> type:
         def __init__(self, config: ServeConfig) -> None:
             self.config = config
 
-        def __serve_build_asgi_app__(self):
+        def __serve_build_asgi_app__(self) -> Any:
             from .serve import create_app
 
             return create_app(self.config)
