@@ -205,6 +205,21 @@ def test_cli_writes_json_lines_and_reports_the_bad_images(cluster, images, tmp_p
     assert all(f"{p!r}: " in stderr for p in bad)
 
 
+
+@pytest.mark.slow
+def test_cli_reads_photos_to_parquet(cluster, photos, tmp_path: Path, capsys):
+    import pyarrow.parquet as pq
+
+    from twplate.cli import main
+
+    out = tmp_path / "plates.parquet"
+    code = main(["read", "--ray", "--photos", "--out", str(out), "--batch-size", "4", *photos.values()])
+    assert code == 1, capsys.readouterr().err  # the text file failed
+    rows = pq.read_table(out).to_pylist()
+    assert {r["path"] for r in rows} == set(photos.values())
+    assert [r["text"] for r in rows if r["path"] == photos["empty"]] == [""]
+    assert all(r["box"] for r in rows if r["path"] in (photos["car"], photos["scooter"]))
+
 def test_cli_without_ray_names_the_extra(tmp_path: Path):
     code = ("import sys; sys.modules['ray'] = None\n"
             "from twplate.cli import main\n"
