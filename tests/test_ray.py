@@ -20,13 +20,16 @@ SAMPLES = REPO / "samples"
 
 @pytest.fixture(scope="module")
 def cluster():
-    """A 2-CPU Ray cluster on 127.0.0.1 for this module; its GCS address for other processes."""
-    ray = pytest.importorskip("ray")
-    pytest.importorskip("ray.data")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1")
-    ray.data.DataContext.get_current().enable_progress_bars = False
-    yield ray.get_runtime_context().gcs_address
-    ray.shutdown()
+    """A 2-CPU Ray cluster on 127.0.0.1 for this module (the variable also reaches its worker processes)."""
+    with pytest.MonkeyPatch.context() as env:
+        # Ray reads this when imported: 0 puts the node on 127.0.0.1 instead of the host's address
+        env.setenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+        ray = pytest.importorskip("ray")
+        pytest.importorskip("ray.data")
+        ray.init("local", num_cpus=2, include_dashboard=False, log_to_driver=False)  # never a running cluster
+        ray.data.DataContext.get_current().enable_progress_bars = False
+        yield
+        ray.shutdown()
 
 
 @pytest.fixture(scope="module")
@@ -118,7 +121,7 @@ def test_a_killed_reader_is_restarted_and_every_input_comes_out_once(cluster, im
     from twplate.ray import read
 
     good, bad = images
-    inputs = (good + bad) * 2  # 70 rows in batches of 4: the crash comes mid-run
+    inputs = (good + bad) * 2  # 68 rows in batches of 4: the crash comes mid-run
     dataset = read(inputs, batch_size=4, concurrency=2, reader=_crashing_reader(), marker=str(tmp_path / "armed"))
     rows = dataset.take_all()
     assert (tmp_path / "crashed").exists()
@@ -145,19 +148,77 @@ def test_write_replaces_the_output_whole(cluster, images, tmp_path: Path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["results.parquet"]  # no staging or old folder left
 
 
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Made-up photos (sample plates pasted in perspective, as tests/test_photo.py makes them), one without a
+    plate, and a text file named .jpg."""
+    pytest.importorskip("twplate.photo")
+    from test_photo import PLATE_CORNERS, paste_plate
+
+    folder = tmp_path_factory.mktemp("ray_photos")
+    paths = {}
+    for name, image in [("car", paste_plate("00_car2014.jpg", PLATE_CORNERS)),
+                        ("scooter", paste_plate("02_scooter_old.jpg", PLATE_CORNERS, seed=1)),
+                        ("empty", paste_plate("00_car2014.jpg", [(0, 0), (1, 0), (1, 1), (0, 1)], seed=2))]:
+        cv2.imwrite(str(folder / f"{name}.jpg"), image)
+        paths[name] = str(folder / f"{name}.jpg")
+    (folder / "notes.jpg").write_text("a text file named .jpg", encoding="utf-8")
+    paths["bad"] = str(folder / "notes.jpg")
+    return paths
+
+
 @pytest.mark.slow
-def test_cli_joins_the_cluster_and_writes_json_lines(cluster, images, tmp_path: Path):
+def test_photo_rows_equal_local_read_photo(cluster, photos):
+    from twplate.ray import read
+
+    photo_reader = pytest.importorskip("twplate.photo").PhotoReader
+
+    rows = read(list(photos.values()), photos=True, batch_size=4, concurrency=1).take_all()
+    local = photo_reader(threads=1).run_many(list(photos.values()))
+    expected = []
+    for path, plates in zip(photos.values(), local, strict=True):
+        for plate in plates or [None]:
+            expected.append((path, "" if plate is None else plate.text, plate is not None and plate.error is not None))
+    got = sorted((r["path"], r["text"], r["error"] is not None) for r in rows)
+    assert got == sorted(expected)
+    by_name = {name: [r for r in rows if r["path"] == path] for name, path in photos.items()}
+    assert by_name["empty"] == [{**by_name["empty"][0], "text": "", "box": None, "error": None}]
+    assert by_name["car"][0]["box"] is not None and len(by_name["car"][0]["box"]) == 4
+    car = next(p for p in local[0] if p.text == by_name["car"][0]["text"])
+    np.testing.assert_allclose(by_name["car"][0]["box"], car.box, atol=1e-3)
+    np.testing.assert_allclose(by_name["car"][0]["confidence"], car.confidence, atol=1e-5)
+    assert by_name["bad"][0]["error"].startswith(f"{photos['bad']!r}: ")
+
+
+@pytest.mark.slow
+def test_cli_writes_json_lines_and_reports_the_bad_images(cluster, images, tmp_path: Path, capsys):
+    from twplate.cli import main
+
     good, bad = images
     out = tmp_path / "out"
-    done = subprocess.run([sys.executable, "-m", "twplate", "read", "--ray", "--address", cluster, "--json",
-                           "--out", str(out), "--batch-size", "8", *good[:5], *bad],
-                          capture_output=True, text=True, timeout=600, cwd=REPO)
-    assert done.returncode == 1, done.stderr  # the bad images failed
+    code = main(["read", "--ray", "--json", "--out", str(out), "--batch-size", "8", *good[:5], *bad])
+    stderr = capsys.readouterr().err
+    assert code == 1, stderr  # the bad images failed
     rows = [json.loads(line) for f in sorted(out.glob("*.json")) for line in f.read_text().splitlines()]
     assert sorted(r["path"] for r in rows) == sorted(good[:5] + bad)
-    assert f"2 of {len(rows)} images failed" in done.stderr
-    assert all(f"{p!r}: " in done.stderr for p in bad)
+    assert f"2 of {len(rows)} images failed" in stderr
+    assert all(f"{p!r}: " in stderr for p in bad)
 
+
+
+@pytest.mark.slow
+def test_cli_reads_photos_to_parquet(cluster, photos, tmp_path: Path, capsys):
+    import pyarrow.parquet as pq
+
+    from twplate.cli import main
+
+    out = tmp_path / "plates.parquet"
+    code = main(["read", "--ray", "--photos", "--out", str(out), "--batch-size", "4", *photos.values()])
+    assert code == 1, capsys.readouterr().err  # the text file failed
+    rows = pq.read_table(out).to_pylist()
+    assert {r["path"] for r in rows} == set(photos.values())
+    assert [r["text"] for r in rows if r["path"] == photos["empty"]] == [""]
+    assert all(r["box"] for r in rows if r["path"] in (photos["car"], photos["scooter"]))
 
 def test_cli_without_ray_names_the_extra(tmp_path: Path):
     code = ("import sys; sys.modules['ray'] = None\n"

@@ -290,9 +290,9 @@ def _read_on_ray(args: argparse.Namespace) -> int:
     """``twplate read --ray``: local inputs are found as without ``--ray``; URIs (``s3://...``) go to Ray as given."""
     from .errors import TwplateError
 
-    if args.out is None or args.csv:
-        print("twplate read --ray: needs --out FOLDER (Parquet, or JSON lines with --json); --csv is not offered",
-              file=sys.stderr)
+    if args.out is None or args.csv or args.draw is not None:
+        print("twplate read --ray: needs --out FOLDER (Parquet, or JSON lines with --json); --csv and --draw "
+              "are not offered", file=sys.stderr)
         return 2
     uris = [p for p in args.paths if "://" in p]
     files, unmatched = expand_paths([p for p in args.paths if "://" not in p])
@@ -304,8 +304,10 @@ def _read_on_ray(args: argparse.Namespace) -> int:
         from . import ray as twplate_ray
 
         twplate_ray.connect(args.address)
-        dataset = twplate_ray.read(files + uris, model=args.model, backend=args.backend, batch_size=args.batch_size,
-                                   concurrency=args.concurrency, plate_formats=args.plate_formats,
+        options = ({"detector": args.detector, "limit_side": args.limit_side} if args.photos
+                   else {"plate_formats": args.plate_formats})
+        dataset = twplate_ray.read(files + uris, photos=args.photos, model=args.model, backend=args.backend,
+                                   batch_size=args.batch_size, concurrency=args.concurrency, **options,
                                    **({"threads": args.threads} if args.threads else {}))
         summary = twplate_ray.write(dataset, args.out, json_lines=args.json)
     except (TwplateError, ValueError) as exc:

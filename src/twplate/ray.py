@@ -19,6 +19,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from .errors import BackendUnavailableError
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 INSTALL_HINT = 'pip install "twplate[ray]"'
 
 
-def import_ray() -> Any:
+def import_ray() -> ModuleType:
     """The ``ray`` module, or :class:`BackendUnavailableError` naming the extra to install."""
     try:
         import ray
@@ -56,7 +57,7 @@ def connect(address: str | None = None) -> None:
 
 
 def read(source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | ray.data.Dataset, *,
-         model: str | os.PathLike[str] | None = None, backend: str = "auto", batch_size: int = 32,
+         photos: bool = False, model: str | os.PathLike[str] | None = None, backend: str = "auto", batch_size: int = 32,
          concurrency: int | tuple[int, int] | None = None, num_cpus: float = 1.0, reader: type | None = None,
          **recognizer_options: Any) -> ray.data.Dataset:
     """Plate readings of images on the connected Ray cluster, one row per image (lazy: nothing runs yet).
@@ -65,6 +66,8 @@ def read(source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | ray
         source: files, folders (their image files, recursively, as ``twplate read`` finds them),
             globs, URIs Ray Data reads (``s3://bucket/plates/``: every file there is read), or a
             Dataset with a ``bytes`` (encoded image) and a ``path`` column.
+        photos: the images are whole photos: find the plates in them (:class:`~twplate.photo.PhotoReader`),
+            one row per plate found, and one row with empty text and no box for a photo without any.
         model: model directory or ``.onnx`` file, present at the same path on every node
             (``None``: the shipped model, installed with twplate).
         backend: ``"auto"``, ``"onnxruntime"`` or ``"paddle"``.
@@ -72,35 +75,41 @@ def read(source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | ray
         concurrency: reader actors, or ``(min, max)`` for a pool that grows with the work
             (``None``: one per CPU of the cluster at the time of the call).
         num_cpus: CPUs each reader reserves; also its backend threads unless ``threads`` is given.
-        reader: the callable class each actor runs (default :class:`CropReader`); a subclass can add
-            work per batch. It is built with the recognizer's arguments.
+        reader: the callable class each actor runs (default :class:`CropReader`, or :class:`PhotoRowReader`
+            with ``photos``); a subclass can add work per batch. It is built with the reader's arguments.
         **recognizer_options: passed to :class:`~twplate.PlateRecognizer` (``threads``,
-            ``plate_formats``, ``input_width``, ...).
+            ``plate_formats``, ``input_width``, ...), or with ``photos`` to
+            :class:`~twplate.photo.PhotoReader` (``detector``, ``limit_side``, ``threads``, ...).
 
     Returns:
         A Dataset of rows ``path`` (as Ray Data names it: local paths become absolute), ``text``,
-        ``confidence``, ``char_confidences`` and ``error`` (``None`` when the image was read). Row
-        order follows Ray's blocks, not the inputs; ``path`` identifies a row.
+        ``confidence``, ``char_confidences`` and ``error`` (``None`` when the image was read); with
+        ``photos`` also ``box`` (4 corners ``[x, y]`` in the photo) and ``detection_score``. Row order
+        follows Ray's blocks, not the inputs; ``path`` identifies a row (a photo's plates share it).
     """
     ray = import_ray()
     if not ray.is_initialized():
         connect()
-    dataset = source if isinstance(source, ray.data.Dataset) else _read_files(ray, source)
     if concurrency is None:
         concurrency = max(1, int(ray.cluster_resources().get("CPU", 1) // num_cpus))
+    readers = concurrency if isinstance(concurrency, int) else concurrency[1]
+    dataset = source if isinstance(source, ray.data.Dataset) else _read_files(ray, source, readers)
     pool = (ray.data.ActorPoolStrategy(size=concurrency) if isinstance(concurrency, int)
             else ray.data.ActorPoolStrategy(min_size=concurrency[0], max_size=concurrency[1]))
     recognizer_options.setdefault("threads", max(1, int(num_cpus)))
-    recognizer_options.setdefault("load_threads", 1)  # the actor's CPUs go to the backend; other actors decode
+    if not photos:  # the actor's CPUs go to the backend; other actors decode (a PhotoReader decodes on its caller)
+        recognizer_options.setdefault("load_threads", 1)
     # Ray Data restarts a reader actor that dies and retries the batch it held (max_restarts and
     # max_task_retries default to -1 for actor pools), so every input still gets one row.
     return dataset.map_batches(
-        reader or CropReader, batch_size=batch_size, batch_format="pyarrow", compute=pool, num_cpus=num_cpus,
+        reader or (PhotoRowReader if photos else CropReader), batch_size=batch_size, batch_format="pyarrow",
+        compute=pool, num_cpus=num_cpus,
         fn_constructor_kwargs={"model": model, "backend": backend, "batch_size": batch_size, **recognizer_options},
     )
 
 
-def _read_files(ray: Any, source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> ray.data.Dataset:
+def _read_files(ray: ModuleType, source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+                readers: int) -> ray.data.Dataset:
     from .cli import expand_paths
 
     items = [source] if isinstance(source, (str, os.PathLike)) else list(source)
@@ -110,8 +119,10 @@ def _read_files(ray: Any, source: str | os.PathLike[str] | Sequence[str | os.Pat
         raise FileNotFoundError(f"no images match {', '.join(map(repr, unmatched))}")
     if not files and not uris:
         raise FileNotFoundError("no inputs given")
-    # Reading files is I/O: the read tasks reserve no CPU, so that readers holding every CPU cannot starve them.
-    return ray.data.read_binary_files([os.path.abspath(f) for f in files] + uris, include_paths=True, num_cpus=0)
+    # Reading files is I/O: the read tasks reserve no CPU, so that readers holding every CPU cannot starve them,
+    # and as many run at once as there are readers (unlimited, Ray would start a worker process for each).
+    return ray.data.read_binary_files([os.path.abspath(f) for f in files] + uris, include_paths=True, num_cpus=0,
+                                      concurrency=readers)
 
 
 class CropReader:
@@ -128,23 +139,43 @@ class CropReader:
         return result_table(paths, results)
 
 
-ROW_SCHEMA = {"path": "string", "text": "string", "confidence": "float64", "char_confidences": "list<float64>",
-              "error": "string"}
-"""The columns of :func:`read`'s rows and their Arrow types."""
+class PhotoRowReader:
+    """A Ray Data callable class: one :class:`~twplate.photo.PhotoReader` per actor, a row per plate found."""
+
+    def __init__(self, **reader_options: Any) -> None:
+        from .photo import PhotoReader
+
+        self.reader = PhotoReader(**reader_options)
+
+    def __call__(self, batch: pyarrow.Table) -> pyarrow.Table:
+        from .result import PlateResult
+
+        paths, plates = [], []
+        for path, found in zip(batch.column("path").to_pylist(),
+                               self.reader.run_many(batch.column("bytes").to_pylist()), strict=True):
+            found = found or [PlateResult("", 0.0)]  # no plate in this photo: still one row, so it is accounted for
+            paths += [path] * len(found)
+            plates += found
+        return result_table(paths, plates, photos=True)
 
 
-def result_table(paths: Sequence[str], results: Sequence[PlateResult]) -> pyarrow.Table:
-    """Rows for ``results``; an error names its path (the recognizer only saw the file's bytes)."""
+def result_table(paths: Sequence[str], results: Sequence[PlateResult], photos: bool = False) -> pyarrow.Table:
+    """Rows for ``results``; an error names its path (the reader only saw the file's bytes)."""
     import pyarrow as pa
 
-    return pa.table({
+    columns = {
         "path": pa.array(paths, pa.string()),
         "text": pa.array([r.text for r in results], pa.string()),
         "confidence": pa.array([r.confidence for r in results], pa.float64()),
         "char_confidences": pa.array([list(r.char_confidences) for r in results], pa.list_(pa.float64())),
-        "error": pa.array([None if r.error is None else f"{p!r}: {r.error}" for p, r in zip(paths, results)],
-                          pa.string()),
-    })
+    }
+    if photos:
+        columns["box"] = pa.array([None if r.box is None else [list(c) for c in r.box] for r in results],
+                                  pa.list_(pa.list_(pa.float64())))
+        columns["detection_score"] = pa.array([r.detection_score for r in results], pa.float64())
+    columns["error"] = pa.array([None if r.error is None else f"{p!r}: {r.error}" for p, r in zip(paths, results)],
+                                pa.string())
+    return pa.table(columns)
 
 
 @dataclass(frozen=True)
@@ -205,8 +236,8 @@ def serve_app(config: ServeConfig | None = None, *, replicas: int = 2, num_cpus:
     config = config or ServeConfig()
     if config.threads is None:  # the replica's CPUs, not every CPU of its node
         config = replace(config, threads=max(1, int(num_cpus)))
-    deployment = serve.deployment(_plate_service(), name="twplate", num_replicas=replicas,
-                                  ray_actor_options={"num_cpus": num_cpus})
+    deployment = serve.deployment(name="twplate", num_replicas=replicas,
+                                  ray_actor_options={"num_cpus": num_cpus})(_plate_service())
     return deployment.bind(config)
 
 
