@@ -18,6 +18,7 @@ drawn by ``scripts/render_samples.py``'s renderer stand in (same kind of shapes,
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
 import os
@@ -87,6 +88,24 @@ def load_val(limit: int | None = None) -> tuple[list[np.ndarray], list[str], str
     return images, labels, "synthetic (scripts/render_samples.py)"
 
 
+CPU_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16", "amx_int8", "amx_fp16")
+"""The instruction sets that decide CPU inference speed per precision (fp32, int8: VNNI/AMX, bf16)."""
+
+
+def cpu_description() -> dict[str, object]:
+    """The CPU every speed figure is recorded with: model name (and family/model numbers, as a VM may
+    hide the name), CPUs this process sees, the :data:`CPU_FLAGS` it has."""
+    info = {}
+    with contextlib.suppress(OSError), open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+        for line in cpuinfo:
+            key, _, value = line.partition(":")
+            info.setdefault(key.strip(), value.strip())
+    flags = set(info.get("flags", "").split())
+    return {"model": f"{info.get('model name', 'unknown')} (family {info.get('cpu family', '?')}, "
+                     f"model {info.get('model', '?')})", "cpus": os.cpu_count(),
+            "flags": [flag for flag in CPU_FLAGS if flag in flags]}
+
+
 def cycle(items: Sequence, n: int) -> list:
     """``n`` items, repeating ``items`` from the start as often as needed."""
     return [items[i % len(items)] for i in range(n)]
@@ -127,10 +146,9 @@ def model_batches(reader: PlateRecognizer, images: Sequence[np.ndarray]) -> list
     step = reader.batch_size * CHUNK_BATCHES
     for start in range(0, len(images), step):
         tensors = [resize_normalize(load_image(x), cfg) for x in images[start : start + step]]
-        for group in width_groups([t.shape[2] for t in tensors], reader.batch_size):
-            members = [tensors[i] for i in group]
-            width = bucket_width(max(t.shape[2] for t in members), buckets) if buckets else None
-            batches.append(make_batch(members, width))
+        widths = [bucket_width(t.shape[2], buckets) for t in tensors]
+        for group in width_groups(widths, reader.batch_size):
+            batches.append(make_batch([tensors[i] for i in group], widths[group[0]]))
     return batches
 
 
@@ -169,6 +187,50 @@ def rapidocr_pipeline(model: Path, batch_size: int, threads: int = THREADS) -> R
         return [text for text, _score in results]
 
     return run
+
+
+def rapidocr_openvino_available() -> bool:
+    return all(importlib.util.find_spec(name) is not None for name in ("rapidocr_openvino", "openvino"))
+
+
+def rapidocr_openvino_pipeline(model: Path, batch_size: int, threads: int = THREADS) -> Recognize:
+    """RapidOCR 1.2.3's OpenVINO engine (``rapidocr_openvino``'s ``ch_ppocr_v3_rec.TextRecognizer``) on our
+    ONNX file, with our dictionary as its ``keys_path``.
+
+    Its session is OpenVINO's defaults (``compile_model(model, "CPU")``: on a CPU with AMX or
+    AVX512_BF16 that runs in bf16), rebuilt with ``INFERENCE_NUM_THREADS=threads`` so every
+    pipeline gets the same threads. ``rapidocr_openvino`` 1.2.3 imports ``openvino.runtime``, which
+    OpenVINO 2026 removed; the same ``Core`` lives at ``openvino``'s top level, so that name is
+    pointed there before the import.
+    """
+    import openvino as ov
+
+    sys.modules.setdefault("openvino.runtime", ov)
+    from rapidocr_openvino.ch_ppocr_v3_rec import TextRecognizer
+
+    spec = load_model_spec(model)
+    path = str(spec.directory / spec.onnx_file)
+    keys = Path(tempfile.mkdtemp(prefix="twplate-bench-")) / "keys.txt"
+    keys.write_text("\n".join(spec.charset.characters) + "\n", encoding="utf-8")
+    recognizer = TextRecognizer({"model_path": path, "keys_path": str(keys), "rec_img_shape": [3, 48, 320],
+                                 "rec_batch_num": batch_size})
+    core = ov.Core()
+    compiled = core.compile_model(core.read_model(path), "CPU", {"INFERENCE_NUM_THREADS": threads})
+    recognizer.infer.session = compiled.create_infer_request()
+
+    def run(images: Sequence[np.ndarray]) -> list[str]:
+        results, _ = recognizer(list(images))
+        return [text for text, _score in results]
+
+    return run
+
+
+def openvino_default_precision() -> str:
+    """The inference precision OpenVINO picks on this CPU when not told (``bf16`` where it has AMX or
+    AVX512_BF16, else ``f32``): the one RapidOCR's OpenVINO engine runs in."""
+    import openvino as ov
+
+    return ov.Core().get_property("CPU", "INFERENCE_PRECISION_HINT").to_string()
 
 
 def paddleocr_available() -> bool:

@@ -6,8 +6,8 @@ Usage: python benchmarks/width_policy.py [MODEL] [--backend onnxruntime] [--batc
 Every policy reads all of ``val.tsv`` through ``PlateRecognizer`` (decoded images in memory):
 
 * ``model`` (the default): as the model's ``inference.yml`` says (the shipped model: ``aspect-80``).
-* ``aspect-N``: resize to height 48, width by aspect clamped to ``[N, 320]``; each batch padded to
-  its widest image.
+* ``aspect-N``: resize to height 48, width by aspect clamped to ``[N, 320]``; each batch holds
+  images of one width (nothing padded).
 * ``pad320-N``: the same resize, every batch padded to 320 (a fixed 48x320 input; the recognizer's
   width-bucket mechanism with the single bucket 320). ``pad320-1`` is PaddleOCR's policy.
 * ``fixed-N``: every image resized to 48 x N, whatever its aspect (``PlateRecognizer(input_width=N)``;
@@ -44,7 +44,7 @@ def policy_reader(model: str, policy: str, backend: str, batch: int, threads: in
     if kind in ("aspect", "pad320"):
         cfg = dataclasses.replace(reader.spec.preprocess, min_width=int(width), max_width=320)
         reader.spec = dataclasses.replace(reader.spec, preprocess=cfg)
-        # read by the recognizer: pad every batch to 320, or to its own widest image
+        # read by the recognizer: pad every image to 320, or batch only images of one width
         reader.backend.width_buckets = (320,) if kind == "pad320" else None
     return reader
 
@@ -80,8 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     for policy, reader in readers.items():
         cfg = reader.spec.preprocess
         shape = (f"48 x {cfg.min_width}" if cfg.min_width == cfg.max_width else
-                 f"48 x [{cfg.min_width}, {cfg.max_width}], padded to "
-                 + ("320" if reader.backend.width_buckets else "the batch's widest"))
+                 f"48 x [{cfg.min_width}, {cfg.max_width}], "
+                 + ("padded to 320" if reader.backend.width_buckets else "one width a batch"))
         row = {"policy": policy, "input": shape, "exact_match": benchdata.exact_match(texts[policy], labels),
                "images_per_second": len(images) / statistics.median(times[policy]), "images": len(images)}
         rows.append(row)

@@ -19,7 +19,8 @@ from twplate.model_files import (
     write_model_yaml,
 )
 from twplate.preprocess import PreprocessConfig
-from twplate.training.checkpoint import CheckpointBackend, RunSettings, load_student
+from twplate.training.checkpoint import CheckpointBackend, load_student
+from twplate.training.config import RunSettings
 
 from .to_onnx import export_onnx
 from .to_paddle import export_paddle

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -17,6 +18,15 @@ try:  # property tests: the same examples every run, and no per-example time lim
     settings.load_profile("twplate")
 except ImportError:
     pass
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``paddle`` skip where paddlepaddle is not installed."""
+    if importlib.util.find_spec("paddle") is None:
+        skip = pytest.mark.skip(reason="needs paddlepaddle: pip install 'twplate[paddle]'")
+        for item in items:
+            if item.get_closest_marker("paddle"):
+                item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")

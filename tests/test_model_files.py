@@ -40,13 +40,27 @@ def test_yaml_round_trip(tiny_model_dir: Path) -> None:
 
 def test_yaml_layout_matches_the_documented_format(tiny_model_dir: Path) -> None:
     doc = yaml.safe_load((tiny_model_dir / YAML_FILE).read_text(encoding="utf-8"))
-    assert list(doc) == ["name", "version", "input", "character", "decode", "files"]
+    assert list(doc) == ["name", "version", "input", "character", "decode", "Global", "PreProcess", "PostProcess",
+                         "files"]
     assert doc["decode"] == {"plate_formats": False}
     assert doc["input"] == {"name": "x", "layout": "NCHW", "channels": "BGR", "height": 48,
                             "min_width": 160, "max_width": 320, "mean": 0.5, "std": 0.5}
     assert doc["character"][:3] == ["0", "1", "2"]  # strings, not YAML integers
     assert doc["character"][-1] == "臨"
     assert set(doc["files"]) == {ONNX_FILE}
+
+
+def test_yaml_carries_the_sections_paddleocr_3_reads(tiny_model_dir: Path) -> None:
+    """PaddleOCR 3 reads the same file: its model name, BGR input by aspect padded to min_width, the dictionary."""
+    text = (tiny_model_dir / YAML_FILE).read_text(encoding="utf-8")
+    doc = yaml.safe_load(text)
+    assert doc["Global"] == {"model_name": "PP-OCRv3_mobile_rec"}
+    assert doc["PreProcess"]["transform_ops"] == [
+        {"DecodeImage": {"channel_first": False, "img_mode": "BGR"}},
+        {"RecResizeImg": {"image_shape": [3, 48, 160]}},  # the tiny model's min_width
+    ]
+    assert doc["PostProcess"] == {"name": "CTCLabelDecode", "character_dict": doc["character"]}
+    assert text.count("- 臨") == 1  # the dictionary is written once; PostProcess refers to it
 
 
 def test_onnx_metadata_reader_agrees_with_onnx(tiny_model_dir: Path) -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from conftest import REPO
 
-HEAVY = ("paddle", "onnxruntime", "twplate.training", "onnx", "PIL")
+HEAVY = ("paddle", "onnxruntime", "openvino", "nncf", "twplate.training", "onnx", "PIL")
 
 
 def run_python(code: str) -> str:

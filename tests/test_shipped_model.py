@@ -5,11 +5,15 @@ Skipped until the model is exported into the checkout; the real-data tests also 
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 
 from twplate import PlateRecognizer
+from twplate.image import load_image
 from twplate.model_files import ONNX_FILE, PADDLE_FILES, default_model_dir, read_model_yaml
 
 MODEL = default_model_dir()
@@ -65,3 +69,38 @@ def test_default_preprocessing_is_the_shipped_models() -> None:
     from twplate.preprocess import PreprocessConfig
 
     assert load_model_spec(None).preprocess == PreprocessConfig()
+
+
+def _sample_images() -> list[np.ndarray]:
+    """The rendered samples as drawn, stretched to twice their width and squeezed to half: widths from
+    the floor to the ceiling, so that in the old batching every narrow plate got padded for a wide one."""
+    samples = Path(__file__).resolve().parents[1] / "samples"
+    drawn = [load_image(p) for p in sorted(samples.glob("*.jpg"))]
+    return [cv2.resize(im, (round(im.shape[1] * scale), im.shape[0])) for im in drawn for scale in (1.0, 2.0, 0.5)]
+
+
+def _assert_reads_alone_as_in_any_batch(images: list[np.ndarray], input_width: int | None) -> None:
+    reader = PlateRecognizer(backend="onnxruntime", batch_size=4, input_width=input_width)
+    alone = [reader(im) for im in images]
+    order = list(range(len(images)))
+    random.Random(0).shuffle(order)
+    for batch in (images, [images[i] for i in order]):
+        together = reader(batch)
+        if batch is not images:
+            together = [together[order.index(i)] for i in range(len(images))]
+        for a, t in zip(alone, together, strict=True):
+            assert t.text == a.text
+            # the same numbers up to float rounding (ONNX Runtime's GEMM blocks batch rows differently)
+            assert t.confidence == pytest.approx(a.confidence, abs=1e-5)
+            assert t.char_confidences == pytest.approx(a.char_confidences, abs=1e-5)
+
+
+@pytest.mark.parametrize("input_width", [None, 72], ids=["by-aspect", "fixed-72"])
+def test_a_plate_reads_the_same_alone_and_in_any_batch(input_width: int | None) -> None:
+    _assert_reads_alone_as_in_any_batch(_sample_images(), input_width)
+
+
+@pytest.mark.parametrize("input_width", [None, 72], ids=["by-aspect", "fixed-72"])
+def test_a_real_plate_reads_the_same_alone_and_in_any_batch(real_data: Path, input_width: int | None) -> None:
+    paths, _ = _real_sample(real_data)
+    _assert_reads_alone_as_in_any_batch([load_image(p) for p in paths[:40]], input_width)

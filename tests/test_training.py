@@ -10,7 +10,16 @@ import yaml
 
 from plates import draw_plate
 from twplate.preprocess import PreprocessConfig, resize_normalize
-from twplate.training.dataset import MixedSampler, Sample, check_samples, read_label_file, split_by_plate
+from twplate.training.config import ConfigError, DataSection, RunSettings, load_config, training_shapes
+from twplate.training.dataset import (
+    LabelFileError,
+    MixedSampler,
+    Sample,
+    check_samples,
+    read_label_file,
+    read_label_fixes,
+    split_by_plate,
+)
 from twplate.training.metrics import RecMetrics
 
 
@@ -65,11 +74,8 @@ def test_time_stride_sets_input_pixels_per_ctc_step_with_the_same_weights():
 
 
 def test_run_settings_come_from_the_runs_config(tmp_path: Path):
-    from twplate.training.checkpoint import RunSettings
-    from twplate.training.train import load_config
-
     cfg = load_config(None, ["Architecture.time_stride=4", "Preprocess.min_width=88"])
-    (tmp_path / "config.yml").write_text(yaml.safe_dump(cfg), encoding="utf-8")
+    (tmp_path / "config.yml").write_text(yaml.safe_dump(cfg.to_dict()), encoding="utf-8")
     settings = RunSettings.of(tmp_path / "latest.pdparams")
     assert settings.time_stride == 4 and settings.preprocess == PreprocessConfig(min_width=88)
     # no run folder (a copied checkpoint) or the public weights: PP-OCRv3's stride and a floor for it
@@ -129,6 +135,46 @@ def test_check_samples_names_each_problem(tmp_path: Path):
     assert any("not in the dictionary: ?" in p for p in problems)
 
 
+def _fixes_file(tmp_path: Path, *rows: str) -> Path:
+    path = tmp_path / "label_fixes.tsv"
+    path.write_text("path\toriginal\tfixed\twhy\n" + "".join(f"{r}\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def test_label_fixes_are_applied_and_logged(tmp_path: Path, caplog: pytest.LogCaptureFixture):
+    label_file = tmp_path / "train.tsv"
+    label_file.write_text("a.jpg\tAYE-0617\nb.jpg\tNEF-6653\n", encoding="utf-8")
+    fixes = _fixes_file(tmp_path, "a.jpg\tAYE-0617\tAYE-6017\tdigits 6017 printed")
+    with caplog.at_level("INFO", logger="ppocr"):
+        samples = read_label_file(label_file, fixes)
+    assert [s.label for s in samples] == ["AYE-6017", "NEF-6653"]
+    assert [s.path for s in samples] == [tmp_path / "a.jpg", tmp_path / "b.jpg"]
+    assert "a.jpg: AYE-0617 -> AYE-6017 (digits 6017 printed)" in caplog.text
+    assert [s.label for s in read_label_file(label_file)] == ["AYE-0617", "NEF-6653"]  # only when asked
+
+
+@pytest.mark.parametrize(("row", "message"), [
+    ("a.jpg\tAYE-0671\tAYE-6017\twhy", "says 'AYE-0617', the fix expects 'AYE-0671'"),  # the data changed since review
+    ("c.jpg\tAYE-0617\tAYE-6017\twhy", "no such image"),
+    ("a.jpg\tAYE-0617\tAYE-6017", "expected 'path<TAB>original<TAB>fixed<TAB>why'"),  # no reason given
+])
+def test_a_label_fix_that_does_not_match_is_refused(tmp_path: Path, row: str, message: str):
+    label_file = tmp_path / "train.tsv"
+    label_file.write_text("a.jpg\tAYE-0617\n", encoding="utf-8")
+    with pytest.raises(LabelFileError, match=message):
+        read_label_file(label_file, _fixes_file(tmp_path, row))
+
+
+def test_the_reviewed_label_fixes_apply_to_real_train_only(real_data: Path):
+    fixes = Path(__file__).resolve().parents[1] / "data" / "label_fixes.tsv"
+    train = read_label_file(real_data / "real" / "train.tsv", fixes)
+    assert sum(a.label != b.label for a, b in zip(read_label_file(real_data / "real" / "train.tsv"), train,
+                                                  strict=True)) == len(read_label_fixes(fixes))
+    assert all(fix.path.startswith("train/") for fix in read_label_fixes(fixes))  # val is never fitted to a model
+    with pytest.raises(LabelFileError):
+        read_label_file(real_data / "real" / "val.tsv", fixes)
+
+
 def test_mixed_sampler_follows_the_ratio():
     real = [Sample(Path("r.jpg"), "R")] * 5
     synth = [Sample(Path("s.jpg"), "S")] * 50
@@ -170,14 +216,15 @@ def test_batches_draw_their_width_from_the_configured_range(tmp_path: Path):
     import cv2
 
     from twplate.charset import Charset, default_dictionary_path
-    from twplate.training.train import BatchMaker, training_shapes
+    from twplate.training.batches import BatchMaker
 
     cv2.imwrite(str(tmp_path / "p.png"), draw_plate("ABC-1234", height=64, aspect=1.5))  # 72 px wide at 48
     charset = Charset.from_file(default_dictionary_path())
 
     def widths(floors=None, label: str = "ABC-1234", stride: int = 8, fixed=None) -> set[int]:
         sampler = MixedSampler([[Sample(tmp_path / "p.png", label)]], [1], seed=0)
-        shapes = training_shapes(PreprocessConfig(), {"min_width_range": floors, "fixed_width_range": fixed}, stride)
+        shapes = training_shapes(PreprocessConfig(), DataSection(min_width_range=floors, fixed_width_range=fixed),
+                                 stride)
         maker = BatchMaker(sampler, charset, shapes, 4, 0.0, seed=1, time_stride=stride)
         try:
             stream = iter(maker)
@@ -195,10 +242,11 @@ def test_batches_draw_their_width_from_the_configured_range(tmp_path: Path):
     assert widths([48, 72], label="AAAAA-11111", stride=4) == {76}
     # fixed widths squeeze the 72 px plate as well as stretch it
     assert widths(fixed=[56, 88], stride=4) == set(range(56, 89, 4))
-    with pytest.raises(ValueError, match="exclude each other"):
-        training_shapes(PreprocessConfig(), {"min_width_range": [48, 72], "fixed_width_range": [64, 80]}, 4)
+    with pytest.raises(ConfigError, match="exclude each other"):
+        DataSection(min_width_range=(48, 72), fixed_width_range=(64, 80))
 
 
+@pytest.mark.paddle  # twplate.training.pretrained imports paddle
 def test_pretrained_weights_come_from_the_wheel_checked_by_sha256(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     import importlib.util
     import subprocess

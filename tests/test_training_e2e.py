@@ -18,8 +18,9 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """30 steps from the pretrained Student on 32 drawn plates; returns the run folder."""
     pytest.importorskip("paddle")
     pytest.importorskip("onnx")
+    from twplate.training.config import TrainSource, load_config
     from twplate.training.pretrained import find_pretrained_onnx
-    from twplate.training.train import load_config, train
+    from twplate.training.train import train
 
     try:
         find_pretrained_onnx()
@@ -37,7 +38,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "Global.workers=1", "Optimizer.batch_size=8", "Optimizer.lr=5.0e-4", "Optimizer.warmup_steps=3",
         f"Data.val={root / 'val.tsv'}", "Data.augment_prob=0.0",
     ])
-    cfg["Data"]["train"] = [{"label_file": str(root / "train.tsv"), "weight": 1}]
+    cfg.Data.train = [TrainSource(str(root / "train.tsv"))]
     best = train(cfg)
     assert best["total"] == 8
     return root
@@ -57,7 +58,8 @@ def test_training_loss_falls_and_writes_checkpoints_and_logs(trained: Path):
 
 
 def test_resume_continues_from_latest(trained: Path):
-    from twplate.training.train import load_config, train
+    from twplate.training.config import load_config
+    from twplate.training.train import train
 
     cfg = load_config(trained / "run" / "config.yml", ["Global.total_steps=32", "Global.eval_every=2"])
     train(cfg)
@@ -70,7 +72,8 @@ def test_resume_continues_from_latest(trained: Path):
 def stage2(trained: Path) -> Path:
     """The shipped recipe's later stages in one: the first run's weights fine-tuned at 4 pixels per CTC
     step, on batches of fixed widths around the width the model is then read at."""
-    from twplate.training.train import load_config, train
+    from twplate.training.config import load_config
+    from twplate.training.train import train
 
     cfg = load_config(trained / "run" / "config.yml", [
         f"Global.output_dir={trained / 'run4'}", f"Global.init={trained / 'run' / 'latest.pdparams'}",
@@ -88,7 +91,8 @@ def test_export_load_and_recognize_end_to_end(stage2: Path, tmp_path: Path):
 
     from twplate import PlateRecognizer
     from twplate.charset import Charset, default_dictionary_path
-    from twplate.training.checkpoint import RunSettings, checkpoint_recognizer, load_student
+    from twplate.training.checkpoint import checkpoint_recognizer, load_student
+    from twplate.training.config import RunSettings
 
     checkpoint = stage2 / "latest.pdparams"
     settings = RunSettings.of(checkpoint)  # read from the run's config.yml: the weights do not say

@@ -29,6 +29,7 @@ def iter_fields(data: memoryview) -> Iterator[tuple[int, int | memoryview]]:
         field, wire = key >> 3, key & 7
         if field == 0:
             raise ValueError("field number 0")
+        value: int | memoryview
         if wire == 0:
             value, pos = read_varint(data, pos)
         elif wire in (1, 5):

@@ -1,10 +1,12 @@
-"""Command line: ``twplate read PATH...``, ``twplate read --photos PATH...``, ``twplate eval-photos``
-and the training commands.
+"""Command line: ``twplate read PATH...``, ``twplate read --photos PATH...``, ``twplate serve``,
+``twplate eval-photos`` and the training commands.
 
-``read`` lives here; ``eval-photos`` in :mod:`twplate.photo_eval` (listed in :data:`MODULE_COMMANDS`,
-run like the training commands but needing only a runtime). The training commands are listed in
-:data:`TRAINING_COMMANDS` as ``{command: (module, one-line help)}``; a module is imported only when its command runs, so
-``twplate read`` never imports Paddle. Convention for those modules:
+``read`` lives here; ``serve`` parses its arguments here and imports :mod:`twplate.serve` (the web
+stack of the ``serve`` extra) only when it runs; ``eval-photos`` lives in :mod:`twplate.photo_eval` (listed in
+:data:`MODULE_COMMANDS`, run like the training commands but needing only a runtime). The training commands are
+listed in :data:`TRAINING_COMMANDS` as ``{command: (module, one-line help)}``; a module is imported only when its
+command runs, so ``twplate read`` never imports
+Paddle. Convention for those modules:
 
 * a module serving one command defines ``configure(parser: argparse.ArgumentParser) -> None``
   (add the command's arguments) and ``run(args: argparse.Namespace) -> int`` (the exit code);
@@ -29,7 +31,7 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from . import __version__
 
@@ -59,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if argv and (argv[0] in TRAINING_COMMANDS or argv[0] in MODULE_COMMANDS):
             return _run_training(argv[0], argv[1:])
         args = build_parser().parse_args(argv)
-        return _read(args)
+        return _serve(args) if args.command == "serve" else _read(args)
     except SystemExit as exc:  # argparse's --help and usage errors
         return exc.code if isinstance(exc.code, int) else 2
     except BrokenPipeError:  # the reader of our output went away (``twplate read ... | head``)
@@ -103,9 +105,51 @@ def build_parser() -> argparse.ArgumentParser:
                         help="longest side of the detector's input in pixels (default: the detector's own)")
     for name, (_, help_text) in MODULE_COMMANDS.items():
         commands.add_parser(name, help=help_text, add_help=False)
+    ray = read.add_argument_group("on a Ray cluster (needs twplate[ray]; see docs/ray.md)")
+    ray.add_argument("--ray", action="store_true", help="read on Ray Data and write the rows to --out")
+    ray.add_argument("--address", default=None,
+                     help="cluster to join: auto, ray://HOST:10001, HOST:6379 (default: start a local one)")
+    ray.add_argument("--out", default=None, help="output folder: Parquet files, or JSON lines with --json")
+    ray.add_argument("--concurrency", type=_positive_int, default=None,
+                     help="reader actors (default: one per CPU of the cluster)")
+    _add_serve_parser(commands)
     for name, (_, help_text) in TRAINING_COMMANDS.items():
         commands.add_parser(name, help=f"{help_text} (needs twplate[train])", add_help=False)
     return parser
+
+
+def _add_serve_parser(commands: argparse._SubParsersAction) -> None:
+    serve = commands.add_parser("serve", help="plate reading over HTTP (needs twplate[serve])",
+                                description="Serve POST /v1/read, GET /healthz, GET /metrics and a page at GET /.")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default 127.0.0.1: this machine only)")
+    serve.add_argument("--port", type=int, default=8000, help="TCP port (default 8000)")
+    serve.add_argument("--workers", type=_positive_int, default=1,
+                       help="processes, each with its own model (default 1)")
+    serve.add_argument("--model", default=None, help="model directory or .onnx file (default: the shipped model)")
+    serve.add_argument("--backend", default="auto", help="auto (default), onnxruntime or paddle")
+    serve.add_argument("--batch-size", type=_positive_int, default=32, help="most images per model call (default 32)")
+    serve.add_argument("--threads", type=_positive_int, default=None, help="CPU threads for the backend")
+    serve.add_argument("--input-width", type=_positive_int, default=None,
+                       help="read every crop at this width (no padding: a crop reads the same in any batch)")
+    serve.add_argument("--no-plate-formats", dest="plate_formats", action="store_const", const=False, default=None,
+                       help="plain greedy CTC reading, without fitting Taiwan plate formats")
+    serve.add_argument("--no-photo", dest="photo", action="store_false", help="do not load the photo reader")
+    serve.add_argument("--max-wait-ms", type=float, default=5.0,
+                       help="how long a batch waits for another request (default 5; ten times that in all)")
+    serve.add_argument("--max-images", type=_positive_int, default=64, help="images per request (default 64)")
+    serve.add_argument("--max-body-mb", type=float, default=20.0, help="request body size limit (default 20 MB)")
+    serve.add_argument("--body-timeout", type=float, default=30.0,
+                       help="seconds a request body may pause while it arrives (default 30)")
+    serve.add_argument("--api-key", default=os.environ.get("TWPLATE_API_KEY"),
+                       help="require this key in the X-API-Key header (default: $TWPLATE_API_KEY; none: open)")
+    serve.add_argument("--timeout-keep-alive", type=float, default=5.0,
+                       help="seconds an idle connection is kept open (default 5)")
+    serve.add_argument("--graceful-timeout", type=float, default=30.0,
+                       help="seconds SIGTERM waits for requests in flight (default 30)")
+    serve.add_argument("--limit-concurrency", type=_positive_int, default=None,
+                       help="connections and requests at once before answering 503 (default: no limit)")
+    serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
 
 
 def _positive_int(text: str) -> int:
@@ -147,6 +191,8 @@ def _read(args: argparse.Namespace) -> int:
     from .errors import TwplateError
     from .recognizer import PlateRecognizer
 
+    if args.ray:
+        return _read_on_ray(args)
     if args.draw is not None and not args.photos:
         print("twplate: --draw needs --photos", file=sys.stderr)
         return 2
@@ -240,6 +286,65 @@ def _draw(path: str, plates: list[PlateResult], out: Path) -> None:
         print(f"twplate: cannot write {out}", file=sys.stderr)
 
 
+def _read_on_ray(args: argparse.Namespace) -> int:
+    """``twplate read --ray``: local inputs are found as without ``--ray``; URIs (``s3://...``) go to Ray as given."""
+    from .errors import TwplateError
+
+    if args.out is None or args.csv or args.draw is not None:
+        print("twplate read --ray: needs --out FOLDER (Parquet, or JSON lines with --json); --csv and --draw "
+              "are not offered", file=sys.stderr)
+        return 2
+    uris = [p for p in args.paths if "://" in p]
+    files, unmatched = expand_paths([p for p in args.paths if "://" not in p])
+    for pattern in unmatched:
+        print(f"twplate: no images match {pattern!r}", file=sys.stderr)
+    if not files and not uris:
+        return 2
+    try:
+        from . import ray as twplate_ray
+
+        twplate_ray.connect(args.address)
+        options = ({"detector": args.detector, "limit_side": args.limit_side} if args.photos
+                   else {"plate_formats": args.plate_formats})
+        dataset = twplate_ray.read(files + uris, photos=args.photos, model=args.model, backend=args.backend,
+                                   batch_size=args.batch_size, concurrency=args.concurrency, **options,
+                                   **({"threads": args.threads} if args.threads else {}))
+        summary = twplate_ray.write(dataset, args.out, json_lines=args.json)
+    except (TwplateError, ValueError) as exc:
+        print(f"twplate: {exc}", file=sys.stderr)
+        return 2
+    for _, error in summary.errors:
+        print(f"twplate: {error}", file=sys.stderr)
+    if summary.errors:
+        print(f"twplate: {len(summary.errors)} of {summary.rows} images failed", file=sys.stderr)
+    print(f"twplate: {summary.rows} rows written to {args.out}", file=sys.stderr)
+    return 1 if summary.errors or unmatched else 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .backends import resolve_backend_name
+    from .errors import TwplateError
+    from .model_files import load_model_spec
+
+    try:
+        from . import serve
+
+        serve.require_serve_extra()
+        resolve_backend_name(args.backend, load_model_spec(args.model))  # fail here, not in every worker
+        config = serve.ServeConfig(
+            model=args.model, backend=args.backend, batch_size=args.batch_size, threads=args.threads,
+            input_width=args.input_width, plate_formats=args.plate_formats, photo=args.photo,
+            max_wait_ms=args.max_wait_ms, max_images=args.max_images,
+            max_body_bytes=int(args.max_body_mb * 1024 * 1024), body_timeout_s=args.body_timeout, api_key=args.api_key)
+    except (TwplateError, ValueError) as exc:
+        print(f"twplate serve: {exc}", file=sys.stderr)
+        return 2
+    return serve.run_server(config, host=args.host, port=args.port, workers=args.workers,
+                            timeout_keep_alive=args.timeout_keep_alive,
+                            timeout_graceful_shutdown=args.graceful_timeout,
+                            limit_concurrency=args.limit_concurrency, log_level=args.log_level)
+
+
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -288,16 +393,17 @@ class _Writer:
         error = "" if result.error is None else str(result.error)
         box = " ".join(f"{x:.1f},{y:.1f}" for x, y in result.box or ())
         if self.fmt == "json":
-            row = {"path": result.source, "text": result.text, "confidence": round(result.confidence, 6),
-                   "char_confidences": [round(p, 6) for p in result.char_confidences]}
+            row: dict[str, Any] = {"path": result.source, "text": result.text,
+                                   "confidence": round(result.confidence, 6),
+                                   "char_confidences": [round(p, 6) for p in result.char_confidences]}
             if self.photos:
                 row["box"] = [[round(x, 1), round(y, 1)] for x, y in result.box or ()]
                 row["detection_score"] = None if result.detection_score is None else round(result.detection_score, 6)
             self.stream.write(json.dumps({**row, "error": error or None}, ensure_ascii=False) + "\n")
         elif self.fmt == "csv":
             score = "" if result.detection_score is None else f"{result.detection_score:.4f}"
-            extra = [box, score] if self.photos else []
-            self.csv.writerow([result.source, result.text, f"{result.confidence:.4f}", *extra, error])
+            columns = [box, score] if self.photos else []
+            self.csv.writerow([result.source, result.text, f"{result.confidence:.4f}", *columns, error])
         else:
             extra = f"\t{box}" if self.photos else ""
             self.stream.write(f"{result.source}\t{result.text}\t{result.confidence:.4f}{extra}\n")

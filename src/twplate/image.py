@@ -10,10 +10,19 @@ Accepted inputs:
   floats must lie in ``[0, 1]`` (scaled by 255) or ``[0, 255]``; other integer types (``uint16``,
   ``int16``, ...) are used as is when all values lie in ``[0, 255]``, else stretched linearly from
   their min..max to 0..255 (a 16-bit or 12-bit image keeps its look; the contrast may rise).
-* PIL images: converted from their mode to RGB, then to BGR. 16-bit and float modes (``I;16``, ``I``,
-  ``F``) follow the array rules above. PIL is imported only when such an object is passed.
+* PIL images: converted from their mode to RGB, then to BGR. 16-bit modes (``I;16``...) keep their
+  high byte, as OpenCV reads a 16-bit file (values all within 0..255, an 8-bit image converted, are
+  used as is); ``I`` and ``F`` follow the array rules above. PIL is imported only when such an
+  object is passed.
 
 Colour order: arrays are taken as BGR (OpenCV's order), PIL images as RGB (PIL's order).
+
+One image, one reading: a file read by path, as bytes, by :func:`cv2.imread` or as a PIL image gives
+the same pixels (up to the JPEG decoder's rounding; within the size limit below). The EXIF
+orientation tag is applied to encoded images (OpenCV does) and to PIL images
+(:func:`PIL.ImageOps.exif_transpose`); an animated image is read at its first frame (PIL: the frame
+it is at); a CMYK or palette image is converted to colour.
+Arrays are taken as the pixels they hold: their orientation is the caller's.
 
 Size: encoded images larger than :data:`MAX_DECODE_PIXELS` are refused before decoding, except JPEGs,
 which are decoded at 1/2, 1/4 or 1/8 scale (libjpeg's cheap DCT scaling) until they fit: a
@@ -26,7 +35,7 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
-from typing import Any, Union
+from typing import TYPE_CHECKING, TypeGuard, Union
 
 import cv2
 import numpy as np
@@ -34,8 +43,11 @@ import numpy as np
 from .errors import ImageError
 from .image_header import read_header
 
-ImageInput = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, np.ndarray, Any]
-"""What :func:`load_image` accepts (``Any`` stands for a PIL image)."""
+if TYPE_CHECKING:
+    from PIL.Image import Image as PILImage
+
+ImageInput = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, np.ndarray, "PILImage"]
+"""What :func:`load_image` accepts."""
 
 MAX_DECODE_PIXELS = 40_000_000
 """Largest decoded size (width x height) of an encoded image: about 120 MB as BGR."""
@@ -125,11 +137,12 @@ def decode_image(data: bytes | bytearray | memoryview) -> np.ndarray:
         if header.width == 0 or header.height == 0:
             raise ImageError(f"{header.format} header says {header.width} x {header.height} pixels")
         pixels = header.width * header.height
-        if header.format == "jpeg":
-            flag = next((f for s, f in _REDUCED_JPEG_FLAGS if pixels / (s * s) <= MAX_DECODE_PIXELS), None)
-        if flag is None or (header.format != "jpeg" and pixels > MAX_DECODE_PIXELS):
+        scales = _REDUCED_JPEG_FLAGS if header.format == "jpeg" else _REDUCED_JPEG_FLAGS[:1]  # (1, IMREAD_COLOR)
+        fitting = [f for s, f in scales if pixels / (s * s) <= MAX_DECODE_PIXELS]
+        if not fitting:
             raise ImageError(f"{header.format} of {header.width} x {header.height} pixels is larger than "
                              f"the limit of {MAX_DECODE_PIXELS} pixels")
+        flag = fitting[0]
     try:
         image = cv2.imdecode(buffer, flag)
     except cv2.error as exc:
@@ -180,7 +193,7 @@ def _to_uint8(array: np.ndarray) -> np.ndarray:
     raise ImageError(f"unsupported dtype {array.dtype}")
 
 
-def _is_pil_image(obj: object) -> bool:
+def _is_pil_image(obj: object) -> TypeGuard[PILImage]:
     """True for PIL images, without importing PIL unless the object's class comes from it."""
     module = type(obj).__module__ or ""
     if not module.startswith("PIL."):
@@ -190,13 +203,21 @@ def _is_pil_image(obj: object) -> bool:
     return isinstance(obj, Image.Image)
 
 
-def _pil_to_bgr(image: Any) -> np.ndarray:
+def _pil_to_bgr(image: PILImage) -> np.ndarray:
+    from PIL import ImageOps
+
     try:
         image.load()  # a lazily opened file is decoded here; PIL's decoders raise many types on bad data
+        image = ImageOps.exif_transpose(image)  # upright, as OpenCV decodes the same file
     except Exception as exc:
         raise ImageError(f"cannot load PIL image ({type(exc).__name__}: {exc})") from exc
     if image.width == 0 or image.height == 0:
         raise ImageError("image is empty")
+    if image.mode.startswith("I;16"):
+        array = np.asarray(image).astype(np.uint16)
+        if array.max() > 255:  # 16-bit data: its high byte, as OpenCV reads a 16-bit file
+            array >>= 8
+        return array_to_bgr(array.astype(np.uint8))
     if image.mode.startswith("I") or image.mode == "F":
         array = np.asarray(image)
         return array_to_bgr(array.astype(array.dtype.newbyteorder("=")))

@@ -19,7 +19,7 @@ class ImageHeader(NamedTuple):
     height: int
 
 
-def read_header(data: bytes | memoryview) -> ImageHeader | None:
+def read_header(data: bytes | bytearray | memoryview) -> ImageHeader | None:
     """Format and size of an encoded image, or ``None`` if the format is not recognised or the header is cut."""
     head = bytes(data[:32])
     try:
@@ -45,7 +45,7 @@ def read_header(data: bytes | memoryview) -> ImageHeader | None:
     return None
 
 
-def _jpeg(data: bytes | memoryview) -> ImageHeader | None:
+def _jpeg(data: bytes | bytearray | memoryview) -> ImageHeader | None:
     """Walk the marker segments up to the first start-of-frame."""
     view = memoryview(data)
     pos = 2
@@ -84,7 +84,7 @@ def _webp(head: bytes) -> ImageHeader | None:
     return None
 
 
-def _tiff(data: bytes | memoryview) -> ImageHeader | None:
+def _tiff(data: bytes | bytearray | memoryview) -> ImageHeader | None:
     """ImageWidth (256) and ImageLength (257) from the first IFD."""
     view = memoryview(data)
     order = "<" if bytes(view[:2]) == b"II" else ">"
@@ -98,10 +98,10 @@ def _tiff(data: bytes | memoryview) -> ImageHeader | None:
     return ImageHeader("tiff", size[256], size[257]) if len(size) == 2 else None
 
 
-def _pnm(data: bytes | memoryview) -> ImageHeader | None:
+def _pnm(data: bytes | bytearray | memoryview) -> ImageHeader | None:
     """Width and height of a PBM/PGM/PPM file: the two numbers after the magic, comments skipped."""
     text = bytes(data[2:256])
-    numbers = []
+    numbers: list[int] = []
     pos = 0
     while len(numbers) < 2 and pos < len(text):
         byte = text[pos : pos + 1]

@@ -7,6 +7,8 @@ A model directory holds::
 
     inference.onnx                          ONNX model, for the onnxruntime backend
     inference.json + inference.pdiparams    Paddle 3 inference model, for the paddle backend
+    inference.xml + inference.bin           OpenVINO IR (optional; the openvino backend reads it
+                                            instead of the ONNX file; an int8 model has only this)
     inference.yml                           name, version, input spec, dictionary, sha256 of each file
 
 ``inference.yml`` looks like::
@@ -14,8 +16,12 @@ A model directory holds::
     name: twplate-rec
     version: "1.0"
     input: {name: x, layout: NCHW, channels: BGR, height: 48, min_width: 80, max_width: 320, mean: 0.5, std: 0.5}
-    character: ["0", "1", ..., "臨"]      # without the blank: class i + 1 of the output is character[i]
+    character: &id001 ["0", "1", ..., "臨"]  # without the blank: class i + 1 of the output is character[i]
     decode: {plate_formats: true}         # readings may be fitted to Taiwan plate formats
+    confidence: {score: product, method: platt, slope: .., intercept: .., review_below: ..}   # optional
+    Global: {model_name: PP-OCRv3_mobile_rec}    # PaddleOCR 3 (PaddleX) reads these three sections,
+    PreProcess: {transform_ops: [{DecodeImage: {img_mode: BGR, ...}}, {RecResizeImg: {image_shape: [3, 48, 80]}}]}
+    PostProcess: {name: CTCLabelDecode, character_dict: *id001}  # twplate ignores them (docs/paddleocr.md)
     files: {inference.onnx: <sha256>, inference.json: <sha256>, inference.pdiparams: <sha256>}
 
 A detector's ``inference.yml`` has ``task: det``, no ``character`` or ``decode``, and an input section
@@ -48,6 +54,7 @@ import yaml
 
 from ._paths import shipped_path
 from .charset import Charset
+from .confidence import Calibration
 from .detect.preprocess import DetectPreprocessConfig
 from .errors import ModelError
 from .onnx_metadata import read_onnx_metadata
@@ -59,8 +66,12 @@ TASKS = ("rec", "det")
 YAML_FILE = "inference.yml"
 ONNX_FILE = "inference.onnx"
 PADDLE_FILES = ("inference.json", "inference.pdiparams")
+OPENVINO_FILES = ("inference.xml", "inference.bin")
+MODEL_FILES = (ONNX_FILE, *PADDLE_FILES, *OPENVINO_FILES)
 LAYOUT = "NCHW"
 CHANNELS = "BGR"
+# PaddleOCR 3 loads a model directory only under a model name it knows; this one is the architecture.
+PADDLEX_MODEL_NAME = "PP-OCRv3_mobile_rec"
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -111,6 +122,8 @@ class ModelSpec(_ModelDirectory):
         onnx_file: file name of the ONNX model inside ``directory``.
         plate_formats: the model reads Taiwan plates, so decoding may fit readings to plate formats
             (:mod:`twplate.decode.formats`); ``decode: {plate_formats: true}`` in ``inference.yml``.
+        calibration: the map from character confidences to plate confidence
+            (:mod:`twplate.confidence`); ``None``: the raw product.
     """
 
     name: str
@@ -122,6 +135,7 @@ class ModelSpec(_ModelDirectory):
     checksums: Mapping[str, str] = field(default_factory=dict)
     onnx_file: str = ONNX_FILE
     plate_formats: bool = False
+    calibration: Calibration | None = None
     task: ClassVar[str] = "rec"
 
 
@@ -178,7 +192,7 @@ def load_detector_spec(model: str | os.PathLike[str] | None = None) -> DetectorS
     return _load_spec(model, DetectorSpec)
 
 
-def _load_spec(model: str | os.PathLike[str] | None, kind: type) -> Any:
+def _load_spec(model: str | os.PathLike[str] | None, kind: type[ModelSpec] | type[DetectorSpec]) -> Any:
     path = (default_model_dir() if kind is ModelSpec else default_detector_dir()) if model is None else Path(model)
     spec: AnySpec | None = None
     if path.is_file() and (path.parent / YAML_FILE).is_file():
@@ -243,6 +257,7 @@ def read_model_yaml(directory: str | os.PathLike[str]) -> AnySpec:
             input_name=str(input_section.get("name", "x")),
             checksums={str(k): v for k, v in files.items()},
             plate_formats=bool((doc.get("decode") or {}).get("plate_formats", False)),
+            calibration=Calibration.from_dict(doc["confidence"]) if doc.get("confidence") else None,
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         detail = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
@@ -292,12 +307,14 @@ def write_model_yaml(
     Call it after the model files are final: the checksums are taken now.
     Returns the path written.
     """
+    character = list(Charset.from_iterable(characters).characters)
     doc = {
         "name": name,
         "version": str(version),
         "input": input_section(preprocess, input_name),
-        "character": list(Charset.from_iterable(characters).characters),
+        "character": character,
         "decode": {"plate_formats": plate_formats},
+        **paddlex_sections(character, preprocess),
     }
     return _write_yaml(Path(directory), doc)
 
@@ -316,9 +333,9 @@ def write_detector_yaml(directory: str | os.PathLike[str], name: str, version: s
 
 def _write_yaml(directory: Path, doc: dict[str, Any]) -> Path:
     """``doc`` plus the sha256 of each model file present in ``directory``, written as ``inference.yml``."""
-    present = [f for f in (ONNX_FILE, *PADDLE_FILES) if (directory / f).is_file()]
+    present = [f for f in MODEL_FILES if (directory / f).is_file()]
     if not present:
-        raise ModelError(f"no model files ({ONNX_FILE}, {', '.join(PADDLE_FILES)}) in {directory}")
+        raise ModelError(f"no model files ({', '.join(MODEL_FILES)}) in {directory}")
     doc = {**doc, "files": {f: sha256_file(directory / f) for f in present}}
     path = directory / YAML_FILE
     path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False, width=4096), encoding="utf-8")
@@ -343,6 +360,23 @@ def onnx_metadata_props(
 def input_section(preprocess: PreprocessConfig, input_name: str = "x") -> dict[str, Any]:
     """The ``input`` section of ``inference.yml`` (also the ONNX ``preprocess`` metadata)."""
     return {"name": input_name, "layout": LAYOUT, "channels": CHANNELS, **preprocess.to_dict()}
+
+
+def paddlex_sections(character: list[str], preprocess: PreprocessConfig) -> dict[str, Any]:
+    """The sections of ``inference.yml`` that PaddleOCR 3 reads (``TextRecognition(model_dir=...)``).
+
+    BGR images resized by aspect to ``height``, padded to at least ``min_width`` (PaddleOCR pads
+    narrower images where twplate stretches them), greedy CTC over ``character``; the same list
+    object as the ``character`` section, so the YAML holds it once (an alias).
+    """
+    return {
+        "Global": {"model_name": PADDLEX_MODEL_NAME},
+        "PreProcess": {"transform_ops": [
+            {"DecodeImage": {"channel_first": False, "img_mode": CHANNELS}},
+            {"RecResizeImg": {"image_shape": [3, preprocess.height, preprocess.min_width]}},
+        ]},
+        "PostProcess": {"name": "CTCLabelDecode", "character_dict": character},
+    }
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:

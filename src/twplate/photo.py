@@ -98,7 +98,8 @@ class PhotoReader:
     @overload
     def run(self, photos: ImageInput) -> list[PlateResult]: ...
 
-    def run(self, photos):
+    def run(self, photos: ImageInput | list[ImageInput] | tuple[ImageInput, ...]
+            ) -> list[PlateResult] | list[list[PlateResult]]:
         """The plates of one photo (a list of :class:`PlateResult`, most confident first; empty if none),
         or of each photo of a list or tuple (a list of such lists).
 
@@ -152,8 +153,9 @@ class PhotoReader:
     def _is_plate(self, reading: PlateResult, box: TextBox) -> bool:
         """The reading is a plate number, confidently read, from a box shaped for that many characters."""
         rules = self.rules
-        if not (reading.ok and is_plate_number(reading.text) and reading.confidence >= rules.min_confidence
-                and min(reading.char_confidences, default=0.0) >= rules.min_char_confidence):
+        chars = reading.char_confidences
+        if not (reading.ok and is_plate_number(reading.text) and bool(chars)
+                and float(np.mean(chars)) >= rules.min_confidence and min(chars) >= rules.min_char_confidence):
             return False
         width, height = box.size
         low, high = rules.char_aspect
@@ -218,7 +220,8 @@ def read_photo(photos: list[ImageInput] | tuple[ImageInput, ...], *, backend: st
 def read_photo(photos: ImageInput, *, backend: str = ...) -> list[PlateResult]: ...
 
 
-def read_photo(photos, *, backend="auto"):
+def read_photo(photos: ImageInput | list[ImageInput] | tuple[ImageInput, ...], *, backend: str = "auto"
+               ) -> list[PlateResult] | list[list[PlateResult]]:
     """Find and read the plates in a photo (or each photo of a list) with a shared :class:`PhotoReader`,
     loaded on first use; see :meth:`PhotoReader.run`.
 

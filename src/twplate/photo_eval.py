@@ -18,6 +18,11 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .photo import PhotoReader
+    from .result import PlateResult
 
 DOUBT_MARK = "?"
 
@@ -88,7 +93,7 @@ def read_labels(path: str | Path) -> list[PhotoLabels]:
     return list(photos.values())
 
 
-def evaluate_photos(reader, photos: Sequence[PhotoLabels]) -> PhotoEvalReport:
+def evaluate_photos(reader: PhotoReader, photos: Sequence[PhotoLabels]) -> PhotoEvalReport:
     """Read each photo with ``reader`` (a :class:`~twplate.photo.PhotoReader`, one photo per call, timed)
     and count found plates and false readings."""
     times: list[float] = []
@@ -124,7 +129,7 @@ def evaluate_photos(reader, photos: Sequence[PhotoLabels]) -> PhotoEvalReport:
         misses=misses, false_readings=false_rows)
 
 
-def _row(plate) -> dict:
+def _row(plate: PlateResult) -> dict[str, Any]:
     return {"text": plate.text, "confidence": round(plate.confidence, 4),
             "detection_score": round(plate.detection_score or 0.0, 4),
             "box": [[round(x, 1), round(y, 1)] for x, y in plate.box or ()]}

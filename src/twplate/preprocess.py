@@ -73,18 +73,29 @@ def make_batch(tensors: Sequence[np.ndarray], width: int | None = None) -> np.nd
 
 
 def width_groups(widths: Sequence[int], batch_size: int) -> list[list[int]]:
-    """Indices grouped into batches of similar width, so little compute goes to padding."""
+    """Indices grouped into batches of at most ``batch_size`` that share one width, narrowest first.
+
+    A batch never mixes widths, so no image is padded for another's sake: an image's input is a
+    function of the image alone and it reads the same alone or in any batch (the SVTR neck attends
+    over the whole width, padding included).
+    """
     order = sorted(range(len(widths)), key=lambda i: widths[i])
-    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    groups: list[list[int]] = []
+    for i in order:
+        if groups and len(groups[-1]) < batch_size and widths[groups[-1][0]] == widths[i]:
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    return groups
 
 
-def bucket_width(width: int, buckets: Sequence[int]) -> int:
-    """The smallest of ``buckets`` that holds ``width``; ``width`` itself if it exceeds them all.
+def bucket_width(width: int, buckets: Sequence[int] | None) -> int:
+    """The smallest of ``buckets`` that holds ``width``; ``width`` itself if it exceeds them all or there are none.
 
     On a GPU every new input shape costs a kernel search (cuDNN) or an optimisation profile
     (TensorRT); padding batches up to a few fixed widths keeps the number of shapes small.
     """
-    return min((b for b in buckets if b >= width), default=width)
+    return min((b for b in buckets or () if b >= width), default=width)
 
 
 def gpu_width_buckets(cfg: PreprocessConfig, count: int = 4, multiple: int = 16) -> tuple[int, ...]:

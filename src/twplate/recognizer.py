@@ -1,16 +1,18 @@
 """The pipeline: image -> tensor -> probabilities -> text, for one image or many.
 
-``load_image`` -> ``resize_normalize`` (on a few threads for long lists) -> batches of similar
-width (``width_groups``; padded up to the backend's ``width_buckets`` where it has them, as GPU
-sessions do) -> backend -> CTC decoding that knows Taiwan plate formats (``decode_with_formats``)
--> results in input order. A bad image becomes a result with ``.error`` set; it never stops the others.
+``load_image`` -> ``resize_normalize`` (on a few threads for long lists) -> batches of one width
+(``width_groups``; each image padded up to the backend's ``width_buckets`` where it has them, as GPU
+sessions do, never to another image's width) -> backend -> CTC decoding that knows Taiwan plate
+formats (``decode_with_formats``) -> plate confidence (``plate_confidence``: calibrated where the
+model carries a map) -> results in input order. A bad image becomes a result with
+``.error`` set; it never stops the others.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any, overload
@@ -19,7 +21,8 @@ import cv2
 import numpy as np
 
 from .backends import Backend, load_backend
-from .decode import ctc_greedy_decode, decode_with_formats
+from .confidence import plate_confidence
+from .decode import Decoded, ctc_greedy_decode, decode_with_formats
 from .errors import ImageError
 from .image import ImageInput, describe, load_image
 from .model_files import ModelSpec, load_model_spec
@@ -45,7 +48,7 @@ class PlateRecognizer:
 
     Args:
         model: ``None`` for the shipped model, or a model directory or ``.onnx`` file.
-        backend: ``"auto"``, ``"onnxruntime"`` or ``"paddle"``.
+        backend: ``"auto"``, ``"onnxruntime"``, ``"paddle"`` or ``"openvino"``.
         batch_size: images per backend call.
         threads: CPU threads for the backend (``None``: the runtime's default).
         plate_formats: fit readings to Taiwan plate formats: a greedy reading that fits none
@@ -56,11 +59,12 @@ class PlateRecognizer:
             bytes (OpenCV releases the GIL; arrays are resized on the calling thread, which is
             faster); ``None``: one per CPU, at most 4; ``1``: on the calling thread.
         input_width: read every image at ``height x input_width``, whatever its aspect, instead of
-            the model's width by aspect: no batch is padded, so an image reads the same alone or in
-            any batch, and a GPU sees one input shape. The shipped model reads 16% faster at 72 and
+            the model's width by aspect: all images share one batch shape, and a GPU sees one input
+            shape (either way an image reads the same alone or in any batch: batches never mix
+            widths, see :func:`~twplate.preprocess.width_groups`). The shipped model reads 16% faster at 72 and
             one val plate fewer than by aspect (README, "Width policy").
-        **backend_options: passed to the backend, e.g. ``providers=[...]`` (onnxruntime) or
-            ``device="cpu"`` (paddle).
+        **backend_options: passed to the backend, e.g. ``providers=[...]`` (onnxruntime),
+            ``device="cpu"`` (paddle) or ``precision="bf16"`` (openvino, docs/openvino.md).
 
     Raises:
         ModelError: the model is missing, corrupt, fails its checksum or does not fit its dictionary.
@@ -116,7 +120,7 @@ class PlateRecognizer:
     @overload
     def run(self, images: ImageInput) -> PlateResult: ...
 
-    def run(self, images):
+    def run(self, images: ImageInput | list[ImageInput] | tuple[ImageInput, ...]) -> PlateResult | list[PlateResult]:
         """Read one image (returns a :class:`PlateResult`) or a list/tuple of images (returns a list).
 
         A single bad image raises :class:`ImageError`; in a list, the bad image's result carries
@@ -144,22 +148,21 @@ class PlateRecognizer:
         results: list[PlateResult | None] = [None] * len(images)
         tensors: dict[int, np.ndarray] = {}
         encoded = sum(isinstance(x, ENCODED) for x in images)
-        parallel = self._load_pool is not None and encoded >= PARALLEL_MIN_IMAGES
-        for i, outcome in enumerate((self._load_pool.map if parallel else map)(self._preprocess, images)):
+        pool = self._load_pool if encoded >= PARALLEL_MIN_IMAGES else None
+        for i, outcome in enumerate((pool.map if pool else map)(self._preprocess, images)):
             if isinstance(outcome, ImageError):
                 results[i] = PlateResult("", 0.0, (), error=outcome, source=sources[i])
             else:
                 tensors[i] = outcome
         indices = list(tensors)
-        buckets = self.backend.width_buckets
-        for group in width_groups([tensors[i].shape[2] for i in indices], self.batch_size):
+        # an image's batch width is its own (or its bucket's), never its batch-mates'
+        widths = [bucket_width(tensors[i].shape[2], self.backend.width_buckets) for i in indices]
+        for group in width_groups(widths, self.batch_size):
             members = [indices[g] for g in group]
-            batch = [tensors.pop(i) for i in members]
-            width = bucket_width(max(t.shape[2] for t in batch), buckets) if buckets else None
-            probs = self.backend(make_batch(batch, width))
+            probs = self.backend(make_batch([tensors.pop(i) for i in members], widths[group[0]]))
             for i, decoded in zip(members, self._decode(probs, self.spec.charset.characters), strict=True):
-                results[i] = PlateResult(decoded.text, decoded.confidence, decoded.char_confidences,
-                                         source=sources[i])
+                confidence = plate_confidence(decoded.char_confidences, self.spec.calibration)
+                results[i] = PlateResult(decoded.text, confidence, decoded.char_confidences, source=sources[i])
         return results  # type: ignore[return-value]  # every index was filled above
 
     def _preprocess(self, image: ImageInput) -> np.ndarray | ImageError:
@@ -176,7 +179,7 @@ class PlateRecognizer:
             return error
 
 
-def _decoder(spec: ModelSpec, plate_formats: bool | None):
+def _decoder(spec: ModelSpec, plate_formats: bool | None) -> Callable[[np.ndarray, Sequence[str]], list[Decoded]]:
     """Format-aware decoding where asked for, or where the model declares it reads Taiwan plates."""
     wanted = spec.plate_formats if plate_formats is None else plate_formats
     return decode_with_formats if wanted else ctc_greedy_decode
@@ -203,7 +206,8 @@ def recognize(image_or_images: ImageInput, *, backend: str = ..., model: ModelIn
               batch_size: int = ...) -> PlateResult: ...
 
 
-def recognize(image_or_images, *, backend="auto", model=None, batch_size=32):
+def recognize(image_or_images: ImageInput | list[ImageInput] | tuple[ImageInput, ...], *, backend: str = "auto",
+              model: ModelInput = None, batch_size: int = 32) -> PlateResult | list[PlateResult]:
     """Read plates with a cached :class:`PlateRecognizer` (loaded on first use).
 
     >>> from twplate import recognize

@@ -13,7 +13,11 @@ class PlateResult:
 
     Attributes:
         text: the plate number, e.g. ``"ABC-1234"``; empty when nothing was read or ``error`` is set.
-        confidence: mean of the per-character confidences, in ``[0, 1]``; 0.0 for empty text.
+        confidence: how likely the whole plate is read exactly right, in ``[0, 1]``: the product of the
+            character confidences, mapped through the model's calibration (``confidence`` in its
+            ``inference.yml``, fitted on real plates: :mod:`twplate.confidence`); 0.0 for empty text.
+            For the shipped model, below ``spec.calibration.review_below`` a person should check the
+            reading (docs/accuracy.md gives the share of plates that flags and the errors it catches).
         char_confidences: the probability of each character of ``text``, in order.
         error: why this image could not be read, or ``None``. A bad image in a batch gets a result
             with ``error`` set instead of raising, so the other images still get their results.

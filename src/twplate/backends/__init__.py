@@ -1,33 +1,39 @@
-"""Backends by name. A backend's runtime (onnxruntime, paddle) is imported only when a model is loaded on it.
+"""Backends by name. A backend's runtime (onnxruntime, paddle, openvino) is imported only when a model is loaded on it.
 
-:data:`BACKENDS` maps each name to its class (``"module:Class"``), the runtime package it needs and
-how to install that. ``"auto"`` takes the first backend, in table order, whose runtime is installed
-and whose files the model has: onnxruntime, then paddle.
+:data:`BACKENDS` maps each name to its class (a :class:`BackendFactory`), the runtime package it
+needs and how to install that. ``"auto"`` takes the first backend, in table order, whose runtime is
+installed and whose files the model has: onnxruntime, then paddle, then openvino (which reads a model
+with only an OpenVINO IR, such as an int8 one). OpenVINO comes last although it can be faster: its fp32
+reads the same as ONNX Runtime, and its faster bf16 does not (docs/openvino.md).
 """
 
 from __future__ import annotations
 
-import importlib
 import importlib.util
 from typing import Any, NamedTuple
 
 from ..errors import BackendUnavailableError, ModelError
 from ..model_files import AnySpec
-from .base import Backend, check_model_output
+from .base import Backend, BackendFactory, check_model_output
+from .onnx import OnnxBackend
+from .openvino import OpenVinoBackend
+from .paddle import PaddleBackend
 
-__all__ = ["BACKENDS", "Backend", "available_backends", "backend_class", "load_backend", "resolve_backend_name"]
+__all__ = ["BACKENDS", "Backend", "BackendFactory", "available_backends", "backend_class", "load_backend",
+           "resolve_backend_name"]
 
 
 class BackendEntry(NamedTuple):
-    target: str  # "module:Class"; importing the module must not import the runtime
+    factory: BackendFactory  # its module must not import the runtime at import time
     runtime: str  # top-level package the backend needs
     install: str  # how to get it
 
 
 BACKENDS: dict[str, BackendEntry] = {
-    "onnxruntime": BackendEntry("twplate.backends.onnx:OnnxBackend", "onnxruntime",
+    "onnxruntime": BackendEntry(OnnxBackend, "onnxruntime",
                                 "pip install 'twplate[onnx]' (CPU) or 'twplate[onnx-gpu]' (CUDA, TensorRT), not both"),
-    "paddle": BackendEntry("twplate.backends.paddle:PaddleBackend", "paddle", "pip install 'twplate[paddle]'"),
+    "paddle": BackendEntry(PaddleBackend, "paddle", "pip install 'twplate[paddle]'"),
+    "openvino": BackendEntry(OpenVinoBackend, "openvino", "pip install 'twplate[openvino]'"),
 }
 
 
@@ -36,7 +42,7 @@ def available_backends() -> list[str]:
     return [name for name, entry in BACKENDS.items() if importlib.util.find_spec(entry.runtime) is not None]
 
 
-def backend_class(name: str) -> type[Backend]:
+def backend_class(name: str) -> BackendFactory:
     """The class registered as ``name``.
 
     Raises:
@@ -48,8 +54,7 @@ def backend_class(name: str) -> type[Backend]:
     entry = BACKENDS[name]
     if importlib.util.find_spec(entry.runtime) is None:
         raise BackendUnavailableError(f"backend {name!r} needs the {entry.runtime} package: {entry.install}")
-    module_name, class_name = entry.target.split(":")
-    return getattr(importlib.import_module(module_name), class_name)
+    return entry.factory
 
 
 def resolve_backend_name(name: str, spec: AnySpec) -> str:

@@ -1,15 +1,16 @@
-"""The contract every backend meets, and the load-time check that a model fits it."""
+"""The contract every backend meets (:class:`Backend`, built by a :class:`BackendFactory`), and the
+load-time check that a model fits it."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
+from collections.abc import Sequence
+from pathlib import Path
+from typing import ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
 from ..errors import ModelError
-
-if TYPE_CHECKING:
-    from ..model_files import DetectorSpec, ModelSpec
+from ..model_files import AnySpec, DetectorSpec, ModelSpec
 
 
 @runtime_checkable
@@ -17,10 +18,9 @@ class Backend(Protocol):
     """Runs a recognition model: ``(N, 3, H, W)`` float32 in, ``(N, T, C)`` float32 probabilities out;
     or a detector (``spec.task == "det"``): ``(N, 3, H, W)`` in, ``(N, 1, H, W)`` text probabilities out.
 
-    Implementations are constructed as ``Backend(spec, threads=None, max_batch=32, **options)``,
-    import their runtime only there (never at module level), name the model files they read in
-    ``files_for(spec)``, and must be safe to call from several threads at once (by locking if
-    their runtime is not).
+    Implementations are built by a :class:`BackendFactory` (their class), import their runtime only
+    there (never at module level), and must be safe to call from several threads at once (by
+    locking if their runtime is not).
     """
 
     name: ClassVar[str]
@@ -29,7 +29,7 @@ class Backend(Protocol):
     width_buckets: tuple[int, ...] | None
 
     @staticmethod
-    def files_for(spec: ModelSpec) -> tuple[str, ...]:
+    def files_for(spec: AnySpec) -> tuple[str, ...]:
         """The files of ``spec.directory`` this backend reads."""
         ...
 
@@ -41,7 +41,21 @@ class Backend(Protocol):
     def __call__(self, x: np.ndarray) -> np.ndarray: ...
 
 
-def check_model_output(backend: Backend, spec: ModelSpec) -> None:
+class BackendFactory(Protocol):
+    """What the backend registry holds: a backend class, called as ``factory(spec, threads, max_batch,
+    **options)`` with options of its own (``providers=``, ``device=``, ...) after these."""
+
+    def __call__(self, spec: AnySpec, threads: int | None = None, max_batch: int = 32) -> Backend:
+        """Load ``spec`` on this runtime with ``threads`` CPU threads (``None``: the runtime's default),
+        for batches of up to ``max_batch`` images."""
+        ...
+
+    def files_for(self, spec: AnySpec) -> tuple[str, ...]:
+        """The files of ``spec.directory`` the backend reads (checked against their sha256 before loading)."""
+        ...
+
+
+def check_model_output(backend: Backend, spec: AnySpec) -> None:
     """Run one blank image through ``backend`` and refuse a model whose output does not fit ``spec``.
 
     Catches, at load time rather than as garbage later: a class count other than the dictionary
@@ -52,7 +66,7 @@ def check_model_output(backend: Backend, spec: ModelSpec) -> None:
     Raises:
         ModelError: with what was expected and what the model gave.
     """
-    if spec.task == "det":
+    if isinstance(spec, DetectorSpec):
         check_detector_output(backend, spec)
         return
     cfg = spec.preprocess
@@ -93,3 +107,35 @@ def check_detector_output(backend: Backend, spec: DetectorSpec) -> None:
                              f"expected ({batch}, 1, {height}, {width})")
         if out.min() < 0 or out.max() > 1:
             raise ModelError(f"{where} does not output probabilities (values {out.min():.3g}..{out.max():.3g})")
+
+
+def check_graph_io(spec: AnySpec, path: Path, inputs: Sequence[tuple[str, Sequence[int | None]]],
+                   outputs: int, characters: str | None) -> str:
+    """Refuse a graph whose input or dictionary metadata does not fit ``spec``; return the input name.
+
+    Args:
+        spec: the model description the graph must fit.
+        path: the graph's file, for the messages.
+        inputs: name and shape of each graph input, ``None`` for a variable dimension.
+        outputs: how many outputs the graph has.
+        characters: the dictionary the graph carries in its metadata (newline-joined), if any; a
+            detector has none and takes any height.
+
+    Raises:
+        ModelError: not one input and one output, an input other than ``(N, 3, height, W)`` with a
+            variable ``W``, an input name other than ``spec.input_name``, or another dictionary.
+    """
+    if len(inputs) != 1 or outputs != 1:
+        raise ModelError(f"{path}: expected one input and one output, found {len(inputs)} and {outputs}")
+    (name, shape) = inputs[0]
+    height = spec.preprocess.height if isinstance(spec, ModelSpec) else None
+    if len(shape) != 4 or shape[1] != 3 or shape[2] not in (height, None) or shape[3] is not None:
+        raise ModelError(f"{path}: input {name!r} has shape {list(shape)}; expected (N, 3, {height}, W) "
+                         "with variable W (NCHW, BGR)")
+    if name != spec.input_name:
+        raise ModelError(f"{path}: input is named {name!r}, the model description says {spec.input_name!r}")
+    if (isinstance(spec, ModelSpec) and characters is not None
+            and tuple(characters.split("\n")) != spec.charset.characters):
+        raise ModelError(f"{path}: the dictionary in its metadata differs from the model description's "
+                         f"({len(characters.split(chr(10)))} vs {len(spec.charset.characters)} characters)")
+    return name

@@ -40,8 +40,9 @@ import numpy as np
 
 from ..cache import cache_dir
 from ..errors import ModelError
-from ..model_files import ModelSpec, sha256_file
+from ..model_files import AnySpec, ModelSpec, sha256_file
 from ..preprocess import gpu_width_buckets
+from .base import check_graph_io
 
 Provider = str | tuple[str, dict[str, Any]]
 
@@ -79,7 +80,7 @@ class OnnxBackend:
 
     name: ClassVar[str] = "onnxruntime"
 
-    def __init__(self, spec: ModelSpec, threads: int | None = None, max_batch: int = 32,
+    def __init__(self, spec: AnySpec, threads: int | None = None, max_batch: int = 32,
                  providers: Sequence[Provider] | None = None, precision: str = "fp32",
                  io_binding: bool = False, width_buckets: Sequence[int] | None = None) -> None:
         import onnxruntime as ort
@@ -105,12 +106,12 @@ class OnnxBackend:
         on_gpu = any(p in GPU_PROVIDERS for p in self._providers)
         self.width_buckets: tuple[int, ...] | None = (
             tuple(width_buckets) or None if width_buckets is not None
-            else gpu_width_buckets(spec.preprocess) if on_gpu and spec.task == "rec" else None)
+            else gpu_width_buckets(spec.preprocess) if on_gpu and isinstance(spec, ModelSpec) else None)
         """Widths the recognizer pads batches up to (``None``: each batch's own widest image)."""
         self._io_binding = io_binding and on_gpu
 
     @staticmethod
-    def files_for(spec: ModelSpec) -> tuple[str, ...]:
+    def files_for(spec: AnySpec) -> tuple[str, ...]:
         return (spec.onnx_file,)
 
     @property
@@ -134,36 +135,23 @@ class OnnxBackend:
         (probs,) = binding.copy_outputs_to_cpu()
         return np.asarray(probs, dtype=np.float32)
 
-    def _check_io(self, spec: ModelSpec, path: Path) -> str:
+    def _check_io(self, spec: AnySpec, path: Path) -> str:
         """Refuse a graph whose input or dictionary metadata does not fit ``spec``; return the input name."""
-        inputs, outputs = self._session.get_inputs(), self._session.get_outputs()
-        if len(inputs) != 1 or len(outputs) != 1:
-            raise ModelError(f"{path}: expected one input and one output, found {len(inputs)} and {len(outputs)}")
-        shape = inputs[0].shape
-        height = spec.preprocess.height if spec.task == "rec" else None  # a detector takes any height
-        fixed = [d if isinstance(d, int) else None for d in shape]
-        if len(shape) != 4 or fixed[1] != 3 or fixed[2] not in (height, None) or fixed[3] is not None:
-            raise ModelError(f"{path}: input {inputs[0].name!r} has shape {shape}; expected (N, 3, {height}, W) "
-                             "with variable W (NCHW, BGR)")
-        if inputs[0].name != spec.input_name:
-            raise ModelError(f"{path}: input is named {inputs[0].name!r}, the model description says "
-                             f"{spec.input_name!r}")
+        inputs = [(i.name, [d if isinstance(d, int) else None for d in i.shape]) for i in self._session.get_inputs()]
         characters = self._session.get_modelmeta().custom_metadata_map.get("character")
-        if characters is not None and tuple(characters.split("\n")) != spec.charset.characters:
-            raise ModelError(f"{path}: the dictionary in its metadata differs from the model description's "
-                             f"({len(characters.split(chr(10)))} vs {len(spec.charset.characters)} characters)")
-        return inputs[0].name
+        return check_graph_io(spec, path, inputs, len(self._session.get_outputs()), characters)
 
 
-def default_providers(available: Sequence[str], spec: ModelSpec, max_batch: int,
+def default_providers(available: Sequence[str], spec: AnySpec, max_batch: int,
                       precision: str = "fp32") -> list[Provider]:
     """TensorRT, CUDA and CPU, those of them ``available``, with the options of the module docstring."""
     providers: list[Provider] = []
     for name in PREFERRED_PROVIDERS:
-        if name not in available or (name == TENSORRT and spec.task == "det"):  # no profile fits any photo size
+        if name not in available:
             continue
         if name == TENSORRT:
-            providers.append((TENSORRT, tensorrt_options(spec, max_batch, precision)))
+            if isinstance(spec, ModelSpec):  # a detector skips it: no profile fits any photo size
+                providers.append((TENSORRT, tensorrt_options(spec, max_batch, precision)))
         elif name == CUDA:
             providers.append((CUDA, dict(CUDA_OPTIONS)))
         else:
@@ -196,7 +184,7 @@ def tensorrt_options(spec: ModelSpec, max_batch: int, precision: str = "fp32") -
     }
 
 
-def tensorrt_cache_dir(spec: ModelSpec, precision: str) -> Path:
+def tensorrt_cache_dir(spec: AnySpec, precision: str) -> Path:
     """``$TWPLATE_CACHE/tensorrt/<name>-<first 16 hex of the ONNX file's sha256>-<precision>``.
 
     Keyed by the file's content, not its version string, so a retrained model never picks up an
@@ -224,5 +212,6 @@ def warn_if_both_ort_dists() -> None:
             installed.append(f"{dist} {importlib.metadata.version(dist)}")
     if len(installed) == 2:
         warnings.warn(f"both {installed[0]} and {installed[1]} are installed and overwrite each other; "
-                      "pip uninstall -y onnxruntime onnxruntime-gpu, then install 'twplate[onnx]' or 'twplate[onnx-gpu]'",
+                      "pip uninstall -y onnxruntime onnxruntime-gpu, "
+                      "then install 'twplate[onnx]' or 'twplate[onnx-gpu]'",
                       RuntimeWarning, stacklevel=3)

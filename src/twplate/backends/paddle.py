@@ -10,6 +10,10 @@ runs one batch at a time. (One thread rather than a lock: Paddle's CPU allocator
 calling thread, so a predictor run from many threads, or from a thread pool that renews its threads,
 grew the process by about 20 MB per thread, 180 MB for 8; run from one thread it stays flat.)
 For parallel throughput on CPU, give each worker its own :class:`~twplate.PlateRecognizer`.
+
+Files: ``inference.json`` and ``inference.pdiparams`` are loaded only when ``inference.yml`` lists
+their sha256 (:func:`~twplate.backends.load_backend` checks it first): Paddle Inference loads a
+``.pdiparams`` cut a few bytes short without an error, so the checksum is what catches one.
 """
 
 from __future__ import annotations
@@ -20,8 +24,7 @@ from typing import ClassVar
 import numpy as np
 
 from ..errors import ModelError
-from ..model_files import PADDLE_FILES, ModelSpec
-from ..paddle_params import check_pdiparams
+from ..model_files import PADDLE_FILES, YAML_FILE, AnySpec, ModelSpec
 from ..preprocess import gpu_width_buckets
 
 DEVICES = ("auto", "cpu", "gpu")
@@ -40,7 +43,7 @@ class PaddleBackend:
 
     name: ClassVar[str] = "paddle"
 
-    def __init__(self, spec: ModelSpec, threads: int | None = None, max_batch: int = 32,
+    def __init__(self, spec: AnySpec, threads: int | None = None, max_batch: int = 32,
                  device: str = "auto", mkldnn: bool = True) -> None:
         import paddle
         from paddle import inference
@@ -51,14 +54,14 @@ class PaddleBackend:
                                       and paddle.device.cuda.device_count() > 0)
         if device == "gpu" and not paddle.device.is_compiled_with_cuda():
             raise ModelError("device='gpu' needs paddlepaddle-gpu; this Paddle is CPU-only")
+        unchecked = [f for f in PADDLE_FILES if f not in spec.checksums]
+        if unchecked:  # Paddle Inference loads a .pdiparams cut a few bytes short without an error
+            raise ModelError(f"model {spec.name!r}: {YAML_FILE} in {spec.directory} lists no sha256 for "
+                             f"{', '.join(unchecked)}; the paddle backend loads only files it can verify")
         json_path, params_path = (spec.directory / f for f in PADDLE_FILES)
-        try:
-            check_pdiparams(params_path)
-        except ValueError as exc:
-            raise ModelError(f"{params_path} is corrupt: {exc}") from exc
         config = inference.Config(str(json_path), str(params_path))
         config.disable_glog_info()
-        self.width_buckets = gpu_width_buckets(spec.preprocess) if use_gpu and spec.task == "rec" else None
+        self.width_buckets = gpu_width_buckets(spec.preprocess) if use_gpu and isinstance(spec, ModelSpec) else None
         if use_gpu:
             config.enable_use_gpu(256, 0)
             self._providers = ["gpu:0"]
@@ -82,7 +85,7 @@ class PaddleBackend:
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="twplate-paddle")
 
     @staticmethod
-    def files_for(spec: ModelSpec) -> tuple[str, ...]:
+    def files_for(spec: AnySpec) -> tuple[str, ...]:
         return PADDLE_FILES
 
     @property

@@ -54,7 +54,7 @@ class TextBox:
 def boxes_from_map(prob: np.ndarray, photo_size: tuple[int, int], settings: DBSettings = DBSettings()) -> list[TextBox]:
     """Text boxes from an ``(h, w)`` probability map of a photo of ``photo_size`` ``(height, width)``,
     highest score first."""
-    mask = (prob > settings.threshold).astype(np.uint8)
+    mask: np.ndarray = (prob > settings.threshold).astype(np.uint8)
     if settings.dilate:
         mask = cv2.dilate(mask, np.ones((2, 2), np.uint8))
     contours, _ = cv2.findContours(mask, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)

@@ -4,6 +4,7 @@ multiple of 32, as DBNet's four stride-2 stages and its upsampling need), then n
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -28,8 +29,9 @@ class DetectPreprocessConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> DetectPreprocessConfig:
-        cfg = cls(**{k: tuple(map(float, d[k])) if k in ("mean", "std") else int(d[k])
-                     for k in ("limit_side", "mean", "std") if k in d})
+        values: dict[str, Any] = {k: tuple(map(float, d[k])) if k in ("mean", "std") else int(d[k])
+                                  for k in ("limit_side", "mean", "std") if k in d}
+        cfg = cls(**values)
         if cfg.limit_side < STRIDE or len(cfg.mean) != 3 or len(cfg.std) != 3 or 0 in cfg.std:
             raise ValueError(f"invalid detector input spec {cfg}")
         return cfg
@@ -49,5 +51,5 @@ def detector_input(image: np.ndarray, cfg: DetectPreprocessConfig) -> np.ndarray
     resized = cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
     x = resized.astype(np.float32)
     x *= np.float32(1.0 / 255.0) / np.asarray(cfg.std, dtype=np.float32)
-    x -= np.asarray(cfg.mean, dtype=np.float32) / np.asarray(cfg.std, dtype=np.float32)
+    x -= np.divide(cfg.mean, cfg.std, dtype=np.float32)
     return x.transpose(2, 0, 1)

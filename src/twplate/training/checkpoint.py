@@ -9,25 +9,29 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
 from twplate.charset import Charset
-from twplate.model_files import ModelSpec
+from twplate.model_files import AnySpec, ModelSpec
 from twplate.preprocess import PreprocessConfig
 from twplate.recognizer import PlateRecognizer
+
+from .config import RunSettings
+
+if TYPE_CHECKING:  # paddle loads only when a checkpoint does
+    from .model import PlateRecModel
 
 
 class CheckpointBackend:
     """A dygraph :class:`~twplate.training.model.PlateRecModel` as a twplate backend (eval mode per call)."""
 
     name: ClassVar[str] = "paddle-dygraph"
-    width_buckets = None
+    width_buckets: tuple[int, ...] | None = None
 
-    def __init__(self, model) -> None:
+    def __init__(self, model: PlateRecModel) -> None:
         import paddle
 
         self.model = model
@@ -35,7 +39,7 @@ class CheckpointBackend:
         self._lock = threading.Lock()
 
     @staticmethod
-    def files_for(spec: ModelSpec) -> tuple[str, ...]:
+    def files_for(spec: AnySpec) -> tuple[str, ...]:
         return ()
 
     @property
@@ -55,28 +59,7 @@ class CheckpointBackend:
                     self.model.train()
 
 
-@dataclass(frozen=True)
-class RunSettings:
-    """What a checkpoint was trained with that its weights do not say: the time stride (the pooling
-    has no weights) and the preprocessing its run evaluated with."""
-
-    time_stride: int
-    preprocess: PreprocessConfig
-
-    @classmethod
-    def of(cls, checkpoint: str | Path) -> RunSettings:
-        """From the run's ``config.yml`` beside ``checkpoint``; the training defaults (PP-OCRv3's
-        stride and a floor that suits it) for ``"pretrained"`` or a checkpoint without one."""
-        from .train import load_config
-
-        config = Path(checkpoint).parent / "config.yml"
-        known = str(checkpoint) != "pretrained" and config.is_file()
-        cfg = load_config(config if known else None)  # the defaults also fill what an older run's file lacks
-        return cls(time_stride=int(cfg["Architecture"]["time_stride"]),
-                   preprocess=PreprocessConfig.from_dict(cfg["Preprocess"]))
-
-
-def load_student(checkpoint: str | Path, characters: Sequence[str], time_stride: int | None = None):
+def load_student(checkpoint: str | Path, characters: Sequence[str], time_stride: int | None = None) -> PlateRecModel:
     """The Student in eval mode from a ``.pdparams`` checkpoint, or ``"pretrained"`` for PP-OCRv3's weights.
 
     ``time_stride`` defaults to the checkpoint's run's (:class:`RunSettings`).
@@ -98,7 +81,7 @@ def load_student(checkpoint: str | Path, characters: Sequence[str], time_stride:
     return model
 
 
-def checkpoint_recognizer(model, characters: Sequence[str], preprocess: PreprocessConfig,
+def checkpoint_recognizer(model: PlateRecModel, characters: Sequence[str], preprocess: PreprocessConfig,
                           name: str = "checkpoint", batch_size: int = 64,
                           plate_formats: bool | None = None) -> PlateRecognizer:
     """A :class:`PlateRecognizer` that runs ``model`` (dygraph) with twplate's pipeline.

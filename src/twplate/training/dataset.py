@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import logging
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,6 +18,8 @@ import cv2
 import numpy as np
 
 from twplate.charset import Charset, default_dictionary_path
+
+log = logging.getLogger("ppocr")  # training's log (train.log), where every applied label fix is listed
 
 
 @dataclass(frozen=True)
@@ -29,8 +32,12 @@ class LabelFileError(ValueError):
     """A label file line that cannot be used; the message names file and line."""
 
 
-def read_label_file(label_file: str | Path) -> list[Sample]:
-    """Samples of a label file, image paths resolved against the label file's folder."""
+def read_label_file(label_file: str | Path, fixes: str | Path | None = None) -> list[Sample]:
+    """Samples of a label file, image paths resolved against the label file's folder.
+
+    ``fixes``: a reviewed label-fix file (:func:`read_label_fixes`) applied on top; each fix is
+    logged, and one whose image is not in the file or whose original label differs is refused.
+    """
     label_file = Path(label_file)
     root = label_file.parent
     samples = []
@@ -41,7 +48,53 @@ def read_label_file(label_file: str | Path) -> list[Sample]:
         if len(parts) != 2 or not parts[1]:
             raise LabelFileError(f"{label_file}:{n}: expected 'path<TAB>label', got {line!r}")
         samples.append(Sample(root / parts[0], parts[1]))
-    return samples
+    return apply_label_fixes(samples, label_file, read_label_fixes(fixes)) if fixes else samples
+
+
+@dataclass(frozen=True)
+class LabelFix:
+    """One reviewed correction: the image (relative to its label file's folder), the label as the
+    label file has it, the label the image shows, and why."""
+
+    path: str
+    original: str
+    fixed: str
+    why: str
+
+
+def read_label_fixes(fixes_file: str | Path) -> list[LabelFix]:
+    """A label-fix file: a header line, then ``path<TAB>original<TAB>fixed<TAB>why`` a line."""
+    fixes_file = Path(fixes_file)
+    fixes = []
+    for n, line in enumerate(fixes_file.read_text(encoding="utf-8").splitlines()[1:], 2):
+        if not line.strip():
+            continue
+        parts = line.split("\t")
+        if len(parts) != 4 or not all(parts):
+            raise LabelFileError(f"{fixes_file}:{n}: expected 'path<TAB>original<TAB>fixed<TAB>why', got {line!r}")
+        fixes.append(LabelFix(*parts))
+    return fixes
+
+
+def apply_label_fixes(samples: Sequence[Sample], label_file: Path, fixes: Sequence[LabelFix]) -> list[Sample]:
+    """``samples`` with each fix applied, logged one line each.
+
+    Raises:
+        LabelFileError: a fix names an image the label file does not have, or the label file's label
+            is not the fix's original (the data changed since the fix was reviewed).
+    """
+    index = {s.path: i for i, s in enumerate(samples)}
+    fixed = list(samples)
+    for fix in fixes:
+        i = index.get(label_file.parent / fix.path)
+        if i is None:
+            raise LabelFileError(f"label fix for {fix.path}: no such image in {label_file}")
+        if fixed[i].label != fix.original:
+            raise LabelFileError(f"label fix for {fix.path}: {label_file} says {fixed[i].label!r}, the fix expects "
+                                 f"{fix.original!r}; review the fix against the image again")
+        fixed[i] = Sample(fixed[i].path, fix.fixed)
+        log.info(f"label fix: {label_file.name} {fix.path}: {fix.original} -> {fix.fixed} ({fix.why})")
+    return fixed
 
 
 def write_label_file(label_file: str | Path, samples: Sequence[Sample]) -> None:
@@ -101,7 +154,7 @@ class MixedSampler:
 
     def draw(self, n: int) -> list[Sample]:
         which = self.rng.choice(len(self.sources), size=n, p=self.p)
-        return [self.sources[k][self.rng.integers(len(self.sources[k]))] for k in which]
+        return [self.sources[k][int(self.rng.integers(len(self.sources[k])))] for k in which]
 
 
 # -- command line: `twplate check` and `twplate split` ---------------------------------------

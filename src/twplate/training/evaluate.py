@@ -11,8 +11,11 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
+from twplate.charset import Charset, default_dictionary_path
 from twplate.recognizer import PlateRecognizer
 
+from .checkpoint import checkpoint_recognizer, load_student
+from .config import RunSettings
 from .dataset import Sample, read_label_file
 from .metrics import RecMetrics
 
@@ -32,10 +35,6 @@ def format_confusion(expected: str, read: str) -> str:
 def recognizer_for(args: argparse.Namespace) -> PlateRecognizer:
     """The recognizer a command asked for: ``--checkpoint`` (dygraph) or ``--model`` (exported)."""
     if getattr(args, "checkpoint", None):
-        from twplate.charset import Charset, default_dictionary_path
-
-        from .checkpoint import RunSettings, checkpoint_recognizer, load_student
-
         characters = Charset.from_file(args.dict or default_dictionary_path()).characters
         settings = RunSettings.of(args.checkpoint)  # the run's own stride and preprocessing
         return checkpoint_recognizer(load_student(args.checkpoint, characters, settings.time_stride), characters,

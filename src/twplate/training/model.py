@@ -26,37 +26,39 @@ TIME_STRIDES = (4, 8)  # input pixels per CTC time step; 8 is PP-OCRv3's
 class ConvBN(nn.Layer):
     """Conv2D without bias, BatchNorm, then an optional activation."""
 
-    def __init__(self, cin: int, cout: int, kernel: int, stride=1, padding=0, groups: int = 1, act=None):
+    def __init__(self, cin: int, cout: int, kernel: int, stride: int | tuple[int, int] = 1, padding: int = 0,
+                 groups: int = 1, act: type[nn.Layer] | None = None) -> None:
         super().__init__()
         self.conv = nn.Conv2D(cin, cout, kernel, stride=stride, padding=padding, groups=groups, bias_attr=False)
         self.bn = nn.BatchNorm2D(cout)
         self.act = act() if act else None
 
-    def forward(self, x):
+    def forward(self, x: paddle.Tensor) -> paddle.Tensor:
         x = self.bn(self.conv(x))
         return self.act(x) if self.act else x
 
 
 class SqueezeExcite(nn.Layer):
-    def __init__(self, channels: int, reduction: int = 4):
+    def __init__(self, channels: int, reduction: int = 4) -> None:
         super().__init__()
         self.pool = nn.AdaptiveAvgPool2D(1)
         self.conv1 = nn.Conv2D(channels, channels // reduction, 1)
         self.conv2 = nn.Conv2D(channels // reduction, channels, 1)
 
-    def forward(self, x):
+    def forward(self, x: paddle.Tensor) -> paddle.Tensor:
         s = F.relu(self.conv1(self.pool(x)))
         return x * F.hardsigmoid(self.conv2(s))
 
 
 class DepthwiseSeparable(nn.Layer):
-    def __init__(self, cin: int, cmid: int, cout: int, stride, kernel: int = 3, use_se: bool = False):
+    def __init__(self, cin: int, cmid: int, cout: int, stride: int | tuple[int, int], kernel: int = 3,
+                 use_se: bool = False) -> None:
         super().__init__()
         self.depthwise = ConvBN(cin, cmid, kernel, stride, kernel // 2, groups=cmid, act=nn.Hardswish)
         self.se = SqueezeExcite(cmid) if use_se else None
         self.pointwise = ConvBN(cmid, cout, 1, act=nn.Hardswish)
 
-    def forward(self, x):
+    def forward(self, x: paddle.Tensor) -> paddle.Tensor:
         x = self.depthwise(x)
         if self.se is not None:
             x = self.se(x)
@@ -67,13 +69,13 @@ class MobileNetV1Enhance(nn.Layer):
     """PP-OCRv3's backbone at scale 0.5, last_conv_stride (1, 2), then a 2x2 average pool
     (``time_stride`` 8) or a 2x1 one that keeps the width (``time_stride`` 4)."""
 
-    def __init__(self, time_stride: int = 8):
+    def __init__(self, time_stride: int = 8) -> None:
         super().__init__()
         if time_stride not in TIME_STRIDES:
             raise ValueError(f"time_stride must be one of {TIME_STRIDES}, not {time_stride}")
         self.conv1 = ConvBN(3, 16, 3, 2, 1, act=nn.Hardswish)
         # (in, mid, out, stride, kernel, se): the scale-0.5 channel counts of PaddleOCR's table.
-        table = [
+        table: list[tuple[int, int, int, int | tuple[int, int], int, bool]] = [
             (16, 16, 32, 1, 3, False),
             (32, 32, 64, 1, 3, False),
             (64, 64, 64, 1, 3, False),
@@ -88,12 +90,12 @@ class MobileNetV1Enhance(nn.Layer):
         pool = (2, time_stride // 4)
         self.pool = nn.AvgPool2D(kernel_size=pool, stride=pool, padding=0)
 
-    def forward(self, x):
+    def forward(self, x: paddle.Tensor) -> paddle.Tensor:
         return self.pool(self.blocks(self.conv1(x)))
 
 
 class Attention(nn.Layer):
-    def __init__(self, dim: int, heads: int = 8, drop: float = 0.1):
+    def __init__(self, dim: int, heads: int = 8, drop: float = 0.1) -> None:
         super().__init__()
         self.heads, self.head_dim = heads, dim // heads
         self.scale = self.head_dim**-0.5
@@ -102,7 +104,7 @@ class Attention(nn.Layer):
         self.proj = nn.Linear(dim, dim)
         self.proj_drop = nn.Dropout(drop)
 
-    def forward(self, x):
+    def forward(self, x: paddle.Tensor) -> paddle.Tensor:
         n, t, c = x.shape
         qkv = self.qkv(x).reshape([n, t, 3, self.heads, self.head_dim]).transpose([2, 0, 3, 1, 4])
         q, k, v = qkv[0] * self.scale, qkv[1], qkv[2]
@@ -112,26 +114,26 @@ class Attention(nn.Layer):
 
 
 class Mlp(nn.Layer):
-    def __init__(self, dim: int, hidden: int, drop: float = 0.1):
+    def __init__(self, dim: int, hidden: int, drop: float = 0.1) -> None:
         super().__init__()
         self.fc1 = nn.Linear(dim, hidden)
         self.act = nn.Swish()
         self.fc2 = nn.Linear(hidden, dim)
         self.drop = nn.Dropout(drop)
 
-    def forward(self, x):
+    def forward(self, x: paddle.Tensor) -> paddle.Tensor:
         return self.drop(self.fc2(self.drop(self.act(self.fc1(x)))))
 
 
 class SVTRBlock(nn.Layer):
-    def __init__(self, dim: int, mlp_ratio: float = 2.0):
+    def __init__(self, dim: int, mlp_ratio: float = 2.0) -> None:
         super().__init__()
         self.norm1 = nn.LayerNorm(dim, epsilon=1e-5)
         self.mixer = Attention(dim)
         self.norm2 = nn.LayerNorm(dim, epsilon=1e-5)
         self.mlp = Mlp(dim, int(dim * mlp_ratio))
 
-    def forward(self, x):
+    def forward(self, x: paddle.Tensor) -> paddle.Tensor:
         x = x + self.mixer(self.norm1(x))
         return x + self.mlp(self.norm2(x))
 
@@ -145,7 +147,7 @@ class SVTRNeck(nn.Layer):
     """
 
     def __init__(self, cin: int = BACKBONE_CHANNELS, dims: int = NECK_DIMS, hidden: int = 120, depth: int = 2,
-                 use_guide: bool = False):
+                 use_guide: bool = False) -> None:
         super().__init__()
         self.use_guide = use_guide
         self.conv1 = ConvBN(cin, cin // 8, 3, padding=1, act=nn.Swish)
@@ -156,7 +158,7 @@ class SVTRNeck(nn.Layer):
         self.conv4 = ConvBN(2 * cin, cin // 8, 3, padding=1, act=nn.Swish)
         self.conv1x1 = ConvBN(cin // 8, dims, 1, act=nn.Swish)
 
-    def forward(self, x):
+    def forward(self, x: paddle.Tensor) -> paddle.Tensor:
         h = x.detach() if self.use_guide else x
         z = self.conv2(self.conv1(h))
         n, c, height, width = z.shape
@@ -171,13 +173,13 @@ class SVTRNeck(nn.Layer):
 class PlateRecModel(nn.Layer):
     """Backbone, neck, CTC head. ``forward`` returns logits in training, probabilities in eval."""
 
-    def __init__(self, num_classes: int, use_guide: bool = False, time_stride: int = 8):
+    def __init__(self, num_classes: int, use_guide: bool = False, time_stride: int = 8) -> None:
         super().__init__()
         self.backbone = MobileNetV1Enhance(time_stride)
         self.neck = SVTRNeck(use_guide=use_guide)
         self.head = nn.Linear(NECK_DIMS, num_classes)
 
-    def forward(self, x):
+    def forward(self, x: paddle.Tensor) -> paddle.Tensor:
         features = self.neck(self.backbone(x))  # (N, 64, 1, T)
         logits = self.head(features.squeeze(2).transpose([0, 2, 1]))  # (N, T, C)
         return logits if self.training else F.softmax(logits, axis=-1)

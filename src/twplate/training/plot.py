@@ -55,7 +55,7 @@ def plot(curves: Curves, out: Path, title: str = "") -> None:
     right.set_ylim(0, 1.02)
     right.set_ylabel("val metric")
     handles = ax.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
-    ax.legend(handles, [h.get_label() for h in handles], loc="center right")
+    ax.legend(handles, [str(h.get_label()) for h in handles], loc="center right")
     ax.set_title(title)
     ax.grid(alpha=0.3)
     fig.tight_layout()

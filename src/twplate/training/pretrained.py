@@ -13,6 +13,7 @@ training.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -70,7 +71,7 @@ def load_ppocr_student(path: Path | None = None, use_guide: bool = False,
     weights = [t for t in tensors if _is_weight(t)]
     if len(weights) != len(state):
         raise ValueError(f"pretrained model has {len(weights)} weight tensors, the Student {len(state)}")
-    new_state = {}
+    new_state: dict[str, Any] = {}  # numpy arrays: set_state_dict takes them as it takes tensors
     for (name, param), value in zip(state.items(), weights):
         if tuple(param.shape) != value.shape:
             raise ValueError(f"shape mismatch at {name}: model {tuple(param.shape)} vs pretrained {value.shape}")
@@ -98,7 +99,7 @@ def plate_model_from_pretrained(charset: list[str], path: Path | None = None, us
             raise KeyError(f"character {ch!r} has no row in the pretrained head; add a stand-in to HEAD_ROW_STAND_INS")
         rows.append(index[key])
     model = PlateRecModel(len(charset) + 1, use_guide=use_guide, time_stride=time_stride)
-    state = full.state_dict()
+    state: dict[str, Any] = full.state_dict()
     w, b = state.pop("head.weight").numpy(), state.pop("head.bias").numpy()
     state["head.weight"] = w[:, rows]
     state["head.bias"] = b[rows]

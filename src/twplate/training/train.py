@@ -4,6 +4,8 @@ Full backpropagation (``use_guide: false``), Adam with linear warmup and cosine 
 built with inference's own resize (:mod:`twplate.preprocess`), evaluation every
 ``eval_every`` steps on real plates, checkpoints ``latest`` (for resume) and ``best_accuracy``.
 ``train.log`` follows PaddleOCR's line format; ``metrics.jsonl`` holds the same numbers for machines.
+
+Paddle is imported inside the functions that train: :func:`train` sets the math threads first.
 """
 
 from __future__ import annotations
@@ -12,201 +14,73 @@ import argparse
 import json
 import logging
 import os
-import queue
 import shutil
+import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from dataclasses import replace
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
-import cv2
 import numpy as np
 import yaml
 
-from twplate.charset import Charset, default_dictionary_path
-from twplate.preprocess import PreprocessConfig, make_batch, resize_normalize
+from twplate.charset import Charset
 
+from .batches import BatchMaker
+from .checkpoint import checkpoint_recognizer
+from .config import ConfigError, TrainConfig, load_config, training_shapes
 from .dataset import MixedSampler, Sample, read_label_file
+from .evaluate import evaluate
 
-log = logging.getLogger("ppocr")
-
-DEFAULTS: dict[str, dict[str, Any]] = {
-    "Global": {
-        "output_dir": "runs/twplate-rec",
-        "character_dict": str(default_dictionary_path()),
-        "init": "pretrained",  # "pretrained" (PP-OCRv3 from rapidocr_onnxruntime) or a .pdparams path
-        "use_guide": False,
-        "seed": 0,
-        "total_steps": 6000,
-        "log_every": 10,
-        "eval_every": 250,
-        "threads": 2,
-        "workers": 2,
-    },
-    # time_stride: input pixels per CTC step, 8 (PP-OCRv3) or 4 (reads plates at their natural width)
-    "Architecture": {"time_stride": 8},
-    "Optimizer": {"lr": 5.0e-4, "warmup_steps": 200, "l2": 3.0e-5, "batch_size": 32},
-    # min_width_range [lo, hi]: each batch's width floor is drawn from lo, lo+s, ..., hi (s = time_stride,
-    # one CTC step); fixed_width_range [lo, hi]: each batch is resized to one width drawn from that range,
-    # whatever the plates' aspect (for a model read at a fixed width); neither: Preprocess as it is.
-    "Data": {"train": [], "val": None, "augment_prob": 0.0, "min_width_range": None, "fixed_width_range": None},
-    # PP-OCRv3's 8 px per CTC step needs a floor near 150 px (the library's default floor, 80, suits 4 px)
-    "Preprocess": PreprocessConfig(min_width=160).to_dict(),
-}
+log = logging.getLogger(__name__)
+LOG_FORMAT = "[%(asctime)s] ppocr %(levelname)s: %(message)s"  # PaddleOCR's; twplate plot reads it
 
 
-def load_config(path: str | Path | None, overrides: list[str] = ()) -> dict[str, dict[str, Any]]:
-    """DEFAULTS, updated by the YAML file, then by ``Section.key=value`` overrides."""
-    cfg = {k: dict(v) for k, v in DEFAULTS.items()}
-    if path:
-        for section, values in (yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}).items():
-            if section not in cfg:
-                raise ValueError(f"{path}: unknown section {section!r} (known: {', '.join(cfg)})")
-            cfg[section].update(values or {})
-    for item in overrides:
-        key, _, value = item.partition("=")
-        section, _, name = key.partition(".")
-        if section not in cfg or not name or not _:
-            raise ValueError(f"override {item!r} must look like Section.key=value")
-        cfg[section][name] = yaml.safe_load(value)
-    return cfg
+@dataclass
+class TrainState:
+    """How far a run got and its best evaluation: ``latest.json``, read back on resume."""
+
+    step: int = 0
+    best_acc: float = -1.0
+    best_step: int = 0
+    best: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, out: Path) -> TrainState:
+        return cls(**json.loads((out / "latest.json").read_text()))
+
+    def write(self, out: Path) -> None:
+        (out / "latest.json").write_text(json.dumps(asdict(self)))
 
 
-def training_shapes(pre: PreprocessConfig, data: dict[str, Any], stride: int) -> list[PreprocessConfig]:
-    """The resize settings training batches draw from, one CTC step (``stride`` px) apart.
-
-    ``Data.min_width_range``: Preprocess with each width floor of the range, so one model reads at every
-    floor and the inference floor is chosen by measurement (``benchmarks/width_policy.py``).
-    ``Data.fixed_width_range``: each width of the range as both floor and ceiling, so a model read at one
-    fixed width has seen plates squeezed and stretched around it. Neither: Preprocess as it is.
-    """
-    floors, fixed = data.get("min_width_range"), data.get("fixed_width_range")
-    if floors and fixed:
-        raise ValueError("Data.min_width_range and Data.fixed_width_range exclude each other; set one")
-    if fixed:
-        lo, hi = fixed
-        return [replace(pre, min_width=w, max_width=w) for w in range(int(lo), int(hi) + 1, stride)]
-    if floors:
-        lo, hi = floors
-        return [replace(pre, min_width=w) for w in range(int(lo), int(hi) + 1, stride)]
-    return [pre]
-
-
-class BatchMaker:
-    """Produces training batches on a background thread: draw, decode, augment, resize, pad."""
-
-    def __init__(self, sampler: MixedSampler, charset: Charset, shapes: Sequence[PreprocessConfig], batch_size: int,
-                 augment_prob: float, seed: int, time_stride: int = 8):
-        self.sampler, self.batch_size = sampler, batch_size
-        self.time_stride = time_stride
-        # each batch is resized as one of these (see training_shapes)
-        self.pres = list(shapes)
-        self.charset = charset
-        self.augment_prob = augment_prob
-        self.rng = np.random.default_rng(seed)
-        self.augment = None
-        if augment_prob > 0:
-            from .synth import augment
-
-            self.augment = augment
-        self.cache: dict[Path, np.ndarray] = {}
-        self.queue: queue.Queue = queue.Queue(maxsize=4)
-        self.stopped = threading.Event()
-        self.thread = threading.Thread(target=self._fill, daemon=True)
-        self.thread.start()
-
-    def _image(self, sample: Sample) -> np.ndarray:
-        img = self.cache.get(sample.path)
-        if img is None:
-            img = cv2.imread(str(sample.path), cv2.IMREAD_COLOR)
-            if img is None:
-                raise OSError(f"cannot read training image {sample.path}")
-            if len(self.cache) < 50_000:
-                self.cache[sample.path] = img
-        return img
-
-    def _make(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        samples = self.sampler.draw(self.batch_size)
-        pre = self.pres[self.rng.integers(len(self.pres))]
-        tensors = []
-        for s in samples:
-            img = self._image(s)
-            if self.augment is not None and self.rng.random() < self.augment_prob:
-                img = self.augment(img, self.rng)
-            tensors.append(resize_normalize(img, pre))
-        lengths = np.array([len(s.label) for s in samples], dtype=np.int64)
-        labels = np.zeros((len(samples), max(lengths)), dtype=np.int32)
-        for i, s in enumerate(samples):
-            labels[i, : len(s.label)] = self.charset.encode(s.label)
-        # CTC needs a time step per character plus a blank between repeats: pad a batch of narrow
-        # plates (low floors) wide enough for its longest label, never let the loss go infinite
-        need = max(len(s.label) + sum(a == b for a, b in zip(s.label, s.label[1:])) for s in samples)
-        width = max(max(t.shape[2] for t in tensors), self.time_stride * need)
-        return make_batch(tensors, width), labels, lengths
-
-    def _fill(self) -> None:
-        while not self.stopped.is_set():
-            try:
-                item = self._make()
-            except Exception as exc:  # surfaced in the training loop, never swallowed
-                item = exc
-            while not self.stopped.is_set():
-                try:
-                    self.queue.put(item, timeout=0.2)
-                    break
-                except queue.Full:
-                    continue
-            if isinstance(item, Exception):
-                return
-
-    def close(self) -> None:
-        """Stop the producer thread and wait for it."""
-        self.stopped.set()
-        self.thread.join()
-
-    def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        while True:
-            item = self.queue.get()
-            if isinstance(item, Exception):
-                raise item
-            yield item
-
-
-def _setup_logging(out: Path, mode: str) -> None:
-    fmt = logging.Formatter("[%(asctime)s] ppocr %(levelname)s: %(message)s", "%Y/%m/%d %H:%M:%S")
-    log.setLevel(logging.INFO)
-    log.propagate = False  # paddle configures the root logger; keep one copy of each line
-    log.handlers.clear()
-    for handler in (logging.FileHandler(out / "train.log", mode=mode, encoding="utf-8"), logging.StreamHandler()):
-        handler.setFormatter(fmt)
-        log.addHandler(handler)
-
-
-def train(cfg: dict[str, dict[str, Any]], fresh: bool = False) -> dict[str, float]:
+def train(cfg: TrainConfig, fresh: bool = False) -> dict[str, float]:
     """Run training as configured; returns the best evaluation metrics.
 
     On CPU, ``Global.workers`` processes train data-parallel (gloo), each on ``threads / workers``
     math threads: Paddle's CPU conv kernels barely use a second thread, a second process does.
+    Started by ``python -m paddle.distributed.launch`` (which sets ``PADDLE_TRAINERS_NUM``), this
+    process is one of the launcher's and spawns none: the launcher decides the processes per node.
     """
-    g = cfg["Global"]
-    workers = int(g["workers"])
-    per_worker = max(1, int(g["threads"]) // max(workers, 1))
+    workers = cfg.Global.workers
+    per_worker = max(1, cfg.Global.threads // max(workers, 1))
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, str(per_worker))
     os.environ.setdefault("KMP_BLOCKTIME", "0")
     import paddle
 
-    if workers > 1 and not _has_gpu(paddle):
+    if workers > 1 and "PADDLE_TRAINERS_NUM" not in os.environ and not _has_gpu(paddle):
         import paddle.distributed as dist
 
-        dist.spawn(_train_worker, args=(cfg, fresh), nprocs=workers, backend="gloo")
-        return json.loads((Path(g["output_dir"]) / "latest.json").read_text())["best"]
+        # paddle's stub lists neither spawn's **options (backend) nor a function that returns
+        dist.spawn(_train_worker, args=(cfg, fresh), nprocs=workers, backend="gloo")  # type: ignore[call-arg, arg-type]
+        return TrainState.read(Path(cfg.Global.output_dir)).best
     return _train_worker(cfg, fresh)
 
 
-def _has_gpu(paddle) -> bool:
+def _has_gpu(paddle: Any) -> bool:
     return paddle.device.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0
 
 
@@ -222,7 +96,7 @@ def _exit_with_parent() -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
-def _train_worker(cfg: dict[str, dict[str, Any]], fresh: bool) -> dict[str, float]:
+def _train_worker(cfg: TrainConfig, fresh: bool) -> dict[str, float]:
     import paddle
 
     # Parameter and optimizer-state names come from a per-process counter; a fresh counter gives
@@ -231,132 +105,262 @@ def _train_worker(cfg: dict[str, dict[str, Any]], fresh: bool) -> dict[str, floa
         return _train_loop(cfg, fresh)
 
 
-def _train_loop(cfg: dict[str, dict[str, Any]], fresh: bool) -> dict[str, float]:
-    g, opt_cfg, data = cfg["Global"], cfg["Optimizer"], cfg["Data"]
+def _train_loop(cfg: TrainConfig, fresh: bool) -> dict[str, float]:
+    """One process's run: join the others, keep the record (lead only), train, and hand back the best."""
+    rank, world = _join_processes()
+    out = Path(cfg.Global.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    resume = (out / "latest.pdparams").exists() and not fresh
+    with RunRecord(out, append=resume, lead=rank == 0) as record:
+        record.config(cfg)
+        trainer = Trainer(cfg, out, resume, rank, world, record)
+        try:
+            trainer.run()
+        finally:
+            trainer.batches.close()
+        trainer.finish()
+    return trainer.state.best
+
+
+def _join_processes() -> tuple[int, int]:
+    """Pick the device and, when several processes train, join them: (rank, world size)."""
     import paddle
     import paddle.distributed as dist
-
-    from .checkpoint import checkpoint_recognizer
-    from .model import PlateRecModel
-    from .pretrained import plate_model_from_pretrained
 
     paddle.set_device("gpu" if _has_gpu(paddle) else "cpu")
     world = dist.get_world_size()
     if world > 1:
         _exit_with_parent()
         dist.init_parallel_env()
-    rank = dist.get_rank()
-    lead = rank == 0
-    out = Path(g["output_dir"])
-    out.mkdir(parents=True, exist_ok=True)
-    resume = (out / "latest.pdparams").exists() and not fresh
-    mode = "a" if resume else "w"  # a fresh start also starts train.log and metrics.jsonl over
-    if lead:
-        _setup_logging(out, mode)
-        (out / "config.yml").write_text(yaml.safe_dump(cfg, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    else:
-        log.disabled = True
-    paddle.seed(g["seed"])
-    charset = Charset.from_file(g["character_dict"])
-    pre = PreprocessConfig.from_dict(cfg["Preprocess"])
+    return dist.get_rank(), world
 
-    stride = int(cfg["Architecture"]["time_stride"])
-    if g["init"] == "pretrained":
-        net = plate_model_from_pretrained(list(charset.characters), use_guide=g["use_guide"], time_stride=stride)
-    else:  # e.g. a finished run's weights, fine-tuned further with another time stride
-        net = PlateRecModel(charset.num_classes, use_guide=g["use_guide"], time_stride=stride)
-        net.set_state_dict(paddle.load(str(g["init"])))
-    total = int(g["total_steps"])
-    warmup = min(int(opt_cfg["warmup_steps"]), max(total - 1, 0))
-    cosine = paddle.optimizer.lr.CosineAnnealingDecay(learning_rate=opt_cfg["lr"], T_max=max(total - warmup, 1))
-    schedule = paddle.optimizer.lr.LinearWarmup(cosine, warmup_steps=warmup, start_lr=0.0, end_lr=opt_cfg["lr"])
-    optimizer = paddle.optimizer.Adam(learning_rate=schedule, parameters=net.parameters(),
-                                      weight_decay=paddle.regularizer.L2Decay(opt_cfg["l2"]))
 
-    state = {"step": 0, "best_acc": -1.0, "best_step": 0, "best": {}}
-    latest = out / "latest.pdparams"
-    if resume:
-        net.set_state_dict(paddle.load(str(latest)))
-        optimizer.set_state_dict(paddle.load(str(out / "latest.pdopt")))
-        state = json.loads((out / "latest.json").read_text())
-        log.info(f"resume from {latest} at global_step: {state['step']}")
-    model = paddle.DataParallel(net) if world > 1 else net
+class RunRecord:
+    """What a run leaves in its folder: ``train.log``, ``metrics.jsonl`` and ``config.yml``.
 
-    batch_size = int(opt_cfg["batch_size"]) // world
-    seed = g["seed"] + state["step"] + 7919 * rank
-    sources = [read_label_file(src["label_file"]) for src in data["train"]]
-    sampler = MixedSampler(sources, [src.get("weight", 1.0) for src in data["train"]], seed=seed)
-    batches = BatchMaker(sampler, charset, training_shapes(pre, data, stride), batch_size, data["augment_prob"],
-                         seed, stride)
-    val = read_label_file(data["val"]) if data["val"] else []
-    log.info(f"train sources: {[len(s) for s in sources]} weights {[s.get('weight', 1.0) for s in data['train']]}, "
-             f"val: {len(val)}, steps: {total}, batch: {batch_size} x {world} process(es)")
+    Only the lead process (rank 0) writes; the others' log lines are dropped. A fresh start
+    begins both files anew, a resumed run appends. The handlers live on twplate's own logger
+    for the run only.
+    """
 
-    ctc = paddle.nn.CTCLoss(blank=0, reduction="none")
-    metrics_file = (out / "metrics.jsonl").open(mode, encoding="utf-8") if lead else None
-    model.train()
-    step, t_window, n_window, loss_window = state["step"], time.time(), 0, []
-    for x, labels, lengths in batches:
-        if step >= total:
-            break
-        logits = model(paddle.to_tensor(x))
+    def __init__(self, out: Path, append: bool, lead: bool) -> None:
+        self.out, self.mode, self.lead = out, "a" if append else "w", lead
+        self.handlers: list[logging.Handler] = []
+        self.metrics_file: Any = None
+        self._saved = (log.level, log.propagate, log.disabled)
+
+    def __enter__(self) -> RunRecord:
+        if not self.lead:
+            log.disabled = True
+            return self
+        log.setLevel(logging.INFO)
+        log.propagate = False  # Paddle configures the root logger; keep one copy of each line
+        formatter = logging.Formatter(LOG_FORMAT, "%Y/%m/%d %H:%M:%S")
+        self.handlers = [logging.FileHandler(self.out / "train.log", mode=self.mode, encoding="utf-8"),
+                         logging.StreamHandler()]
+        for handler in self.handlers:
+            handler.setFormatter(formatter)
+            log.addHandler(handler)
+        self.metrics_file = (self.out / "metrics.jsonl").open(self.mode, encoding="utf-8")
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        for handler in self.handlers:
+            log.removeHandler(handler)
+            handler.close()
+        if self.metrics_file is not None:
+            self.metrics_file.close()
+        log.level, log.propagate, log.disabled = self._saved
+
+    def config(self, cfg: TrainConfig) -> None:
+        """The config as loaded, defaults filled in: what :class:`~.config.RunSettings` reads back."""
+        if self.lead:
+            (self.out / "config.yml").write_text(yaml.safe_dump(cfg.to_dict(), allow_unicode=True, sort_keys=False),
+                                                 encoding="utf-8")
+
+    def metrics(self, event: dict[str, Any]) -> None:
+        if self.metrics_file is not None:
+            self.metrics_file.write(json.dumps(event) + "\n")
+            self.metrics_file.flush()
+
+
+class Trainer:
+    """One process's training: the model, its optimizer, its share of the batches, and the loop's steps."""
+
+    def __init__(self, cfg: TrainConfig, out: Path, resume: bool, rank: int, world: int, record: RunRecord) -> None:
+        import paddle
+
+        self.cfg, self.out, self.rank, self.world, self.record = cfg, out, rank, world, record
+        self.lead = rank == 0
+        self.total = cfg.Global.total_steps
+        paddle.seed(cfg.Global.seed)
+        self.charset = Charset.from_file(cfg.Global.character_dict)
+        self.net = self._build_model()
+        self.optimizer, self.schedule = self._build_optimizer()
+        self.state = self._resume() if resume else TrainState()
+        self.batch_size = cfg.Optimizer.batch_size // world  # this process's share
+        self.model = paddle.DataParallel(self.net) if world > 1 else self.net
+        self.ctc = paddle.nn.CTCLoss(blank=0, reduction="none")
+        self.batches, self.val = self._open_data()
+
+    # ------------------------------------------------------------ set-up
+    def _build_model(self) -> Any:
+        """The Student with the plate dictionary's head: PP-OCRv3's weights, or a checkpoint's."""
+        import paddle
+
+        from .model import PlateRecModel
+        from .pretrained import plate_model_from_pretrained
+
+        g, stride = self.cfg.Global, self.cfg.Architecture.time_stride
+        if g.init == "pretrained":
+            return plate_model_from_pretrained(list(self.charset.characters), use_guide=g.use_guide,
+                                               time_stride=stride)
+        # e.g. a finished run's weights, fine-tuned further with another time stride
+        net = PlateRecModel(self.charset.num_classes, use_guide=g.use_guide, time_stride=stride)
+        net.set_state_dict(paddle.load(g.init))
+        return net
+
+    def _build_optimizer(self) -> tuple[Any, Any]:
+        """Adam with L2 decay; the learning rate warms up linearly, then decays along a cosine."""
+        import paddle
+
+        o = self.cfg.Optimizer
+        warmup = min(o.warmup_steps, max(self.total - 1, 0))
+        cosine = paddle.optimizer.lr.CosineAnnealingDecay(learning_rate=o.lr, T_max=max(self.total - warmup, 1))
+        schedule = paddle.optimizer.lr.LinearWarmup(cosine, warmup_steps=warmup, start_lr=0.0, end_lr=o.lr)
+        optimizer = paddle.optimizer.Adam(learning_rate=schedule, parameters=self.net.parameters(),
+                                          weight_decay=paddle.regularizer.L2Decay(o.l2))
+        return optimizer, schedule
+
+    def _resume(self) -> TrainState:
+        import paddle
+
+        latest = self.out / "latest.pdparams"
+        self.net.set_state_dict(paddle.load(str(latest)))
+        self.optimizer.set_state_dict(paddle.load(str(self.out / "latest.pdopt")))
+        state = TrainState.read(self.out)
+        log.info(f"resume from {latest} at global_step: {state.step}")
+        return state
+
+    def _open_data(self) -> tuple[BatchMaker, list[Sample]]:
+        """This process's batches (its own seed, a share of the batch size) and the validation samples."""
+        data = self.cfg.Data
+        seed = self.cfg.Global.seed + self.state.step + 7919 * self.rank
+        sources = [read_label_file(src.label_file, src.label_fixes) for src in data.train]
+        weights = [src.weight for src in data.train]
+        sampler = MixedSampler(sources, weights, seed=seed)
+        stride = self.cfg.Architecture.time_stride
+        shapes = training_shapes(self.cfg.Preprocess, data, stride)
+        batches = BatchMaker(sampler, self.charset, shapes, self.batch_size, data.augment_prob, seed, stride)
+        val = read_label_file(data.val) if data.val else []
+        log.info(f"train sources: {[len(s) for s in sources]} weights {weights}, val: {len(val)}, "
+                 f"steps: {self.total}, batch: {self.batch_size} x {self.world} process(es)")
+        return batches, val
+
+    # ------------------------------------------------------------ the loop
+    def run(self) -> None:
+        """Train up to ``total_steps``: log every ``log_every`` steps, evaluate and save every ``eval_every``."""
+        self.model.train()
+        window = _Window()
+        for x, labels, lengths in self.batches:
+            if self.state.step >= self.total:
+                break
+            loss, n = self._train_step(x, labels, lengths)
+            self.state.step += 1
+            window.add(loss, n * self.world)
+            if self._due(self.cfg.Global.log_every):
+                self._log_progress(window, n)
+                window = _Window()
+            if self._due(self.cfg.Global.eval_every):
+                if self.val:
+                    self._evaluate()
+                self._save_latest()
+
+    def _due(self, every: int) -> bool:
+        return self.state.step % every == 0 or self.state.step == self.total
+
+    def _train_step(self, x: np.ndarray, labels: np.ndarray, lengths: np.ndarray) -> tuple[float, int]:
+        """One optimizer step on one batch; returns the batch's mean CTC loss and its size."""
+        import paddle
+
+        logits = self.model(paddle.to_tensor(x))
         n, t = logits.shape[0], logits.shape[1]
-        loss = ctc(logits.transpose([1, 0, 2]), paddle.to_tensor(labels),
-                   paddle.full([n], t, dtype="int64"), paddle.to_tensor(lengths)).mean()
+        loss = self.ctc(logits.transpose([1, 0, 2]), paddle.to_tensor(labels),
+                        paddle.full([n], t, dtype="int64"), paddle.to_tensor(lengths)).mean()
         loss.backward()
-        optimizer.step()
-        optimizer.clear_grad()
-        schedule.step()
-        step += 1
-        n_window += n * world
-        loss_window.append(float(loss))
-        if lead and (step % g["log_every"] == 0 or step == total):
-            elapsed = time.time() - t_window
-            ips = n_window / elapsed
-            eta = int((total - step) * elapsed / max(len(loss_window), 1))
-            avg = float(np.mean(loss_window))
-            log.info(f"global_step: {step}/{total}, lr: {optimizer.get_lr():.6f}, CTCLoss: {avg:.5f}, loss: {avg:.5f}, "
-                     f"avg_batch_cost: {elapsed / len(loss_window):.4f} s, avg_samples: {n * world}, "
-                     f"ips: {ips:.2f} samples/s, eta: {eta // 3600}:{eta // 60 % 60:02d}:{eta % 60:02d}")
-            metrics_file.write(json.dumps({"step": step, "lr": optimizer.get_lr(), "loss": avg, "ips": ips}) + "\n")
-            metrics_file.flush()
-            t_window, n_window, loss_window = time.time(), 0, []
-        if val and (step % g["eval_every"] == 0 or step == total):
-            result = _evaluate_sharded(checkpoint_recognizer(net, charset.characters, pre), val, rank, world)
-            log.info(f"cur metric, acc: {result['acc']:.4f}, norm_edit_dis: {result['norm_edit_dis']:.4f}")
-            if result["acc"] > state["best_acc"]:
-                state.update(best_acc=result["acc"], best_step=step, best=result)
-                if lead:
-                    paddle.save(net.state_dict(), str(out / "best_accuracy.pdparams"))
-            log.info(f"best metric, acc: {state['best_acc']:.4f}, best_step: {state['best_step']}")
-            if lead:
-                metrics_file.write(json.dumps({"step": step, "eval": result}) + "\n")
-                metrics_file.flush()
-        if step % g["eval_every"] == 0 or step == total:
-            if lead:
-                state["step"] = step
-                paddle.save(net.state_dict(), str(out / "latest.pdparams"))
-                paddle.save(optimizer.state_dict(), str(out / "latest.pdopt"))
-                (out / "latest.json").write_text(json.dumps(state))
-            if world > 1:
-                dist.barrier()
-    batches.close()
-    if lead and not val:
-        shutil.copyfile(out / "latest.pdparams", out / "best_accuracy.pdparams")
-    if lead:
-        metrics_file.close()
-    log.info(f"done at global_step: {step}; best acc {state['best_acc']:.4f} at step {state['best_step']}")
-    return state["best"]
+        self.optimizer.step()
+        self.optimizer.clear_grad()
+        self.schedule.step()
+        return float(loss), n
+
+    def _log_progress(self, window: _Window, n: int) -> None:
+        if not self.lead:
+            return
+        step, total = self.state.step, self.total
+        elapsed = time.time() - window.start
+        ips = window.samples / elapsed
+        eta = int((total - step) * elapsed / max(len(window.losses), 1))
+        avg = float(np.mean(window.losses))
+        lr = self.optimizer.get_lr()
+        log.info(f"global_step: {step}/{total}, lr: {lr:.6f}, CTCLoss: {avg:.5f}, loss: {avg:.5f}, "
+                 f"avg_batch_cost: {elapsed / len(window.losses):.4f} s, avg_samples: {n * self.world}, "
+                 f"ips: {ips:.2f} samples/s, eta: {eta // 3600}:{eta // 60 % 60:02d}:{eta % 60:02d}")
+        self.record.metrics({"step": step, "lr": lr, "loss": avg, "ips": ips})
+
+    def _evaluate(self) -> None:
+        """Every process reads its share of the validation set; the lead keeps the best weights."""
+        import paddle
+
+        recognizer = checkpoint_recognizer(self.net, self.charset.characters, self.cfg.Preprocess)
+        result = _evaluate_sharded(recognizer, self.val, self.rank, self.world)
+        log.info(f"cur metric, acc: {result['acc']:.4f}, norm_edit_dis: {result['norm_edit_dis']:.4f}")
+        state = self.state
+        if result["acc"] > state.best_acc:
+            state.best_acc, state.best_step, state.best = result["acc"], state.step, result
+            if self.lead:
+                paddle.save(self.net.state_dict(), str(self.out / "best_accuracy.pdparams"))
+        log.info(f"best metric, acc: {state.best_acc:.4f}, best_step: {state.best_step}")
+        self.record.metrics({"step": state.step, "eval": result})
+
+    def _save_latest(self) -> None:
+        """``latest.pdparams``, ``latest.pdopt`` and ``latest.json`` (lead), then wait for the others."""
+        import paddle
+        import paddle.distributed as dist
+
+        if self.lead:
+            paddle.save(self.net.state_dict(), str(self.out / "latest.pdparams"))
+            paddle.save(self.optimizer.state_dict(), str(self.out / "latest.pdopt"))
+            self.state.write(self.out)
+        if self.world > 1:
+            dist.barrier()
+
+    def finish(self) -> None:
+        """Without validation the last weights are the best there are."""
+        if self.lead and not self.val:
+            shutil.copyfile(self.out / "latest.pdparams", self.out / "best_accuracy.pdparams")
+        s = self.state
+        log.info(f"done at global_step: {s.step}; best acc {s.best_acc:.4f} at step {s.best_step}")
 
 
-def _evaluate_sharded(recognizer, val: Sequence[Sample], rank: int, world: int) -> dict[str, float]:
+class _Window:
+    """Losses and samples since the last progress line."""
+
+    def __init__(self) -> None:
+        self.start, self.samples = time.time(), 0
+        self.losses: list[float] = []
+
+    def add(self, loss: float, samples: int) -> None:
+        self.losses.append(loss)
+        self.samples += samples
+
+
+def _evaluate_sharded(recognizer: Any, val: Sequence[Sample], rank: int, world: int) -> dict[str, float]:
     """Evaluate with every process on its share of ``val`` and add the counts up.
 
     All processes stay busy and reach the next collective together; one process evaluating while
     the others wait timed out gloo's barrier on a loaded machine.
     """
-    from .evaluate import evaluate
-
     m = evaluate(recognizer, val[rank::world])
     counts = np.array([m.correct, m.norm_edit_sum, m.total], dtype=np.float64)
     if world > 1:
@@ -378,5 +382,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    train(load_config(args.config, args.override), fresh=args.fresh)
+    try:
+        cfg = load_config(args.config, args.override)
+    except (ConfigError, OSError) as exc:
+        print(f"twplate train: error: {exc}", file=sys.stderr)
+        return 2
+    train(cfg, fresh=args.fresh)
     return 0

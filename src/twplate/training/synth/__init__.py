@@ -7,9 +7,6 @@ API
     (``images/000000.jpg<TAB>LABEL``, paths relative to the label file) and
     returns the label file's path.  Image ``i`` depends only on ``(seed, i)``
     and ``kinds``: byte-identical for any number of workers.
-``augment(image_bgr, rng) -> np.ndarray``
-    Moderate photometric + mild geometric augmentation for real or synthetic
-    crops during training.
 ``configure(parser)`` / ``run(args)``
     The ``twplate synth`` sub-command (``--out --count --seed --glyphs --font
     --workers --kinds``); ``python -m twplate.training.synth`` runs it alone.
@@ -78,8 +75,6 @@ wide (like the real crops), saved as JPEG q90.
 
 from .fonts import SynthError
 from .generate import Generator, configure, generate, main, run
-from .render import KINDS, SPECIAL, parse_kinds
-from .scene import augment
+from .kinds import KINDS, SPECIAL, parse_kinds
 
-__all__ = ["configure", "run", "main", "generate", "augment", "Generator", "KINDS", "SPECIAL",
-           "parse_kinds", "SynthError"]
+__all__ = ["configure", "run", "main", "generate", "Generator", "KINDS", "SPECIAL", "parse_kinds", "SynthError"]

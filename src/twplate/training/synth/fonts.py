@@ -116,14 +116,14 @@ def _font_candidates_scan() -> list[tuple[str, int]]:
     return sorted(set(found))
 
 
-def _load_font(path: str, index: int, size: int = 96):
+def _load_font(path: str, index: int, size: int = 96) -> ImageFont.FreeTypeFont | None:
     try:
         return ImageFont.truetype(path, size, index=index)
     except OSError:
         return None
 
 
-def font_has(font, ch: str) -> bool:
+def font_has(font: ImageFont.FreeTypeFont, ch: str) -> bool:
     """True when ``font`` draws ``ch`` with a real glyph (not .notdef/empty)."""
     m = font.getmask(ch)
     if m.getbbox() is None:
@@ -137,7 +137,7 @@ class CJKFonts:
 
     def __init__(self, font: str | None = None):
         self.explicit = font
-        self.fonts: list[tuple[str, int, object]] = []
+        self.fonts: list[tuple[str, int, ImageFont.FreeTypeFont]] = []
         if font:
             for p in str(font).split(os.pathsep):
                 if not p:
@@ -235,7 +235,7 @@ class GlyphSource:
                 f"glyph folder {gd} has no character images: expected e.g. "
                 f"{gd / 'plates_2014/characters/A.png'} (pass --glyphs DIR or set TWPLATE_GLYPHS)"
             )
-        self._fallback_font = None
+        self._fallback_font: ImageFont.FreeTypeFont | None = None
         self.regions: dict[str, np.ndarray] = {}
         for r in REGIONS:
             p = gd / "plates_1992" / "region" / f"{r}.png"
@@ -252,7 +252,7 @@ class GlyphSource:
         one that looks less like the same character in the other sets is dropped,
         so it falls back to another style instead of teaching a wrong label.
         """
-        def norm(m):
+        def norm(m: np.ndarray) -> np.ndarray:
             return cv2.resize(m, (24, 48), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
 
         for name, chars in self.sets.items():
@@ -264,14 +264,14 @@ class GlyphSource:
                     if {a, b} in ({"0", "O"}, {"1", "I"}):
                         continue  # old plates draw O like 0 and I like 1 on purpose
                     if np.abs(normed[a] - normed[b]).mean() < 0.04:
-                        def score(c, name=name, normed=normed):
+                        def score(c: str, name: str = name, normed: dict[str, np.ndarray] = normed) -> float:
                             refs = [norm(s[c]) for n, s in self.sets.items() if n != name and c in s]
                             return max((-np.abs(normed[c] - r).mean() for r in refs), default=0.0)
                         bad.add(a if score(a) < score(b) else b)
             for c in bad:
                 del chars[c]
 
-    def _fallback(self):
+    def _fallback(self) -> ImageFont.FreeTypeFont:
         if self._fallback_font is None:
             paths = glob.glob("/usr/share/fonts/**/DejaVuSansCondensed-Bold.ttf", recursive=True)
             if not paths and shutil.which("fc-match"):

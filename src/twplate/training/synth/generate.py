@@ -7,14 +7,17 @@ import multiprocessing as mp
 import os
 import sys
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from ..augment import degrade
 from .fonts import CJKFonts, GlyphSource, SynthError, default_glyph_dir
-from .render import CJK_NEEDED, KINDS, WEIGHTS, Renderer, parse_kinds
-from .scene import DEALER_CHARS, decorate, degrade, place, severity
+from .kinds import CJK_NEEDED, KINDS, WEIGHTS, parse_kinds
+from .render import Renderer
+from .scene import DEALER_CHARS, decorate, place, severity
 
 MAX_WIDTH = 320   # the real crops are re-encoded at most 320 px wide
 JPEG_QUALITY = 90
@@ -25,7 +28,8 @@ _STATE: dict = {}
 class Generator:
     """Everything one process needs to render samples (glyphs, fonts, kinds)."""
 
-    def __init__(self, glyph_dir=None, font=None, kinds=None):
+    def __init__(self, glyph_dir: str | os.PathLike[str] | None = None, font: str | None = None,
+                 kinds: str | Sequence[str] | None = None) -> None:
         self.kinds = parse_kinds(kinds)
         self.glyphs = GlyphSource(glyph_dir)
         self.cjk = CJKFonts(font)
@@ -37,7 +41,7 @@ class Generator:
         w = np.array([WEIGHTS[k] for k in self.kinds], float)
         self.p = w / w.sum()
 
-    def sample(self, seed: int, index: int, kind: str | None = None):
+    def sample(self, seed: int, index: int, kind: str | None = None) -> tuple[str, np.ndarray, str]:
         """Render sample ``index`` of the dataset with ``seed``: (label, BGR image, kind)."""
         rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, int(index)])
         if kind is None:
@@ -63,15 +67,15 @@ class Generator:
         return label, crop, kind
 
 
-def _init_worker(glyph_dir, font, kinds):
+def _init_worker(glyph_dir: Path, font: str | None, kinds: list[str]) -> None:
     cv2.setNumThreads(1)
     _STATE["gen"] = Generator(glyph_dir, font, kinds)
 
 
-def _work(job):
+def _work(job: tuple[int, int, int, str, int]) -> list[tuple[int, str, str]]:
     seed, start, stop, img_dir, width = job
     gen: Generator = _STATE["gen"]
-    out = []
+    out: list[tuple[int, str, str]] = []
     for i in range(start, stop):
         label, img, _ = gen.sample(seed, i)
         ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
@@ -83,8 +87,9 @@ def _work(job):
     return out
 
 
-def generate(out_dir, count, seed=0, glyph_dir=None, font=None, workers=2, kinds=None,
-             progress=None) -> Path:
+def generate(out_dir: str | os.PathLike[str], count: int, seed: int = 0,
+             glyph_dir: str | os.PathLike[str] | None = None, font: str | None = None, workers: int = 2,
+             kinds: str | Sequence[str] | None = None, progress: Callable[[int, int], None] | None = None) -> Path:
     """Render ``count`` synthetic plates into ``out_dir``; return the label file path.
 
     Writes ``out_dir/images/000000.jpg``... and ``out_dir/labels.tsv`` with lines
@@ -155,11 +160,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
                              "lin=temporary (default: all, weighted like the real data)")
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     t0 = time.time()
     last = [0.0]
 
-    def progress(done, total):
+    def progress(done: int, total: int) -> None:
         now = time.time()
         if now - last[0] > 5 or done == total:
             last[0] = now
@@ -177,7 +182,7 @@ def run(args) -> int:
     return 0
 
 
-def main(argv=None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="twplate synth")
     configure(p)
     return run(p.parse_args(argv))

@@ -1,9 +1,10 @@
-"""Issue 5, part 3: one PlateRecognizer shared by 8 threads gives exactly the sequential results.
+"""One PlateRecognizer shared by 8 threads gives exactly the sequential results.
 
 10,000 calls from 8 threads on the shipped model (onnxruntime, whose ``session.run`` runs calls in
-parallel) and on the tiny model; 800 on the shipped model with Paddle (calls serialised by the
-backend's lock). The calls mix single images, lists of three and bad inputs; every result,
-confidences and errors included, must equal the one the same call gave sequentially.
+parallel) and on the tiny model; 2,000 on the shipped model with OpenVINO (an infer request per
+thread); 800 on the shipped model with Paddle (calls serialised by the backend's lock). The calls
+mix single images, lists of three and bad inputs; every result, confidences and errors included,
+must equal the one the same call gave sequentially.
 """
 
 from __future__ import annotations
@@ -104,6 +105,17 @@ def test_shipped_model_onnxruntime_8_threads_10000_calls() -> None:
     images = _plates()
     assert all(r.text for r in reader(images))
     _shared_equals_sequential(reader, images, 10_000)
+
+
+@needs_shipped
+@pytest.mark.slow
+def test_shipped_model_openvino_8_threads() -> None:
+    """OpenVINO: an infer request per calling thread on one compiled model."""
+    pytest.importorskip("openvino")
+    reader = PlateRecognizer(backend="openvino")
+    images = _plates()
+    assert all(r.text for r in reader(images))
+    _shared_equals_sequential(reader, images, 2_000)
 
 
 @needs_shipped

@@ -1,4 +1,4 @@
-"""Issue 5: the CLI carries on whatever it meets on the way out, not only on the way in.
+"""The CLI carries on whatever it meets on the way out, not only on the way in.
 
 Run as a real process (``python -m twplate``), since these are about the process's own streams:
 

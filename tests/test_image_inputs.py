@@ -1,4 +1,4 @@
-"""Issue 5, part 1: every bad or odd input, alone and in a batch, and how each one ends.
+"""Every bad or odd input, alone and in a batch, and how each one ends.
 
 Each case below is run three ways on the tiny model (``tiny_models``): alone through
 ``load_image``, alone through a ``PlateRecognizer`` call, and in the middle of a batch of good

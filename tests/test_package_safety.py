@@ -1,4 +1,4 @@
-"""Issue 5, part 6: no surprises at run time.
+"""No surprises at run time.
 
 * No network: recognition with every socket entry point blocked (in this process by monkeypatch,
   and in a fresh process by an audit hook installed before twplate, onnxruntime or Paddle is
@@ -171,11 +171,6 @@ def test_the_scanner_finds_what_it_looks_for(tmp_path: Path, monkeypatch: pytest
     found = sorted(v.split(" ", 1)[1] for v in _violations(bad))
     assert found == sorted(["import pickle", "from urllib.request import ...", "yaml.load(...)", "np.load(...)",
                             "allow_pickle=", "eval(...)"])
-
-
-def test_yaml_is_read_with_safe_load_only() -> None:
-    source = (SRC / "model_files.py").read_text(encoding="utf-8")
-    assert "yaml.safe_load(" in source
 
 
 # ---------------------------------------------------------------- paths as given

@@ -116,7 +116,7 @@ def _quiet_reader(*args, **kwargs) -> PlateRecognizer:
 
 
 def _images() -> list[np.ndarray]:
-    # widths 192 (8 characters), 176, 200, 264, 320, 200: sorted in pairs (176, 192) (200, 200) (264, 320)
+    # widths 192 (8 characters), 176, 200, 264, 320, 200: buckets 208 (four) and 320 (two)
     return [tiny_models.stripe_image(t, width=w) for t, w in zip(TEXTS, (160, 176, 200, 264, 320, 200), strict=True)]
 
 
@@ -134,7 +134,7 @@ def test_cpu_session_keeps_each_batch_width(tiny_model_dir: Path, fake_cuda, mon
     assert reader.backend.width_buckets is None
     fake_cuda.shapes.clear()
     assert [r.text for r in reader(_images())] == TEXTS
-    assert [s[3] for s in fake_cuda.shapes] == [192, 200, 320]
+    assert [s[3] for s in fake_cuda.shapes] == [176, 192, 200, 264, 320]  # one width a batch, none padded
 
 
 def test_width_buckets_option(tiny_model_dir: Path) -> None:

@@ -1,4 +1,4 @@
-"""Issue 5, part 5: fuzzing image loading with random and mutated bytes, files, PIL images and arrays.
+"""Fuzzing image loading with random and mutated bytes, files, PIL images and arrays.
 
 Every outcome must be a valid image (``(H, W, 3)`` uint8, non-empty, within the decode limit) or an
 :class:`ImageError`; never another exception type, never a crash, never a batch that stops.

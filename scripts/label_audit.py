@@ -1,0 +1,72 @@
+"""Rank the crops of a label file by how strongly the model disagrees with their labels.
+
+Usage: python scripts/label_audit.py LABEL_FILE [--model DIR] [--top 40] [--out ranked.tsv]
+
+Each crop is read as ``PlateRecognizer`` reads it (same resize, one width a batch); its score is the
+CTC loss of its label, ``-log P(label | image)``, summed over all alignments. The top of the list is
+where a label is most likely wrong, or the image hardest: look at each image and fix only what it
+clearly shows, in ``data/label_fixes.tsv`` (never the label file itself, never val).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from twplate import PlateRecognizer
+from twplate.image import load_image
+from twplate.preprocess import make_batch, resize_normalize, width_groups
+from twplate.training.dataset import read_label_file
+
+
+def ctc_loss(probs: np.ndarray, label_ids: list[int]) -> float:
+    """``-log`` of the probability of ``label_ids`` under ``(T, C)`` per-step probabilities (blank 0)."""
+    logp = np.log(np.clip(probs, 1e-30, 1.0))
+    path = [0]
+    for c in label_ids:
+        path += [c, 0]
+    n = len(path)
+    # a character may follow the previous character directly (skipping the blank) unless the two are equal
+    can_skip = np.array([s > 1 and path[s] != 0 and path[s] != path[s - 2] for s in range(n)])
+    alpha = np.full(n, -np.inf)
+    alpha[:2] = logp[0, path[:2]]
+    for t in range(1, len(logp)):
+        step = np.concatenate([[-np.inf], alpha[:-1]])
+        skip = np.concatenate([[-np.inf, -np.inf], alpha[:-2]])
+        alpha = np.logaddexp(alpha, step)
+        alpha = np.where(can_skip, np.logaddexp(alpha, skip), alpha) + logp[t, path]
+    return float(-np.logaddexp(alpha[-1], alpha[-2]))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("label_file", type=Path)
+    parser.add_argument("--model", help="model directory (default: the shipped model)")
+    parser.add_argument("--top", type=int, default=40)
+    parser.add_argument("--out", type=Path, help="write every crop, ranked: path, label, reading, loss")
+    args = parser.parse_args(argv)
+
+    reader = PlateRecognizer(args.model, backend="onnxruntime")
+    samples = read_label_file(args.label_file)
+    charset = reader.spec.charset
+    tensors = [resize_normalize(load_image(s.path), reader.spec.preprocess) for s in samples]
+    widths = [t.shape[2] for t in tensors]
+    rows = []
+    for group in width_groups(widths, reader.batch_size):
+        probs = reader.backend(make_batch([tensors[i] for i in group]))
+        readings = reader.run_many([str(samples[i].path) for i in group])
+        for i, p, r in zip(group, probs, readings, strict=True):
+            rows.append((ctc_loss(p, list(charset.encode(samples[i].label))), samples[i], r.text))
+    rows.sort(key=lambda row: -row[0])
+    lines = [f"{s.path.relative_to(args.label_file.parent)}\t{s.label}\t{text}\t{loss:.3f}" for loss, s, text in rows]
+    if args.out:
+        args.out.write_text("path\tlabel\treading\tloss\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    print("\n".join(lines[: args.top]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

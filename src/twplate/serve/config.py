@@ -1,0 +1,71 @@
+"""What a service instance loads and what it accepts: one frozen dataclass, no web framework imported.
+
+``twplate serve`` builds it from its arguments; with ``--workers N`` it travels to each uvicorn worker
+process as JSON in the :data:`CONFIG_ENV` environment variable (:meth:`ServeConfig.to_env`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, fields
+
+CONFIG_ENV = "TWPLATE_SERVE_CONFIG"
+API_KEY_ENV = "TWPLATE_API_KEY"
+API_KEY_HEADER = "X-API-Key"
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    """Model options (as :class:`twplate.PlateRecognizer` takes them), batching and request limits.
+
+    Attributes:
+        model: model directory or ``.onnx`` file; ``None`` for the shipped model.
+        backend: ``"auto"``, ``"onnxruntime"`` or ``"paddle"``.
+        batch_size: the recognizer's batch size, and the most images one gathered batch holds.
+        threads: CPU threads for the backend (``None``: the runtime's default).
+        input_width: read every crop at this width (``PlateRecognizer(input_width=...)``).
+        plate_formats: as ``PlateRecognizer(plate_formats=...)``.
+        photo: load a photo reader (``?photo=true``) when this twplate has one.
+        max_wait_ms: how long a batch waits for another request (:mod:`.batching`).
+        max_images: images allowed in one request (more: 400).
+        max_body_bytes: request body size allowed (more: 413, checked as the body arrives).
+        body_timeout_s: longest pause allowed while a request body arrives (longer: 408).
+        api_key: when set, ``POST /v1/read`` needs it in the ``X-API-Key`` header (else 401).
+    """
+
+    model: str | None = None
+    backend: str = "auto"
+    batch_size: int = 32
+    threads: int | None = None
+    input_width: int | None = None
+    plate_formats: bool | None = None
+    photo: bool = True
+    max_wait_ms: float = 5.0
+    max_images: int = 64
+    max_body_bytes: int = 20 * 1024 * 1024
+    body_timeout_s: float = 30.0
+    api_key: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("batch_size", "max_images", "max_body_bytes"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, not {getattr(self, name)}")
+        if self.max_wait_ms < 0 or self.body_timeout_s <= 0:
+            raise ValueError("max_wait_ms must be >= 0 and body_timeout_s > 0")
+
+    def to_env(self) -> str:
+        """The config as JSON, for :data:`CONFIG_ENV`."""
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_env(cls) -> ServeConfig:
+        """The config in :data:`CONFIG_ENV` (defaults when unset); the API key may come from :data:`API_KEY_ENV`."""
+        values = json.loads(os.environ.get(CONFIG_ENV) or "{}")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"{CONFIG_ENV} has unknown keys {unknown}")
+        if values.get("api_key") is None and os.environ.get(API_KEY_ENV):
+            values["api_key"] = os.environ[API_KEY_ENV]
+        return cls(**values)

@@ -1,0 +1,248 @@
+"""Training configuration: typed sections read from YAML, and the settings a checkpoint's run leaves behind.
+
+A config file has PaddleOCR's section names (``Global``, ``Architecture``, ``Optimizer``, ``Data``,
+``Preprocess``) and ``twplate train -o Section.key=value`` overrides any key. Each section is a
+dataclass whose fields are the keys it accepts, with their defaults: a key a section does not have,
+or a value of the wrong type, stops loading with a message naming ``Section.key``. A run's
+``config.yml`` is the loaded config written back, so a checkpoint's settings
+(:class:`RunSettings`) are read from it, the defaults filling what an older run's file lacks.
+
+This module imports nothing from the rest of ``twplate.training``: everything there imports it.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from twplate.charset import default_dictionary_path
+from twplate.preprocess import PreprocessConfig
+
+
+class ConfigError(ValueError):
+    """A config file or override that cannot be used; the message names the section and key."""
+
+
+@dataclass
+class GlobalSection:
+    output_dir: str = "runs/twplate-rec"
+    character_dict: str = field(default_factory=lambda: str(default_dictionary_path()))
+    init: str = "pretrained"  # "pretrained" (PP-OCRv3 from rapidocr_onnxruntime) or a .pdparams path
+    use_guide: bool = False
+    seed: int = 0
+    total_steps: int = 6000
+    log_every: int = 10
+    eval_every: int = 250
+    threads: int = 2  # math threads in all, shared by the worker processes
+    workers: int = 2  # data-parallel processes (CPU)
+
+
+@dataclass
+class ArchitectureSection:
+    # input pixels per CTC step: 8 (PP-OCRv3) or 4 (reads plates at their natural width)
+    time_stride: int = 8
+
+
+@dataclass
+class OptimizerSection:
+    lr: float = 5.0e-4
+    warmup_steps: int = 200
+    l2: float = 3.0e-5
+    batch_size: int = 32  # in all, over the worker processes
+
+
+@dataclass
+class TrainSource:
+    label_file: str
+    weight: float = 1.0  # relative share of each batch
+    label_fixes: str | None = None  # reviewed corrections applied on top (data/label_fixes.tsv), each logged
+
+
+@dataclass
+class DataSection:
+    """Label files, augmentation, and the widths training batches are resized to.
+
+    ``min_width_range: [lo, hi]``: each batch's width floor is drawn from lo, lo+s, ..., hi (s: the time
+    stride, one CTC step). ``fixed_width_range: [lo, hi]``: each batch is resized to one width drawn from
+    that range whatever the plates' aspect (for a model read at a fixed width). Neither: ``Preprocess``
+    as it is. The two exclude each other.
+    """
+
+    train: list[TrainSource] = field(default_factory=list)
+    val: str | None = None
+    augment_prob: float = 0.0  # share of crops through twplate.training.augment
+    min_width_range: tuple[int, int] | None = None
+    fixed_width_range: tuple[int, int] | None = None
+
+    def __post_init__(self) -> None:
+        if self.min_width_range and self.fixed_width_range:
+            raise ConfigError("Data.min_width_range and Data.fixed_width_range exclude each other; set one")
+        for name in ("min_width_range", "fixed_width_range"):
+            span = getattr(self, name)
+            if span and not 0 < span[0] <= span[1]:
+                raise ConfigError(f"Data.{name} must be [lo, hi] with 0 < lo <= hi, got {list(span)}")
+
+
+def _training_preprocess() -> PreprocessConfig:
+    # PP-OCRv3's 8 px per CTC step needs a floor near 150 px (the library's default floor, 80, suits 4 px)
+    return PreprocessConfig(min_width=160)
+
+
+@dataclass
+class TrainConfig:
+    """A whole training config. The attributes carry the file's section names, as overrides spell them."""
+
+    Global: GlobalSection = field(default_factory=GlobalSection)
+    Architecture: ArchitectureSection = field(default_factory=ArchitectureSection)
+    Optimizer: OptimizerSection = field(default_factory=OptimizerSection)
+    Data: DataSection = field(default_factory=DataSection)
+    Preprocess: PreprocessConfig = field(default_factory=_training_preprocess)
+
+    @classmethod
+    def from_dict(cls, sections: Mapping[str, Any]) -> TrainConfig:
+        """Sections as read from YAML; what they leave out keeps its default."""
+        return _build(cls, sections, "")
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        """Plain sections, as ``config.yml`` stores them."""
+        return _plain(asdict(self))
+
+
+def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -> TrainConfig:
+    """The defaults, updated by the YAML file at ``path``, then by ``Section.key=value`` overrides.
+
+    Raises :class:`ConfigError` naming the file or override and the ``Section.key`` at fault.
+    """
+    sections: dict[str, Any] = {}
+    if path:
+        try:
+            sections = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+            config = TrainConfig.from_dict(sections)
+        except (ConfigError, yaml.YAMLError) as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+    else:
+        config = TrainConfig()
+    for item in overrides:
+        key, eq, value = item.partition("=")
+        section, dot, name = key.partition(".")
+        if not (eq and dot and section and name):
+            raise ConfigError(f"override {item!r} must look like Section.key=value")
+        values = sections.get(section)
+        sections = {**sections, section: {**(values if isinstance(values, Mapping) else {}),
+                                          name: yaml.safe_load(value)}}
+        try:
+            config = TrainConfig.from_dict(sections)
+        except ConfigError as exc:
+            raise ConfigError(f"override {item!r}: {exc}") from None
+    return config
+
+
+def training_shapes(pre: PreprocessConfig, data: DataSection, stride: int) -> list[PreprocessConfig]:
+    """The resize settings training batches draw from, one CTC step (``stride`` px) apart.
+
+    ``Data.min_width_range``: Preprocess with each width floor of the range, so one model reads at every
+    floor and the inference floor is chosen by measurement (``benchmarks/width_policy.py``).
+    ``Data.fixed_width_range``: each width of the range as both floor and ceiling, so a model read at one
+    fixed width has seen plates squeezed and stretched around it. Neither: Preprocess as it is.
+    """
+    if data.fixed_width_range:
+        lo, hi = data.fixed_width_range
+        return [replace(pre, min_width=w, max_width=w) for w in range(lo, hi + 1, stride)]
+    if data.min_width_range:
+        lo, hi = data.min_width_range
+        return [replace(pre, min_width=w) for w in range(lo, hi + 1, stride)]
+    return [pre]
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """What a checkpoint was trained with that its weights do not say: the time stride (the pooling
+    has no weights) and the preprocessing its run evaluated with."""
+
+    time_stride: int
+    preprocess: PreprocessConfig
+
+    @classmethod
+    def of(cls, checkpoint: str | Path) -> RunSettings:
+        """From the run's ``config.yml`` beside ``checkpoint``; the training defaults (PP-OCRv3's
+        stride and a floor that suits it) for ``"pretrained"`` or a checkpoint without one."""
+        config = Path(checkpoint).parent / "config.yml"
+        known = str(checkpoint) != "pretrained" and config.is_file()
+        cfg = load_config(config if known else None)  # the defaults also fill what an older run's file lacks
+        return cls(time_stride=cfg.Architecture.time_stride, preprocess=cfg.Preprocess)
+
+
+# ------------------------------------------------------------------ checking values against the dataclasses
+def _build(cls: type[Any], values: Any, where: str) -> Any:
+    """``cls(**values)`` with every key known to ``cls`` and every value of its field's type."""
+    if not isinstance(values, Mapping):
+        raise ConfigError(f"{where or 'the config'} must be a mapping of keys to values, got {values!r}")
+    hints = typing.get_type_hints(cls)
+    known = [f.name for f in fields(cls) if f.init]
+    kind = "section" if not where else "key"
+    for key in values:
+        if key not in known:
+            name = f"{where}.{key}" if where else str(key)
+            raise ConfigError(f"unknown {kind} {name} ({where or 'the config'} has: {', '.join(known)})")
+    for f in fields(cls):
+        if f.name not in values and f.default is MISSING and f.default_factory is MISSING:
+            raise ConfigError(f"{where}.{f.name} is required")
+    kwargs = {key: _checked(value, hints[key], f"{where}.{key}" if where else str(key))
+              for key, value in values.items()}
+    return cls(**kwargs)
+
+
+def _checked(value: Any, tp: Any, key: str) -> Any:
+    """``value`` as type ``tp`` (bool, int, float, str, X | None, tuple[...], list[...], a dataclass)."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        (tp,) = [a for a in args if a is not type(None)]
+        return _checked(value, tp, key)
+    if isinstance(tp, type) and is_dataclass(tp):
+        return _build(tp, value, key)
+    if origin is tuple and isinstance(value, (list, tuple)) and len(value) == len(args):
+        return tuple(_checked(v, a, f"{key}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
+    if origin is list and isinstance(value, list):
+        return [_checked(v, args[0], f"{key}[{i}]") for i, v in enumerate(value)]
+    if tp is bool and isinstance(value, bool):
+        return value
+    if tp is int and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if tp is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if tp is float and isinstance(value, str):
+        try:  # YAML 1.1 reads 1e-4 (no dot) as a string
+            return float(value)
+        except ValueError:
+            pass
+    if tp is str and isinstance(value, str):
+        return value
+    raise ConfigError(f"{key} must be {_describe(tp)}, got {value!r}")
+
+
+def _describe(tp: Any) -> str:
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin is tuple:
+        return f"a list of {len(args)} values, each {_describe(args[0])}"
+    if origin is list:
+        return f"a list, each item {_describe(args[0])}"
+    if is_dataclass(tp):
+        return "a mapping of keys to values"
+    return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}.get(tp, str(tp))
+
+
+def _plain(value: Any) -> Any:
+    """Tuples as lists, so ``yaml.safe_dump`` writes them as it reads them back."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value

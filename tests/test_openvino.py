@@ -1,0 +1,206 @@
+"""The OpenVINO backend: reads like ONNX Runtime, precision chosen explicitly and reported as run, thread-safe,
+broken models refused. (Broken shipped-model copies on every backend: test_reliability_models.py.)"""
+
+from __future__ import annotations
+
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+import tiny_models
+import twplate.backends as backends
+from twplate import PlateRecognizer
+from twplate.errors import BackendUnavailableError, ModelError
+from twplate.model_files import (
+    ONNX_FILE,
+    OPENVINO_FILES,
+    YAML_FILE,
+    default_model_dir,
+    load_model_spec,
+    read_model_yaml,
+    write_model_yaml,
+)
+from twplate.preprocess import resize_normalize
+
+ov = pytest.importorskip("openvino")
+from twplate.backends.openvino import check_precision, cpu_capabilities  # noqa: E402
+
+SAMPLES = Path(__file__).resolve().parents[1] / "samples"
+TEXTS = ["ABC-1234", "外0872", "AA", "", "使22", "RAB-5678"]
+CAPABILITIES = cpu_capabilities(ov.Core())
+needs_shipped = pytest.mark.skipif(not (default_model_dir() / YAML_FILE).is_file(), reason="no shipped model")
+
+
+@pytest.fixture(scope="module")
+def tiny_ir_dir(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny model as an OpenVINO IR model directory, written by the exporter (whose 1e-4 check on
+    rendered probe plates the tiny model, with its 20000x sharpened softmax, is too sensitive for)."""
+    from exporters.to_openvino import write_fp32_ir
+
+    directory = tmp_path_factory.mktemp("tiny-ir") / "model"
+    write_fp32_ir(load_model_spec(tiny_model_dir), directory)
+    return directory
+
+
+def sample_plates() -> list[np.ndarray]:
+    lines = (SAMPLES / "labels.tsv").read_text(encoding="utf-8").splitlines()
+    return [cv2.imread(str(SAMPLES / line.split("\t")[0])) for line in lines if line.strip()]
+
+
+def assert_same_readings(a: list, b: list) -> None:
+    assert [r.text for r in a] == [r.text for r in b]
+    for x, y in zip(a, b, strict=True):
+        np.testing.assert_allclose(x.char_confidences, y.char_confidences, atol=1e-4)
+
+
+# ---------------------------------------------------------------- reading
+
+
+def test_registered_and_available(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert backends.available_backends()[-1] == "openvino"  # last for "auto": see docs/openvino.md
+    real_find_spec = backends.importlib.util.find_spec
+    monkeypatch.setattr(backends.importlib.util, "find_spec",
+                        lambda name, *a: None if name == "openvino" else real_find_spec(name, *a))
+    with pytest.raises(BackendUnavailableError, match=r"pip install 'twplate\[openvino\]'"):
+        backends.backend_class("openvino")
+
+
+def test_tiny_model_reads_like_onnxruntime(tiny_model_dir: Path) -> None:
+    images = [tiny_models.stripe_image(t, width=160 + 24 * i) for i, t in enumerate(TEXTS)]
+    reader = PlateRecognizer(tiny_model_dir, backend="openvino", batch_size=4, threads=1)
+    results = reader(images)
+    assert [r.text for r in results] == TEXTS
+    assert_same_readings(results, PlateRecognizer(tiny_model_dir, backend="onnxruntime", batch_size=4)(images))
+    assert reader.backend.providers == ["CPU", "fp32"]
+    assert reader.backend.width_buckets is None
+
+
+def test_ir_model_directory(tiny_model_dir: Path, tiny_ir_dir: Path) -> None:
+    """The exporter's IR: checksummed in inference.yml, read instead of an ONNX file, same readings."""
+    spec = read_model_yaml(tiny_ir_dir)
+    assert set(spec.checksums) == set(OPENVINO_FILES) and not (tiny_ir_dir / ONNX_FILE).exists()
+    assert backends.resolve_backend_name("auto", spec) == "openvino"  # the only backend with files for it
+    images = [tiny_models.stripe_image(t) for t in TEXTS]
+    assert_same_readings(PlateRecognizer(tiny_ir_dir)(images), PlateRecognizer(tiny_model_dir)(images))
+
+
+@needs_shipped
+def test_shipped_model_reads_like_onnxruntime() -> None:
+    images = sample_plates()
+    reader = PlateRecognizer(backend="openvino")
+    results = reader(images)
+    assert all(r.text for r in results)
+    assert_same_readings(results, PlateRecognizer(backend="onnxruntime")(images))
+    assert reader.backend.providers == ["CPU", "fp32"]  # not OpenVINO's own bf16 default on AMX CPUs
+
+
+def test_threads_share_one_backend(tiny_model_dir: Path) -> None:
+    """Eight threads, each with its own infer request, read exactly what one thread reads."""
+    images = [tiny_models.stripe_image(t, width=160 + 40 * (i % 4)) for i, t in enumerate(TEXTS * 3)]
+    reader = PlateRecognizer(tiny_model_dir, backend="openvino", batch_size=2)
+    expected = [(r.text, r.char_confidences) for r in reader(images)]
+
+    def work(k: int) -> bool:
+        calls = [images[(k + i) % len(images) :] + images[: (k + i) % len(images)] for i in range(40)]
+        return all([(r.text, r.char_confidences) for r in reader(c)] == expected[(k + i) % len(images) :]
+                   + expected[: (k + i) % len(images)] for i, c in enumerate(calls))
+
+    with ThreadPoolExecutor(8) as pool:
+        assert all(pool.map(work, range(8)))
+
+
+# ---------------------------------------------------------------- precision
+
+
+@pytest.mark.parametrize(("precision", "capabilities", "hint"), [
+    ("fp32", set(), "f32"),
+    ("bf16", {"BF16", "FP32"}, "bf16"),
+    ("int8", {"INT8", "AVX512_VNNI"}, "f32"),
+    ("int8", {"AVX_VNNI"}, "f32"),
+    ("int8", {"AMX_INT8"}, "f32"),
+])
+def test_precision_allowed(precision: str, capabilities: set[str], hint: str) -> None:
+    assert check_precision(precision, capabilities) == hint
+
+
+@pytest.mark.parametrize(("precision", "capabilities", "match"), [
+    ("bf16", {"FP32", "INT8", "AVX512F", "AVX512_VNNI"}, "native bfloat16 .AMX or AVX512_BF16"),
+    ("int8", {"FP32", "INT8", "AVX2", "FMA"}, "VNNI or AMX int8"),  # OpenVINO lists INT8 on any CPU: not enough
+    ("fp16", {"FP16", "BF16"}, "precision must be one of"),
+])
+def test_precision_refused(precision: str, capabilities: set[str], match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        check_precision(precision, capabilities)
+
+
+def test_bf16_runs_where_the_cpu_has_it_and_is_reported(tiny_model_dir: Path) -> None:
+    if "BF16" not in CAPABILITIES:
+        with pytest.raises(ValueError, match="native bfloat16"):
+            PlateRecognizer(tiny_model_dir, backend="openvino", precision="bf16")
+        return
+    reader = PlateRecognizer(tiny_model_dir, backend="openvino", precision="bf16")
+    assert reader.backend.providers == ["CPU", "bf16"]
+
+
+def test_int8_needs_an_int8_model(tiny_model_dir: Path) -> None:
+    with pytest.raises(ValueError, match="needs an int8 model"):
+        PlateRecognizer(tiny_model_dir, backend="openvino", precision="int8")
+
+
+def test_unknown_precision(tiny_model_dir: Path) -> None:
+    with pytest.raises(ValueError, match="precision must be one of"):
+        PlateRecognizer(tiny_model_dir, backend="openvino", precision="fp8")
+
+
+@pytest.mark.slow
+def test_quantized_model_runs_int8_and_refuses_fp32(tiny_ir_dir: Path, tmp_path: Path) -> None:
+    """A quantized model loads as int8 (reported from the compiled graph) and is never passed off as fp32."""
+    nncf = pytest.importorskip("nncf")
+    if not {"AVX512_VNNI", "AVX_VNNI", "AMX_INT8"} & CAPABILITIES:
+        pytest.skip("no VNNI/AMX: int8 is refused on this CPU (test_precision_refused)")
+    spec = load_model_spec(tiny_ir_dir)
+    tensors = [resize_normalize(tiny_models.stripe_image(t), spec.preprocess)[None] for t in TEXTS]
+    quantized = nncf.quantize(ov.Core().read_model(str(tiny_ir_dir / OPENVINO_FILES[0])), nncf.Dataset(tensors),
+                              subset_size=len(tensors))
+    out = Path(shutil.copytree(tiny_ir_dir, tmp_path / "int8"))
+    ov.save_model(quantized, str(out / OPENVINO_FILES[0]), compress_to_fp16=False)
+    write_model_yaml(out, "tiny-int8", "0", spec.charset.characters, spec.preprocess)
+    assert PlateRecognizer(out, backend="openvino").backend.providers == ["CPU", "int8"]
+    with pytest.raises(ValueError, match="int8 .quantized. model: load it with precision='int8'"):
+        PlateRecognizer(out, backend="openvino", precision="fp32")
+
+
+# ---------------------------------------------------------------- broken models
+
+
+@pytest.mark.parametrize("name", OPENVINO_FILES)
+def test_truncated_ir_refused(tiny_ir_dir: Path, tmp_path: Path, name: str) -> None:
+    directory = Path(shutil.copytree(tiny_ir_dir, tmp_path / "m"))
+    data = (directory / name).read_bytes()
+    (directory / name).write_bytes(data[: len(data) // 2])
+    spec = read_model_yaml(directory)
+    write_model_yaml(directory, spec.name, spec.version, spec.charset.characters, spec.preprocess)  # fresh sha256
+    with pytest.raises(ModelError, match="openvino cannot load"):
+        PlateRecognizer(directory, backend="openvino")
+
+
+def test_ir_checksum_mismatch(tiny_ir_dir: Path, tmp_path: Path) -> None:
+    directory = Path(shutil.copytree(tiny_ir_dir, tmp_path / "m"))
+    data = bytearray((directory / "inference.bin").read_bytes())
+    data[-1] ^= 1
+    (directory / "inference.bin").write_bytes(bytes(data))
+    with pytest.raises(ModelError, match="checksum mismatch"):
+        PlateRecognizer(directory, backend="openvino")
+
+
+def test_ir_with_another_dictionary(tiny_ir_dir: Path, tmp_path: Path) -> None:
+    """The dictionary the exporter put in the IR's rt_info is checked against inference.yml."""
+    directory = Path(shutil.copytree(tiny_ir_dir, tmp_path / "m"))
+    spec = read_model_yaml(directory)
+    write_model_yaml(directory, spec.name, spec.version, spec.charset.characters[:-1], spec.preprocess)
+    with pytest.raises(ModelError, match="dictionary in its metadata differs"):
+        PlateRecognizer(directory, backend="openvino")
