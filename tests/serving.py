@@ -1,4 +1,4 @@
-"""Real servers for the service tests: ``twplate serve`` in a subprocess, or an app built in the test on uvicorn."""
+"""Real servers for the service tests: ``twplate serve`` in a subprocess on a free loopback port."""
 
 from __future__ import annotations
 
@@ -8,16 +8,11 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-
-from twplate import PlateRecognizer, PlateResult
-from twplate.image import load_image
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -80,56 +75,3 @@ class Server:
         self.stop()
         self._log.close()
         os.unlink(self._log.name)
-
-
-class AppServer:
-    """An app built in the test, on a real uvicorn server in a thread of this process, on a free loopback port."""
-
-    def __init__(self, app) -> None:
-        import uvicorn
-
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, name="test-uvicorn", daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 60
-        while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.05)
-        app.state.service.crops.wait_ready(60)
-
-    def __enter__(self) -> AppServer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(60)
-
-
-@dataclass(frozen=True)
-class BoxedResult(PlateResult):
-    """A plate found in a photo: a result with the plate's corners, as photo readers return them."""
-
-    box: tuple[tuple[float, float], ...] | None = None
-
-
-def whole_photo_reader(recognizer: PlateRecognizer):
-    """A photo reader whose detector finds one plate, the whole photo (``twplate.photo`` comes with issue 11).
-
-    A photo whose reading is empty has no plate; a bad photo's entry is its error result.
-    """
-
-    def read(photos: list[bytes]) -> list[list[PlateResult]]:
-        entries = []
-        for photo, result in zip(photos, recognizer.run_many(photos), strict=True):
-            if result.error is not None or not result.text:
-                entries.append([result] if result.error is not None else [])
-                continue
-            h, w = load_image(photo).shape[:2]
-            entries.append([BoxedResult(result.text, result.confidence, result.char_confidences,
-                                        box=((0.0, 0.0), (w, 0.0), (w, h), (0.0, h)))])
-        return entries
-
-    return read

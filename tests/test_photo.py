@@ -13,38 +13,19 @@ import cv2
 import numpy as np
 import pytest
 
+from photos import PLATE_CORNERS, SAMPLES, paste_plate
 from twplate.errors import ImageError
 from twplate.photo import PlateRules, crop_box, merge_overlapping
 from twplate.result import PlateResult
 
 pytest.importorskip("onnxruntime")
 
-REPO = Path(__file__).resolve().parents[1]
-SAMPLES = REPO / "samples"
-
-
-def paste_plate(sample: str, corners: list[tuple[float, float]], size=(720, 960), seed=0) -> np.ndarray:
-    """A ``size`` photo of a textured grey scene with ``samples/<sample>`` warped onto ``corners``."""
-    rng = np.random.default_rng(seed)
-    h, w = size
-    scene = np.clip(rng.normal(110, 12, (h, w, 3)) + np.linspace(0, 60, w)[None, :, None], 0, 255).astype(np.uint8)
-    scene = cv2.GaussianBlur(scene, (5, 5), 0)
-    plate = cv2.imread(str(SAMPLES / sample))
-    ph, pw = plate.shape[:2]
-    matrix = cv2.getPerspectiveTransform(np.float32([[0, 0], [pw, 0], [pw, ph], [0, ph]]), np.float32(corners))
-    warped = cv2.warpPerspective(plate, matrix, (w, h))
-    mask = cv2.warpPerspective(np.full((ph, pw), 255, np.uint8), matrix, (w, h))
-    scene[mask > 0] = warped[mask > 0]
-    return scene
 
 
 def quad_overlap(a, b) -> float:
     """Intersection of two convex quadrilaterals over the area of ``a``."""
     pa, pb = np.float32(a), np.float32(b)
     return cv2.intersectConvexConvex(pa, pb)[0] / cv2.contourArea(pa)
-
-
-PLATE_CORNERS = [(300, 300), (560, 320), (555, 440), (295, 415)]   # tilted and in perspective
 
 
 @pytest.fixture(scope="module")

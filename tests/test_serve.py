@@ -19,11 +19,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 
 import tiny_models
 from conftest import REPO
-from serving import AppServer, Server, whole_photo_reader
+from photos import PLATE_CORNERS, paste_plate
+from serving import Server
 from twplate import PlateRecognizer
 
 httpx = pytest.importorskip("httpx")
@@ -180,18 +182,24 @@ def test_healthz_metrics_openapi_and_page(tiny_server: Server) -> None:
     assert page.status_code == 200 and 'id="file"' in page.text
 
 
-def test_photo_mode_answers_each_photos_plates_with_boxes(tiny_reader: PlateRecognizer) -> None:
-    from twplate.serve import ServeConfig, create_app
+def test_photo_mode_reads_whole_photos_as_photo_reader_does() -> None:
+    """``twplate serve`` with photo reading on: each photo's plates with their boxes, a bad photo's error,
+    an empty list for a photo without a plate; the plates are what :class:`PhotoReader` finds."""
+    from twplate.photo import PhotoReader
 
-    app = create_app(ServeConfig(), recognizer=tiny_reader, photo_reader=whole_photo_reader(tiny_reader))
-    with AppServer(app) as server:
+    car = cv2.imencode(".jpg", paste_plate("00_car2014.jpg", PLATE_CORNERS))[1].tobytes()
+    empty = cv2.imencode(".png", np.full((240, 320, 3), 128, np.uint8))[1].tobytes()
+    files = [("image", ("car.jpg", car)), ("image", ("bad.png", b"nope")), ("image", ("empty.png", empty))]
+    with Server(["--backend", "onnxruntime"]) as server:
         assert httpx.get(server.url + "/healthz").json()["photo"] is True
-        files = [("image", ("a.png", png("AB-12"))), ("image", ("bad.png", b"nope")), ("image", ("b.png", png("")))]
-        results = httpx.post(server.url + "/v1/read", params={"photo": "true"}, files=files).json()["results"]
-        crops = httpx.post(server.url + "/v1/read", files=files[:1]).json()["results"]
+        results = httpx.post(server.url + "/v1/read", params={"photo": "true"}, files=files,
+                             timeout=120).json()["results"]
+    (expected,) = PhotoReader(backend="onnxruntime")(car)
     (plate,) = results[0]["plates"]
-    assert plate["text"] == "AB-12" and plate["box"] == [[0.0, 0.0], [160, 0.0], [160, 48], [0.0, 48]]
-    assert {k: plate[k] for k in crops[0]} == crops[0]  # a plate's reading is the crop reader's
+    assert plate["text"] == expected.text == "KCD-1636"
+    assert np.allclose(plate["box"], expected.box, atol=1e-3)
+    assert plate["detection_score"] == pytest.approx(expected.detection_score, abs=1e-5)
+    assert plate["confidence"] == pytest.approx(expected.confidence, abs=1e-5)
     assert results[1] == {"error": "image 1: bytes of 4 bytes: cannot decode: not an image, or truncated/corrupt"}
     assert results[2] == {"plates": []}
 

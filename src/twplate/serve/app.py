@@ -21,6 +21,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
 from dataclasses import fields
+from functools import partial
 from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request
@@ -62,19 +63,15 @@ READ_BODY = {
 }
 
 
-def create_app(config: ServeConfig | None = None, *, recognizer: PlateRecognizer | None = None,
-               photo_reader: Any = None) -> FastAPI:
+def create_app(config: ServeConfig | None = None) -> FastAPI:
     """The service as a FastAPI app; its models start loading at once, on the batchers' worker threads.
 
     Args:
         config: model options, batching and limits (defaults: the shipped model, ``ServeConfig()``).
-        recognizer: a loaded recognizer to use instead of building one from ``config``.
-        photo_reader: a loaded photo reader (a callable taking a list of photos, returning one list of
-            plate results per photo) to use instead of :func:`load_photo_reader`.
     """
     config = config or ServeConfig()
     metrics = ServeMetrics()
-    service = _Service(config, metrics, recognizer, photo_reader)
+    service = _Service(config, metrics)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -154,16 +151,15 @@ def load_photo_reader(config: ServeConfig) -> Callable[[list[bytes]], list[Any]]
 class _Service:
     """The models behind the routes: one batcher for crops, one for photos when available."""
 
-    def __init__(self, config: ServeConfig, metrics: ServeMetrics, recognizer: PlateRecognizer | None,
-                 photo_reader: Any) -> None:
-        self.config, self.recognizer = config, recognizer
+    def __init__(self, config: ServeConfig, metrics: ServeMetrics) -> None:
+        self.config = config
+        self.recognizer: PlateRecognizer | None = None
         wait = config.max_wait_ms / 1000.0
 
         def load_recognizer() -> Callable[[list[bytes]], list[PlateResult]]:
-            if self.recognizer is None:
-                self.recognizer = PlateRecognizer(
-                    config.model, backend=config.backend, batch_size=config.batch_size, threads=config.threads,
-                    plate_formats=config.plate_formats, input_width=config.input_width)
+            self.recognizer = PlateRecognizer(
+                config.model, backend=config.backend, batch_size=config.batch_size, threads=config.threads,
+                plate_formats=config.plate_formats, input_width=config.input_width)
             return self.recognizer.run_many
 
         self.crops = MicroBatcher(load_recognizer, config.batch_size, wait, "twplate-crops",
@@ -173,10 +169,7 @@ class _Service:
         if not config.photo:
             self.photo_unavailable = "photo reading is turned off in this service (--no-photo)"
         else:
-            def load_photos() -> Callable[[list[bytes]], list[Any]]:
-                return photo_reader or load_photo_reader(config)
-
-            self.photos = MicroBatcher(load_photos, config.batch_size, wait, "twplate-photos",
+            self.photos = MicroBatcher(partial(load_photo_reader, config), config.batch_size, wait, "twplate-photos",
                                        lambda n, s: metrics.observe_batch("photo", n, s))
 
     def batcher(self, mode: str) -> MicroBatcher:
