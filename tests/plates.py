@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 
@@ -24,3 +26,14 @@ def random_plates(n: int, seed: int) -> list[str]:
     rng = np.random.default_rng(seed)
     letters, digits = "ABCDEFGHJKLMNPQRSTUVWXYZ", "012356789"
     return ["".join(rng.choice(list(letters), 3)) + "-" + "".join(rng.choice(list(digits), 4)) for _ in range(n)]
+
+
+def write_plate_set(root: Path, seed: int, count: int = 32, val: int = 8) -> None:
+    """``count`` drawn plates of varied aspect in ``root`` with ``train.tsv`` (all) and ``val.tsv`` (the first
+    ``val``): a training set small enough for a few steps in a test."""
+    lines = []
+    for i, text in enumerate(random_plates(count, seed=seed)):
+        cv2.imwrite(str(root / f"{i:02d}.png"), draw_plate(text, height=64, aspect=2.0 + (i % 4) * 0.3))
+        lines.append(f"{i:02d}.png\t{text}\n")
+    (root / "train.tsv").write_text("".join(lines), encoding="utf-8")
+    (root / "val.tsv").write_text("".join(lines[:val]), encoding="utf-8")

@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import cv2
 import pytest
 
-from plates import draw_plate, random_plates
+from plates import write_plate_set
 
 pytestmark = [pytest.mark.paddle, pytest.mark.slow]
 
@@ -27,12 +26,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     except FileNotFoundError as exc:
         pytest.skip(str(exc))
     root = tmp_path_factory.mktemp("train")
-    lines = []
-    for i, text in enumerate(random_plates(32, seed=5)):
-        cv2.imwrite(str(root / f"{i:02d}.png"), draw_plate(text, height=64, aspect=2.0 + (i % 4) * 0.3))
-        lines.append(f"{i:02d}.png\t{text}\n")
-    (root / "train.tsv").write_text("".join(lines), encoding="utf-8")
-    (root / "val.tsv").write_text("".join(lines[:8]), encoding="utf-8")
+    write_plate_set(root, seed=5)
     cfg = load_config(None, [
         f"Global.output_dir={root / 'run'}", "Global.total_steps=30", "Global.eval_every=30", "Global.log_every=5",
         "Global.workers=1", "Optimizer.batch_size=8", "Optimizer.lr=5.0e-4", "Optimizer.warmup_steps=3",

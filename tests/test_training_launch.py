@@ -14,13 +14,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 import yaml
 
 from conftest import REPO
-from plates import draw_plate, random_plates
+from plates import write_plate_set
 from serving import free_port
 
 pytestmark = [pytest.mark.paddle, pytest.mark.slow]
@@ -39,12 +38,7 @@ def config_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     except FileNotFoundError as exc:
         pytest.skip(str(exc))
     root = tmp_path_factory.mktemp("launch")
-    lines = []
-    for i, text in enumerate(random_plates(32, seed=7)):
-        cv2.imwrite(str(root / f"{i:02d}.png"), draw_plate(text, height=64, aspect=2.0 + (i % 4) * 0.3))
-        lines.append(f"{i:02d}.png\t{text}\n")
-    (root / "train.tsv").write_text("".join(lines), encoding="utf-8")
-    (root / "val.tsv").write_text("".join(lines[:8]), encoding="utf-8")
+    write_plate_set(root, seed=7)
     config = {
         "Global": {"total_steps": STEPS, "eval_every": 2, "log_every": 1, "workers": 2, "threads": 2},
         "Optimizer": {"batch_size": 8, "lr": 5.0e-4, "warmup_steps": 1},
