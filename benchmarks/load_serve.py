@@ -175,7 +175,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def cpu_info(load_average: tuple[float, float, float]) -> dict:
-    """The CPU model, its relevant flags, and the load average when the run started (other agents' work)."""
+    """The CPU model, its relevant flags, and the load average when the run started (other work on the machine)."""
     lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
     fields = dict(line.split(":", 1) for line in lscpu.splitlines() if ":" in line)
     flags = fields.get("Flags", "").split()
@@ -237,7 +237,7 @@ def load_test(args: argparse.Namespace) -> dict:
         "cpu": cpu_info(load_average), "source": crops.source, "model": str(benchdata.MODEL), "backend": "onnxruntime",
         "max_wait_ms": args.max_wait_ms, "input_width": args.input_width, "requests_per_level": args.requests,
         "images_per_request": 1,
-        "note": "server and load generator share the machine's cores; other agents were loading the machine",
+        "note": "server and load generator share the machine's cores",
         "server_rss_mb": {"ready": rss_start, "after_warm_up": rss_warm, "end": rss_end},
         "levels": levels,
         "comparison": {"images_per_round": args.compare_images, "rounds": args.rounds, "images_per_second": rates,
@@ -277,8 +277,7 @@ def soak(args: argparse.Namespace) -> dict:
             "errors": len(total.errors), "differing": total.wrong, "max_confidence_gap": total.max_confidence_gap,
             "rss_mb": {"after_warm_up": rss[0], "first_half_max": max(rss[: len(rss) // 2 + 1]),
                        "second_half_max": max(rss[len(rss) // 2:]), "end": rss[-1]},
-            "rss_samples": samples, "first_errors": total.errors[:3], "differing_examples": total.examples[:5],
-            "note": "other agents were loading the machine"}
+            "rss_samples": samples, "first_errors": total.errors[:3], "differing_examples": total.examples[:5]}
 
 
 def markdown(result: dict) -> str:
@@ -287,7 +286,7 @@ def markdown(result: dict) -> str:
     lines = [f"`twplate serve` load test: {result['source']}, one crop per request, shipped model on onnxruntime "
              f"({width}), batching wait {result['max_wait_ms']} ms. {cpu['model']} ({cpu['cpus']} CPUs, "
              f"{' '.join(cpu['flags'])}), load average {cpu['load_average_at_start'][0]:.1f} at the start: "
-             "the server and the load generator share these cores, and other agents were loading the machine.", "",
+             "the server and the load generator share these cores.", "",
              "| clients | requests | requests/s | images/s | p50 ms | p95 ms | p99 ms | errors | differing "
              "| server RSS MB |",
              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
@@ -308,8 +307,8 @@ def markdown(result: dict) -> str:
               f"{f' (or a confidence by more than {EXACT})' if result['input_width'] else ''}. In the comparison "
               f"rounds: the service {comparison['service_differing']} of "
               f"{comparison['rounds'] * comparison['images_per_round']}, the library itself (batches of "
-              f"{DIRECT_BATCH}) {comparison['library_differing']}: batches are padded to their widest crop, and a "
-              "borderline crop can read differently padded than alone."]
+              f"{DIRECT_BATCH}) {comparison['library_differing']} (a reading does not depend on its batch-mates, so "
+              "both should be 0)."]
     return "\n".join(lines) + "\n"
 
 
@@ -323,7 +322,7 @@ def soak_markdown(result: dict) -> str:
             f"{rss['after_warm_up']:.1f} MB after warm-up, max {rss['first_half_max']:.1f} MB in the first half, "
             f"{rss['second_half_max']:.1f} MB in the second, {rss['end']:.1f} MB at the end. {result['cpu']['model']} "
             f"({result['cpu']['cpus']} CPUs), load average {result['cpu']['load_average_at_start'][0]:.0f} at the "
-            "start: other agents were loading the machine.\n")
+            "start.\n")
 
 
 def main(argv: list[str] | None = None) -> int:
