@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     rapid = rapidocr_144()(intra_op_num_threads=args.threads)
 
     results: dict = {"photos": len(photos), "rounds": args.rounds, "threads": args.threads, "cpu": cpu(),
-                     "note": "2 shared cores; other agents were loading the machine during the run", "widths": {}}
+                     "widths": {}}
     for width in map(int, args.widths.split(",")):
         data = encoded_photos([p.path for p in photos], width)
         outputs: dict[str, list[list[str]]] = {}
