@@ -72,20 +72,15 @@ def load_real(split: str, limit: int | None = None) -> tuple[list[np.ndarray], l
 
 
 def load_val(limit: int | None = None) -> tuple[list[np.ndarray], list[str], str]:
-    """``(images, labels, source)``: real val crops as BGR arrays, or synthetic plates without the data set."""
+    """``(images, labels, source)``: real val crops as BGR arrays, or the rendered samples without the data set."""
     real = load_real("val", limit)
     if real is not None:
         images, labels, tsv = real
         return images, labels, f"real val ({tsv})"
-    sys.path.insert(0, str(REPO / "scripts"))
-    from render_samples import render_plate
-
-    rng = random.Random(0)
-    letters, digits = "ABCDEFGHJKLMNPQRSTUVWXYZ", "0123456789"
-    labels = ["".join(rng.choices(letters, k=3)) + "-" + "".join(rng.choices(digits, k=4))
-              for _ in range(limit or 256)]
-    images = [render_plate(t, height=rng.choice((40, 64, 96, 128))) for t in labels]
-    return images, labels, "synthetic (scripts/render_samples.py)"
+    rows = [line.split("\t") for line in (REPO / "samples" / "labels.tsv").read_text(encoding="utf-8").splitlines()]
+    samples = [(cv2.imread(str(REPO / "samples" / name)), label) for name, label in rows]
+    chosen = [samples[i % len(samples)] for i in range(limit or 256)]
+    return [image for image, _ in chosen], [label for _, label in chosen], "rendered samples (samples/, cycled)"
 
 
 CPU_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16", "amx_int8", "amx_fp16")
