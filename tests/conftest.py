@@ -48,6 +48,20 @@ def tiny_paddle_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tiny_models.build_model_dir(tmp_path_factory.mktemp("tiny-paddle") / "model", paddle=True)
 
 
+@pytest.fixture(scope="session")
+def pretrained_onnx() -> Path:
+    """PP-OCRv3's Student from the ``rapidocr_onnxruntime`` wheel (fetched once into the cache); skips
+    without paddle and onnx, or when the wheel cannot be had."""
+    pytest.importorskip("paddle")
+    pytest.importorskip("onnx")
+    from twplate.training.pretrained import find_pretrained_onnx
+
+    try:
+        return find_pretrained_onnx()
+    except FileNotFoundError as exc:
+        pytest.skip(str(exc))
+
+
 @pytest.fixture
 def model_copy(tiny_model_dir: Path, tmp_path: Path) -> Path:
     """A private copy of the tiny model directory that a test may break."""

@@ -24,23 +24,17 @@ from twplate.training.metrics import RecMetrics
 
 
 @pytest.mark.paddle
-def test_student_matches_public_ppocrv3_model_in_onnxruntime():
+def test_student_matches_public_ppocrv3_model_in_onnxruntime(pretrained_onnx: Path) -> None:
     """The paddle.nn Student with the imported weights reproduces rapidocr's ONNX model (6625 classes)."""
-    pytest.importorskip("paddle")
-    pytest.importorskip("onnx")
     ort = pytest.importorskip("onnxruntime")
     import paddle
 
     from twplate.decode import ctc_greedy_decode
-    from twplate.training.pretrained import find_pretrained_onnx, load_ppocr_student
+    from twplate.training.pretrained import load_ppocr_student
 
-    try:
-        path = find_pretrained_onnx()
-    except FileNotFoundError as exc:
-        pytest.skip(str(exc))
-    model, characters = load_ppocr_student(path)
+    model, characters = load_ppocr_student(pretrained_onnx)
     model.eval()
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(str(pretrained_onnx), providers=["CPUExecutionProvider"])
     pre = PreprocessConfig(min_width=48)
     readings = []
     for text, aspect in (("ABC-1234", 2.4), ("TAIPEI 2026", 5.0), ("7", 1.0)):

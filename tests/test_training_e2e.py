@@ -13,18 +13,11 @@ pytestmark = [pytest.mark.paddle, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def trained(tmp_path_factory: pytest.TempPathFactory, pretrained_onnx: Path) -> Path:
     """30 steps from the pretrained Student on 32 drawn plates; returns the run folder."""
-    pytest.importorskip("paddle")
-    pytest.importorskip("onnx")
     from twplate.training.config import TrainSource, load_config
-    from twplate.training.pretrained import find_pretrained_onnx
     from twplate.training.train import train
 
-    try:
-        find_pretrained_onnx()
-    except FileNotFoundError as exc:
-        pytest.skip(str(exc))
     root = tmp_path_factory.mktemp("train")
     write_plate_set(root, seed=5)
     cfg = load_config(None, [

@@ -28,15 +28,7 @@ STEPS, MORE_STEPS = 4, 6
 
 
 @pytest.fixture(scope="module")
-def config_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    pytest.importorskip("paddle")
-    pytest.importorskip("onnx")
-    from twplate.training.pretrained import find_pretrained_onnx
-
-    try:
-        find_pretrained_onnx()
-    except FileNotFoundError as exc:
-        pytest.skip(str(exc))
+def config_file(tmp_path_factory: pytest.TempPathFactory, pretrained_onnx: Path) -> Path:
     root = tmp_path_factory.mktemp("launch")
     write_plate_set(root, seed=7)
     config = {
