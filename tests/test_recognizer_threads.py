@@ -100,33 +100,17 @@ def test_tiny_model_8_threads_10000_calls(tiny_model_dir: Path) -> None:
 
 @needs_shipped
 @pytest.mark.slow
-def test_shipped_model_onnxruntime_8_threads_10000_calls() -> None:
-    reader = PlateRecognizer(backend="onnxruntime")
+@pytest.mark.parametrize(("backend", "calls"), [
+    ("onnxruntime", 10_000),
+    ("openvino", 2_000),  # an infer request per calling thread on one compiled model
+    pytest.param("paddle", 800, marks=pytest.mark.paddle),  # calls queued to the predictor's own thread
+])
+def test_shipped_model_8_threads(backend: str, calls: int) -> None:
+    pytest.importorskip(backend)  # each backend's runtime package has the backend's name
+    reader = PlateRecognizer(backend=backend)
     images = _plates()
     assert all(r.text for r in reader(images))
-    _shared_equals_sequential(reader, images, 10_000)
-
-
-@needs_shipped
-@pytest.mark.slow
-def test_shipped_model_openvino_8_threads() -> None:
-    """OpenVINO: an infer request per calling thread on one compiled model."""
-    pytest.importorskip("openvino")
-    reader = PlateRecognizer(backend="openvino")
-    images = _plates()
-    assert all(r.text for r in reader(images))
-    _shared_equals_sequential(reader, images, 2_000)
-
-
-@needs_shipped
-@pytest.mark.slow
-@pytest.mark.paddle
-def test_shipped_model_paddle_8_threads() -> None:
-    pytest.importorskip("paddle")
-    reader = PlateRecognizer(backend="paddle")
-    images = _plates()
-    assert all(r.text for r in reader(images))
-    _shared_equals_sequential(reader, images, 800)
+    _shared_equals_sequential(reader, images, calls)
 
 
 @pytest.mark.slow
