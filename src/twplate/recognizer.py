@@ -61,8 +61,8 @@ class PlateRecognizer:
         input_width: read every image at ``height x input_width``, whatever its aspect, instead of
             the model's width by aspect: all images share one batch shape, and a GPU sees one input
             shape (either way an image reads the same alone or in any batch: batches never mix
-            widths, see :func:`~twplate.preprocess.width_groups`). The shipped model reads 16% faster at 72 and
-            one val plate fewer than by aspect (README, "Width policy").
+            widths, see :func:`~twplate.preprocess.width_groups`). Faster, and for the shipped model a
+            little less accurate than by aspect (figures: docs/benchmarks.md, "Width policy").
         **backend_options: passed to the backend, e.g. ``providers=[...]`` (onnxruntime),
             ``device="cpu"`` (paddle) or ``precision="bf16"`` (openvino, docs/openvino.md).
 
