@@ -51,6 +51,32 @@ def test_student_matches_public_ppocrv3_model_in_onnxruntime(pretrained_onnx: Pa
 
 
 @pytest.mark.paddle
+def test_a_run_can_start_from_the_shipped_models_onnx_export() -> None:
+    """``Global.init: models/twplate-rec/inference.onnx``: the Student reproduces the shipped model's outputs,
+    and an export of another head size is refused naming the mismatch."""
+    ort = pytest.importorskip("onnxruntime")
+    import paddle
+
+    from twplate.model_files import default_model_dir
+    from twplate.training.model import PlateRecModel
+    from twplate.training.pretrained import load_onnx_weights
+
+    onnx_path = default_model_dir() / "inference.onnx"
+    model = PlateRecModel(44, time_stride=4)
+    characters = load_onnx_weights(model, onnx_path)
+    model.eval()
+    assert "".join(characters[:10]) == "0123456789"
+    x = resize_normalize(draw_plate("ABC-1234", aspect=2.4), PreprocessConfig(min_width=80))[None]
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    expected = session.run(None, {session.get_inputs()[0].name: x})[0]
+    with paddle.no_grad():
+        got = model(paddle.to_tensor(x)).numpy()
+    assert np.abs(got - expected).max() <= 1e-4
+    with pytest.raises(ValueError, match="shape mismatch at head"):
+        load_onnx_weights(PlateRecModel(45, time_stride=4), onnx_path)
+
+
+@pytest.mark.paddle
 def test_time_stride_sets_input_pixels_per_ctc_step_with_the_same_weights():
     pytest.importorskip("paddle")
     import paddle

@@ -33,7 +33,7 @@ class ConfigError(ValueError):
 class GlobalSection:
     output_dir: str = "runs/twplate-rec"
     character_dict: str = field(default_factory=lambda: str(default_dictionary_path()))
-    init: str = "pretrained"  # "pretrained" (PP-OCRv3 from rapidocr_onnxruntime) or a .pdparams path
+    init: str = "pretrained"  # "pretrained" (PP-OCRv3 from rapidocr_onnxruntime), a .pdparams or a twplate .onnx
     use_guide: bool = False
     seed: int = 0
     total_steps: int = 6000

@@ -62,21 +62,32 @@ def onnx_constants(path: Path) -> tuple[list[np.ndarray], list[str]]:
     return ordered, characters
 
 
-def load_ppocr_student(path: Path | None = None, use_guide: bool = False,
-                       time_stride: int = 8) -> tuple[PlateRecModel, list[str]]:
-    """The 6625-class PP-OCRv3 Student with its public weights, and its character list."""
-    tensors, characters = onnx_constants(path or find_pretrained_onnx())
-    model = PlateRecModel(PPOCR_NUM_CLASSES, use_guide=use_guide, time_stride=time_stride)
+def load_onnx_weights(model: PlateRecModel, path: Path) -> list[str]:
+    """Set ``model``'s weights from an ONNX export of the same architecture; return its character list.
+
+    Works for any paddle2onnx export of the Student: the public PP-OCRv3 model, or one of twplate's
+    own (``models/twplate-rec/inference.onnx``), so a new run can start from a shipped version.
+    Every shape is checked, so a model of another architecture or head size is refused.
+    """
+    tensors, characters = onnx_constants(path)
     state = model.state_dict()
     weights = [t for t in tensors if _is_weight(t)]
     if len(weights) != len(state):
-        raise ValueError(f"pretrained model has {len(weights)} weight tensors, the Student {len(state)}")
+        raise ValueError(f"{path} has {len(weights)} weight tensors, the Student {len(state)}")
     new_state: dict[str, Any] = {}  # numpy arrays: set_state_dict takes them as it takes tensors
     for (name, param), value in zip(state.items(), weights):
         if tuple(param.shape) != value.shape:
-            raise ValueError(f"shape mismatch at {name}: model {tuple(param.shape)} vs pretrained {value.shape}")
+            raise ValueError(f"shape mismatch at {name}: model {tuple(param.shape)} vs {path} {value.shape}")
         new_state[name] = value.astype("float32")
     model.set_state_dict(new_state)
+    return characters
+
+
+def load_ppocr_student(path: Path | None = None, use_guide: bool = False,
+                       time_stride: int = 8) -> tuple[PlateRecModel, list[str]]:
+    """The 6625-class PP-OCRv3 Student with its public weights, and its character list."""
+    model = PlateRecModel(PPOCR_NUM_CLASSES, use_guide=use_guide, time_stride=time_stride)
+    characters = load_onnx_weights(model, path or find_pretrained_onnx())
     if characters and len(characters) + 2 != PPOCR_NUM_CLASSES:
         raise ValueError(f"pretrained dictionary has {len(characters)} characters, expected {PPOCR_NUM_CLASSES - 2}")
     return model, characters

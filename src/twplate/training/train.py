@@ -210,15 +210,18 @@ class Trainer:
         import paddle
 
         from .model import PlateRecModel
-        from .pretrained import plate_model_from_pretrained
+        from .pretrained import load_onnx_weights, plate_model_from_pretrained
 
         g, stride = self.cfg.Global, self.cfg.Architecture.time_stride
         if g.init == "pretrained":
             return plate_model_from_pretrained(list(self.charset.characters), use_guide=g.use_guide,
                                                time_stride=stride)
-        # e.g. a finished run's weights, fine-tuned further with another time stride
+        # a finished run's weights, or a shipped model's ONNX export, fine-tuned further
         net = PlateRecModel(self.charset.num_classes, use_guide=g.use_guide, time_stride=stride)
-        net.set_state_dict(paddle.load(g.init))
+        if g.init.endswith(".onnx"):
+            load_onnx_weights(net, Path(g.init))
+        else:
+            net.set_state_dict(paddle.load(g.init))
         return net
 
     def _build_optimizer(self) -> tuple[Any, Any]:
