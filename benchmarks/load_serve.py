@@ -17,7 +17,10 @@ equal the library's exactly (text, and confidences within 1e-6).
 
 Then the ratio the issue asks for, round-robin (``benchdata.round_robin``) so that a busy spell of
 the shared machine hits both alike: the service at 32 clients against ``PlateRecognizer`` called
-directly at batch 32 on the same encoded crops (the library decodes them too), ``--rounds`` times.
+directly at batch 32 on the same encoded crops (the library decodes them too), ``--rounds`` times,
+two ways: the whole round in one call (the library groups every crop of one width into full batches),
+and 32 crops a call, which is what 32 one-crop requests hand the model at a time: a batch holds crops
+of one width only, so 32 crops of mixed widths become several smaller model calls either way.
 
 ``--soak-minutes M`` instead runs a moderate load (8 clients, each pausing 20 ms between requests)
 for M minutes, samples the server's RSS every 30 s, and checks every answer (run it with
@@ -51,6 +54,9 @@ from twplate import PlateRecognizer  # noqa: E402
 
 BOUNDARY = "twplate-load-boundary"
 DIRECT_BATCH = 32
+SERVICE_CASE = "service, 32 clients"
+LIBRARY_ONE_CALL = f"PlateRecognizer, batch {DIRECT_BATCH}, one call"
+LIBRARY_CALLS_OF_32 = f"PlateRecognizer, batch {DIRECT_BATCH}, calls of {DIRECT_BATCH} crops"
 EXACT = 1e-6
 """Largest confidence difference counted as equal when no crop is padded (``--input-width``)."""
 
@@ -170,6 +176,12 @@ def rss_mb(pid: int) -> float:
     raise RuntimeError(f"no VmRSS for process {pid}")
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time the process has used so far, all its threads, user and system."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
 
@@ -184,13 +196,14 @@ def cpu_info(load_average: tuple[float, float, float]) -> dict:
             "load_average_at_start": load_average}
 
 
-def level_row(clients: int, tally: Tally, wall: float, rss: float) -> dict:
+def level_row(clients: int, tally: Tally, wall: float, rss: float, server_cpu: float) -> dict:
     n = len(tally.latencies)
     return {"clients": clients, "requests": n, "seconds": wall, "requests_per_second": n / wall,
             "images_per_second": n / wall, "p50_ms": 1000 * percentile(tally.latencies, 50),
             "p95_ms": 1000 * percentile(tally.latencies, 95), "p99_ms": 1000 * percentile(tally.latencies, 99),
             "errors": len(tally.errors), "differing": tally.wrong,
             "max_confidence_gap": tally.max_confidence_gap, "server_rss_mb_after": rss,
+            "server_cpu_ms_per_request": 1000 * server_cpu / max(n, 1),
             "first_errors": tally.errors[:3], "differing_examples": tally.examples[:5]}
 
 
@@ -209,8 +222,9 @@ def load_test(args: argparse.Namespace) -> dict:
         rss_warm = rss_mb(pid)
         levels = []
         for clients in args.clients:
+            cpu_before = cpu_seconds(pid)
             tally, wall = run_clients(server.port, crops, clients, args.requests, args.max_seconds)
-            levels.append(level_row(clients, tally, wall, rss_mb(pid)))
+            levels.append(level_row(clients, tally, wall, rss_mb(pid), cpu_seconds(pid) - cpu_before))
             print(f"{clients:4d} clients: {levels[-1]['images_per_second']:7.1f} img/s, p50 "
                   f"{levels[-1]['p50_ms']:.1f} ms, p99 {levels[-1]['p99_ms']:.1f} ms, errors {len(tally.errors)}, "
                   f"differing {tally.wrong}", flush=True)
@@ -223,16 +237,21 @@ def load_test(args: argparse.Namespace) -> dict:
             checked.errors += tally.errors
             checked.wrong += tally.wrong
 
-        def library() -> None:
-            for i, result in enumerate(direct.run_many(images)):
-                direct_checked.compare(crops, i % len(crops.data), result.text, result.confidence)
+        def library(per_call: int):
+            def read() -> None:
+                for start in range(0, len(images), per_call):
+                    for i, result in enumerate(direct.run_many(images[start : start + per_call]), start):
+                        direct_checked.compare(crops, i % len(crops.data), result.text, result.confidence)
+            return read
 
-        seconds = benchdata.round_robin({"service, 32 clients": service,
-                                         f"PlateRecognizer, batch {DIRECT_BATCH}": library}, args.rounds)
+        seconds = benchdata.round_robin({
+            SERVICE_CASE: service,
+            LIBRARY_ONE_CALL: library(len(images)),
+            LIBRARY_CALLS_OF_32: library(DIRECT_BATCH),
+        }, args.rounds)
         rss_end = rss_mb(pid)
     rates = {name: [args.compare_images / s for s in values] for name, values in seconds.items()}
     medians = {name: statistics.median(values) for name, values in rates.items()}
-    service_rate, direct_rate = medians.values()
     return {
         "cpu": cpu_info(load_average), "source": crops.source, "model": str(benchdata.MODEL), "backend": "onnxruntime",
         "max_wait_ms": args.max_wait_ms, "input_width": args.input_width, "requests_per_level": args.requests,
@@ -241,7 +260,9 @@ def load_test(args: argparse.Namespace) -> dict:
         "server_rss_mb": {"ready": rss_start, "after_warm_up": rss_warm, "end": rss_end},
         "levels": levels,
         "comparison": {"images_per_round": args.compare_images, "rounds": args.rounds, "images_per_second": rates,
-                       "median_images_per_second": medians, "ratio": service_rate / direct_rate,
+                       "median_images_per_second": medians,
+                       "ratio": medians[SERVICE_CASE] / medians[LIBRARY_ONE_CALL],
+                       "ratio_to_calls_of_32": medians[SERVICE_CASE] / medians[LIBRARY_CALLS_OF_32],
                        "service_errors": len(checked.errors), "service_differing": checked.wrong,
                        "library_differing": direct_checked.wrong, "library_examples": direct_checked.examples[:5]},
     }
@@ -288,19 +309,21 @@ def markdown(result: dict) -> str:
              f"{' '.join(cpu['flags'])}), load average {cpu['load_average_at_start'][0]:.1f} at the start: "
              "the server and the load generator share these cores.", "",
              "| clients | requests | requests/s | images/s | p50 ms | p95 ms | p99 ms | errors | differing "
-             "| server RSS MB |",
-             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| server RSS MB | server CPU ms/request |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for row in result["levels"]:
         lines.append(f"| {row['clients']} | {row['requests']} | {row['requests_per_second']:.1f} | "
                      f"{row['images_per_second']:.1f} | {row['p50_ms']:.1f} | {row['p95_ms']:.1f} | "
                      f"{row['p99_ms']:.1f} | {row['errors']} | {row['differing']} | "
-                     f"{row['server_rss_mb_after']:.0f} |")
+                     f"{row['server_rss_mb_after']:.0f} | {row['server_cpu_ms_per_request']:.2f} |")
     comparison = result["comparison"]
-    (service, direct) = comparison["median_images_per_second"].items()
+    medians = comparison["median_images_per_second"]
     rss = result["server_rss_mb"]
-    lines += ["", f"* {service[0]}: {service[1]:.1f} images/s; {direct[0]} on the same encoded crops: "
-              f"{direct[1]:.1f} images/s; ratio **{comparison['ratio']:.0%}** (medians of {comparison['rounds']} "
-              f"round-robin rounds of {comparison['images_per_round']} images).",
+    lines += ["", f"* {SERVICE_CASE}: {medians[SERVICE_CASE]:.1f} images/s; {LIBRARY_ONE_CALL} on the same encoded "
+              f"crops: {medians[LIBRARY_ONE_CALL]:.1f} images/s, ratio **{comparison['ratio']:.0%}**; "
+              f"{LIBRARY_CALLS_OF_32} (what 32 one-crop requests hand the model at a time): "
+              f"{medians[LIBRARY_CALLS_OF_32]:.1f} images/s, ratio **{comparison['ratio_to_calls_of_32']:.0%}** "
+              f"(medians of {comparison['rounds']} round-robin rounds of {comparison['images_per_round']} images).",
               f"* Server RSS: {rss['ready']:.0f} MB ready, {rss['after_warm_up']:.0f} MB after warm-up, "
               f"{rss['end']:.0f} MB at the end.",
               f"* Differing = the text differs from `PlateRecognizer` reading the crop alone"

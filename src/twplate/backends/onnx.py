@@ -76,13 +76,18 @@ class OnnxBackend:
         io_binding: on a GPU session, run through I/O binding.
         width_buckets: widths to pad batches up to; ``None``: :func:`gpu_width_buckets` on a GPU
             session, none on CPU; ``()``: none.
+        spinning: let ORT's intra-op threads busy-wait for the next call after each run (ORT's own
+            default). Off here: between calls (a service gathering requests, a photo reader switching
+            between its detector and recognizer sessions) the spinning threads take the CPU from the
+            threads that would prepare the next call (``docs/serve.md``).
     """
 
     name: ClassVar[str] = "onnxruntime"
 
     def __init__(self, spec: AnySpec, threads: int | None = None, max_batch: int = 32,
                  providers: Sequence[Provider] | None = None, precision: str = "fp32",
-                 io_binding: bool = False, width_buckets: Sequence[int] | None = None) -> None:
+                 io_binding: bool = False, width_buckets: Sequence[int] | None = None,
+                 spinning: bool = False) -> None:
         import onnxruntime as ort
 
         if precision not in PRECISIONS:
@@ -95,6 +100,7 @@ class OnnxBackend:
         options.log_severity_level = 3  # errors only: graph-cleanup warnings are noise on stderr
         if threads is not None:
             options.intra_op_num_threads = int(threads)
+        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
         try:
             self._session = ort.InferenceSession(str(path), options, providers=requested)
         except Exception as exc:  # ORT raises its own Fail/InvalidProtobuf/... types
