@@ -29,7 +29,6 @@ def test_plain_sequence() -> None:
     (d,) = ctc_greedy_decode(probs_for([1, 0, 2, 0, 3]), CHARS)
     assert d.text == "AB1"
     assert d.char_confidences == pytest.approx((0.9, 0.9, 0.9))
-    assert d.confidence == pytest.approx(0.9)
 
 
 def test_repeats_collapse() -> None:
@@ -40,26 +39,25 @@ def test_blank_between_repeats_keeps_both() -> None:
     assert ctc_greedy_decode(probs_for([1, 1, 0, 1]), CHARS)[0].text == "AA"
 
 
-def test_all_blank_is_empty_with_zero_confidence() -> None:
+def test_all_blank_is_empty() -> None:
     (d,) = ctc_greedy_decode(probs_for([0, 0, 0]), CHARS)
-    assert (d.text, d.confidence, d.char_confidences) == ("", 0.0, ())
+    assert (d.text, d.char_confidences) == ("", ())
 
 
 def test_empty_time_axis() -> None:
     out = ctc_greedy_decode(np.zeros((2, 0, 4), np.float32), CHARS)
-    assert [(d.text, d.confidence) for d in out] == [("", 0.0), ("", 0.0)]
+    assert [(d.text, d.char_confidences) for d in out] == [("", ()), ("", ())]
 
 
 def test_empty_batch() -> None:
     assert ctc_greedy_decode(np.zeros((0, 5, 4), np.float32), CHARS) == []
 
 
-def test_confidence_is_mean_of_kept_maxima() -> None:
+def test_char_confidences_are_the_kept_steps_maxima() -> None:
     probs = probs_for([1, 1, 2])
     probs[0, 0, 1], probs[0, 1, 1], probs[0, 2, 2] = 0.5, 0.7, 0.9  # repeat keeps its first step
     (d,) = ctc_greedy_decode(probs, CHARS)
     assert d.char_confidences == pytest.approx((0.5, 0.9))
-    assert d.confidence == pytest.approx(0.7)
 
 
 def test_batch_rows_are_independent() -> None:
@@ -103,10 +101,8 @@ def test_decode_invariants(probs: np.ndarray) -> None:
     decoded = ctc_greedy_decode(probs, CHARACTERS)
     assert len(decoded) == probs.shape[0]
     for row, d in zip(probs, decoded, strict=True):
-        assert 0.0 <= d.confidence <= 1.0
         assert len(d.char_confidences) == len(d.text)
         assert all(0.0 <= p <= 1.0 for p in d.char_confidences)
-        assert d.confidence == (pytest.approx(float(np.mean(d.char_confidences))) if d.text else 0.0)
         if row.shape[0] == 0:
             assert d.text == ""
             continue

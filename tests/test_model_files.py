@@ -16,7 +16,10 @@ from twplate.errors import ModelError
 from twplate.model_files import (
     ONNX_FILE,
     YAML_FILE,
+    DetectorSpec,
+    ModelSpec,
     default_model_dir,
+    load_detector_spec,
     load_model_spec,
     onnx_metadata_props,
     read_model_yaml,
@@ -94,6 +97,22 @@ def test_onnx_file_inside_model_dir_resolves_to_dir(tiny_model_dir: Path) -> Non
 
 def test_default_model_dir_is_the_shipped_one() -> None:
     assert default_model_dir().parts[-2:] == ("models", "twplate-rec")
+
+
+def test_both_kinds_hold_the_file_fields_and_take_them_by_keyword(tiny_model_dir: Path) -> None:
+    """A reader and a detector both describe their files (name, directory, checksums, ONNX file name, input
+    name) and check them the same way; past the required fields, every field is passed by keyword."""
+    reader, detector = load_model_spec(tiny_model_dir), load_detector_spec()
+    for spec in (reader, detector):
+        assert spec.input_name == "x" and spec.onnx_file == ONNX_FILE and set(spec.checksums) >= {ONNX_FILE}
+        assert spec.require([ONNX_FILE]) == [spec.directory / ONNX_FILE] and not spec.has(["absent.onnx"])
+    assert ModelSpec(reader.name, reader.version, reader.directory, reader.charset, reader.preprocess,
+                     checksums=reader.checksums, plate_formats=reader.plate_formats,
+                     calibration=reader.calibration) == reader
+    assert DetectorSpec(detector.name, detector.version, detector.directory, detector.preprocess,
+                        checksums=detector.checksums) == detector
+    with pytest.raises(TypeError):
+        ModelSpec(reader.name, reader.version, reader.directory, reader.charset, reader.preprocess, "x")
 
 
 # ---------------------------------------------------------------- broken models

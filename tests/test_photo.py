@@ -105,6 +105,24 @@ def test_shared_between_threads_every_call_gets_its_own_answer(reader, car_photo
     assert [[p.text for p in a] for a in answers] == [["KCD-1636"], []] * 4
 
 
+def test_reads_with_a_recognizer_given_loaded(reader, car_photo):
+    """``recognizer=`` is used as it is (no second copy of the model), its options with it; giving a model
+    as well is refused."""
+    from twplate import PlateRecognizer
+    from twplate.photo import PhotoReader
+
+    narrow = PlateRecognizer(backend="onnxruntime", threads=1, input_width=72)
+    given = PhotoReader(recognizer=narrow, backend="onnxruntime", threads=1)
+    assert given.recognizer is narrow
+    (plate,) = given(car_photo)
+    (by_aspect,) = reader(car_photo)
+    assert plate.text == by_aspect.text == "KCD-1636" and plate.box == by_aspect.box
+    crop = crop_box(car_photo, np.float32(plate.box), given.rules.margin)
+    assert plate.char_confidences == narrow(crop).char_confidences != by_aspect.char_confidences
+    with pytest.raises(ValueError, match="a model or a loaded recognizer, not both"):
+        PhotoReader("models/twplate-rec", recognizer=narrow)
+
+
 def test_read_photo_is_exported_lazily():
     import twplate
 

@@ -182,26 +182,55 @@ def test_healthz_metrics_openapi_and_page(tiny_server: Server) -> None:
     assert page.status_code == 200 and 'id="file"' in page.text
 
 
-def test_photo_mode_reads_whole_photos_as_photo_reader_does() -> None:
+def test_photo_mode_reads_whole_photos_with_the_services_recognizer() -> None:
     """``twplate serve`` with photo reading on: each photo's plates with their boxes, a bad photo's error,
-    an empty list for a photo without a plate; the plates are what :class:`PhotoReader` finds."""
+    an empty list for a photo without a plate. The plates are what :class:`PhotoReader` finds with a
+    recognizer at the service's ``--input-width``, and crops are read at that width too."""
     from twplate.photo import PhotoReader
 
     car = cv2.imencode(".jpg", paste_plate("00_car2014.jpg", PLATE_CORNERS))[1].tobytes()
     empty = cv2.imencode(".png", np.full((240, 320, 3), 128, np.uint8))[1].tobytes()
+    crop = SAMPLES[0].read_bytes()
     files = [("image", ("car.jpg", car)), ("image", ("bad.png", b"nope")), ("image", ("empty.png", empty))]
-    with Server(["--backend", "onnxruntime"]) as server:
+    with Server(["--backend", "onnxruntime", "--input-width", "72"]) as server:
         assert httpx.get(server.url + "/healthz").json()["photo"] is True
         results = httpx.post(server.url + "/v1/read", params={"photo": "true"}, files=files,
                              timeout=120).json()["results"]
-    (expected,) = PhotoReader(backend="onnxruntime")(car)
+        (crop_reading,) = httpx.post(server.url + "/v1/read", files={"image": ("crop.jpg", crop)},
+                                     timeout=60).json()["results"]
+    narrow = PlateRecognizer(backend="onnxruntime", input_width=72)
+    (expected,) = PhotoReader(recognizer=narrow, backend="onnxruntime")(car)
+    (by_aspect,) = PhotoReader(backend="onnxruntime")(car)
+    assert expected.confidence != pytest.approx(by_aspect.confidence, abs=1e-3)  # the width shows in the reading
     (plate,) = results[0]["plates"]
     assert plate["text"] == expected.text == "KCD-1636"
     assert np.allclose(plate["box"], expected.box, atol=1e-3)
     assert plate["detection_score"] == pytest.approx(expected.detection_score, abs=1e-5)
-    assert plate["confidence"] == pytest.approx(expected.confidence, abs=1e-5)
+    assert plate["confidence"] == pytest.approx(expected.confidence, abs=1e-6)
+    assert plate["char_confidences"] == pytest.approx(expected.char_confidences, abs=1e-6)
     assert results[1] == {"error": "image 1: bytes of 4 bytes: cannot decode: not an image, or truncated/corrupt"}
     assert results[2] == {"plates": []}
+    expected_crop = narrow(crop)
+    assert expected_crop.confidence != pytest.approx(PlateRecognizer(backend="onnxruntime")(crop).confidence, abs=1e-3)
+    assert crop_reading["text"] == expected_crop.text
+    assert crop_reading["confidence"] == pytest.approx(expected_crop.confidence, abs=1e-6)
+    assert crop_reading["char_confidences"] == pytest.approx(expected_crop.char_confidences, abs=1e-6)
+
+
+def test_crops_and_photos_share_one_recognizer_with_the_services_options(tiny_model_dir: Path) -> None:
+    """The service loads its plate reader once: the photo reader reads with the crop batcher's recognizer,
+    which has the service's input width."""
+    from twplate.serve import ServeConfig, create_app
+
+    service = create_app(ServeConfig(model=str(tiny_model_dir), backend="onnxruntime",
+                                     input_width=72)).state.service
+    try:
+        assert service.crops.wait_ready(120) and service.photos.wait_ready(120), service.status()
+        assert service.photo_reader.recognizer is service.recognizer
+        assert service.recognizer.spec.preprocess.max_width == 72
+        assert service.status()["status"] == "ready"
+    finally:
+        service.close()
 
 
 def _raw_request(server: Server, body: bytes, declared: int) -> socket.socket:

@@ -46,7 +46,7 @@ import json
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -75,13 +75,19 @@ PADDLEX_MODEL_NAME = "PP-OCRv3_mobile_rec"
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
+@dataclass(frozen=True)
 class _ModelDirectory:
-    """What both kinds of model description do with their files (``name``, ``directory`` and
-    ``checksums`` are the subclass's fields)."""
+    """What both kinds of model description hold and do with their files (the fields are documented
+    in :class:`ModelSpec`). Fields after ``directory`` are keyword-only, here and in the kinds."""
 
     name: str
+    version: str
     directory: Path
-    checksums: Mapping[str, str]
+    _: KW_ONLY
+    input_name: str = "x"
+    checksums: Mapping[str, str] = field(default_factory=dict)
+    onnx_file: str = ONNX_FILE
+    task: ClassVar[str]
 
     def require(self, filenames: Iterable[str]) -> list[Path]:
         """Paths of ``filenames`` in the model directory, each checked to exist and match its checksum.
@@ -126,14 +132,9 @@ class ModelSpec(_ModelDirectory):
             (:mod:`twplate.confidence`); ``None``: the raw product.
     """
 
-    name: str
-    version: str
-    directory: Path
     charset: Charset
     preprocess: PreprocessConfig
-    input_name: str = "x"
-    checksums: Mapping[str, str] = field(default_factory=dict)
-    onnx_file: str = ONNX_FILE
+    _: KW_ONLY
     plate_formats: bool = False
     calibration: Calibration | None = None
     task: ClassVar[str] = "rec"
@@ -148,13 +149,7 @@ class DetectorSpec(_ModelDirectory):
         preprocess: the input's size limit and normalisation.
     """
 
-    name: str
-    version: str
-    directory: Path
     preprocess: DetectPreprocessConfig
-    input_name: str = "x"
-    checksums: Mapping[str, str] = field(default_factory=dict)
-    onnx_file: str = ONNX_FILE
     task: ClassVar[str] = "det"
 
 

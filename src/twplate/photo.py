@@ -73,9 +73,14 @@ class PhotoReader:
         rules: what counts as a plate (``None``: :class:`PlateRules`' defaults).
         db_settings: the detector's post-processing (``None``: the defaults of
             :class:`~twplate.detect.postprocess.DBSettings`).
+        recognizer: a loaded plate reader to use instead of loading ``model``, e.g. one already
+            reading crops elsewhere in the process (a recognizer is safe to share between threads).
+            It keeps its own backend, batch size and options; ``backend``, ``threads`` and
+            ``backend_options`` then load only the detector, and ``batch_size`` is not used.
         **backend_options: passed to both backends.
 
     Raises:
+        ValueError: both ``model`` and ``recognizer`` are given.
         ModelError: a model is missing, corrupt or of the wrong kind.
         BackendUnavailableError: the backend's runtime is not installed.
     """
@@ -83,11 +88,16 @@ class PhotoReader:
     def __init__(self, model: ModelInput = None, detector: ModelInput = None, backend: str = "auto",
                  batch_size: int = 32, threads: int | None = None, limit_side: int | None = None,
                  rules: PlateRules | None = None, db_settings: DBSettings | None = None,
-                 **backend_options: Any) -> None:
+                 recognizer: PlateRecognizer | None = None, **backend_options: Any) -> None:
+        if model is not None and recognizer is not None:
+            raise ValueError(f"give PhotoReader a model or a loaded recognizer, not both (model={model!r}, "
+                             f"recognizer={recognizer!r})")
         self.detector = TextDetector(detector, backend=backend, threads=threads, limit_side=limit_side,
                                      settings=db_settings, **backend_options)
-        self.recognizer = PlateRecognizer(model, backend=backend, batch_size=batch_size, threads=threads,
-                                          load_threads=1, **backend_options)
+        if recognizer is None:
+            recognizer = PlateRecognizer(model, backend=backend, batch_size=batch_size, threads=threads,
+                                         load_threads=1, **backend_options)
+        self.recognizer = recognizer
         self.rules = rules or PlateRules()
 
     def __repr__(self) -> str:

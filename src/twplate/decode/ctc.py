@@ -2,8 +2,8 @@
 
 Class 0 is the CTC blank; class ``i + 1`` is ``characters[i]``. A step is kept when it is not
 blank and differs from the step before it, so a blank between two equal steps keeps both
-(``A _ A`` reads ``AA``). Confidence is the mean probability of the kept steps (PaddleOCR's
-convention), 0.0 for an empty reading.
+(``A _ A`` reads ``AA``). A character's confidence is its kept step's probability; the plate's
+confidence is made from them by :func:`twplate.confidence.plate_confidence`.
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ import numpy as np
 
 
 class Decoded(NamedTuple):
+    """A reading and the confidence of each of its characters, in order."""
+
     text: str
-    confidence: float
     char_confidences: tuple[float, ...]
 
 
@@ -27,7 +28,7 @@ def ctc_greedy_decode(probs: np.ndarray, characters: Sequence[str]) -> list[Deco
     if probs.shape[2] != len(characters) + 1:
         raise ValueError(f"{probs.shape[2]} classes but {len(characters)} characters (+1 blank)")
     if probs.shape[1] == 0:  # argmax over no time steps is undefined
-        return [Decoded("", 0.0, ()) for _ in range(probs.shape[0])]
+        return [Decoded("", ()) for _ in range(probs.shape[0])]
     ids = probs.argmax(axis=2)  # (N, T)
     best = np.take_along_axis(probs, ids[..., None], axis=2)[..., 0]
     keep = ids != 0
@@ -36,6 +37,5 @@ def ctc_greedy_decode(probs: np.ndarray, characters: Sequence[str]) -> list[Deco
     results = []
     for row_ids, row_best, row_keep in zip(ids, best, keep, strict=True):
         chars = table[row_ids[row_keep]]
-        confs = tuple(float(c) for c in row_best[row_keep])
-        results.append(Decoded("".join(chars), sum(confs) / len(confs) if confs else 0.0, confs))
+        results.append(Decoded("".join(chars), tuple(float(c) for c in row_best[row_keep])))
     return results

@@ -165,8 +165,7 @@ def constrained_decode(probs: np.ndarray, characters: Sequence[str]) -> Decoded 
     if not ids:
         return None
     table = ["", *characters]
-    confs = tuple(char_probs)
-    return Decoded("".join(table[i] for i in ids), float(np.mean(confs)), confs)
+    return Decoded("".join(table[i] for i in ids), tuple(char_probs))
 
 
 def decode_with_formats(probs: np.ndarray, characters: Sequence[str]) -> list[Decoded]:

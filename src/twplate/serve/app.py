@@ -17,12 +17,12 @@ import binascii
 import hmac
 import importlib.resources
 import json
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
 from dataclasses import fields
-from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -38,6 +38,9 @@ from ..result import PlateResult
 from .batching import MicroBatcher, NotReadyError
 from .config import API_KEY_HEADER, ServeConfig
 from .metrics import ServeMetrics
+
+if TYPE_CHECKING:
+    from ..photo import PhotoReader
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -134,43 +137,57 @@ def create_app_from_env() -> FastAPI:
     return create_app(ServeConfig.from_env())
 
 
-def load_photo_reader(config: ServeConfig) -> Callable[[list[bytes]], list[Any]]:
-    """The photo reader behind ``?photo=true``: a :class:`~twplate.photo.PhotoReader` with the service's
-    reader model, backend, batch size and threads.
+def load_photo_reader(config: ServeConfig, recognizer: PlateRecognizer) -> PhotoReader:
+    """The photo reader behind ``?photo=true``: a :class:`~twplate.photo.PhotoReader` around the service's
+    ``recognizer`` (the one that reads crops), with the shipped detector on the service's backend and threads.
 
-    Called with a list of encoded photos, it returns one entry per photo: a list of :class:`PlateResult`
-    (each with its ``box``), or a list of one result carrying the photo's error. Every field of those
-    results goes into the answer (:func:`_plate_json`).
+    Its ``run_many``, called with a list of encoded photos, returns one entry per photo: a list of
+    :class:`PlateResult` (each with its ``box``), or a list of one result carrying the photo's error.
+    Every field of those results goes into the answer (:func:`_plate_json`).
     """
     from ..photo import PhotoReader
 
-    reader = PhotoReader(config.model, backend=config.backend, batch_size=config.batch_size, threads=config.threads)
-    return reader.run_many
+    return PhotoReader(recognizer=recognizer, backend=config.backend, threads=config.threads)
 
 
 class _Service:
-    """The models behind the routes: one batcher for crops, one for photos when available."""
+    """The models behind the routes: one plate reader, loaded once, shared by the batcher for crops and
+    the one for photos (when available), which adds a text detector to it."""
 
     def __init__(self, config: ServeConfig, metrics: ServeMetrics) -> None:
         self.config = config
         self.recognizer: PlateRecognizer | None = None
+        self.photo_reader: PhotoReader | None = None
+        self._loading_recognizer = threading.Lock()
         wait = config.max_wait_ms / 1000.0
 
-        def load_recognizer() -> Callable[[list[bytes]], list[PlateResult]]:
-            self.recognizer = PlateRecognizer(
-                config.model, backend=config.backend, batch_size=config.batch_size, threads=config.threads,
-                plate_formats=config.plate_formats, input_width=config.input_width)
-            return self.recognizer.run_many
+        def load_crop_reader() -> Callable[[list[bytes]], list[PlateResult]]:
+            return self.load_recognizer().run_many
 
-        self.crops = MicroBatcher(load_recognizer, config.batch_size, wait, "twplate-crops",
+        def load_photos() -> Callable[[list[bytes]], list[list[PlateResult]]]:
+            self.photo_reader = load_photo_reader(config, self.load_recognizer())
+            return self.photo_reader.run_many
+
+        self.crops = MicroBatcher(load_crop_reader, config.batch_size, wait, "twplate-crops",
                                   lambda n, s: metrics.observe_batch("crop", n, s))
         self.photo_unavailable: str | None = None
         self.photos: MicroBatcher | None = None
         if not config.photo:
             self.photo_unavailable = "photo reading is turned off in this service (--no-photo)"
         else:
-            self.photos = MicroBatcher(partial(load_photo_reader, config), config.batch_size, wait, "twplate-photos",
+            self.photos = MicroBatcher(load_photos, config.batch_size, wait, "twplate-photos",
                                        lambda n, s: metrics.observe_batch("photo", n, s))
+
+    def load_recognizer(self) -> PlateRecognizer:
+        """The service's plate reader, with every model option of its config: the first batcher worker
+        to ask loads it, the other waits for it and shares it (a recognizer is safe to share between threads)."""
+        config = self.config
+        with self._loading_recognizer:
+            if self.recognizer is None:
+                self.recognizer = PlateRecognizer(
+                    config.model, backend=config.backend, batch_size=config.batch_size, threads=config.threads,
+                    plate_formats=config.plate_formats, input_width=config.input_width)
+            return self.recognizer
 
     def batcher(self, mode: str) -> MicroBatcher:
         if mode == "crop":
