@@ -169,12 +169,15 @@ def photos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 @pytest.mark.slow
 def test_photo_rows_equal_local_read_photo(cluster, photos):
+    from twplate import PlateRecognizer
     from twplate.ray import read
 
     photo_reader = pytest.importorskip("twplate.photo").PhotoReader
 
-    rows = read(list(photos.values()), photos=True, batch_size=4, concurrency=1).take_all()
-    local = photo_reader(threads=1).run_many(list(photos.values()))
+    # the recognizer's options reach the photo reader's plate reader (72 reads with other confidences)
+    rows = read(list(photos.values()), photos=True, input_width=72, batch_size=4, concurrency=1).take_all()
+    local = photo_reader(recognizer=PlateRecognizer(input_width=72, threads=1), threads=1).run_many(
+        list(photos.values()))
     expected = []
     for path, plates in zip(photos.values(), local, strict=True):
         for plate in plates or [None]:

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     import ray.data
     import ray.serve
 
+    from .detect.postprocess import DBSettings
+    from .photo import PlateRules
     from .result import PlateResult
     from .serve import ServeConfig
 
@@ -78,8 +80,8 @@ def read(source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | ray
         reader: the callable class each actor runs (default :class:`CropReader`, or :class:`PhotoRowReader`
             with ``photos``); a subclass can add work per batch. It is built with the reader's arguments.
         **recognizer_options: passed to :class:`~twplate.PlateRecognizer` (``threads``,
-            ``plate_formats``, ``input_width``, ...), or with ``photos`` to
-            :class:`~twplate.photo.PhotoReader` (``detector``, ``limit_side``, ``threads``, ...).
+            ``plate_formats``, ``input_width``, ...); with ``photos`` also the detector's (``detector``,
+            ``limit_side``, ``rules``, ``db_settings``, as :class:`~twplate.photo.PhotoReader` takes them).
 
     Returns:
         A Dataset of rows ``path`` (as Ray Data names it: local paths become absolute), ``text``,
@@ -140,12 +142,24 @@ class CropReader:
 
 
 class PhotoRowReader:
-    """A Ray Data callable class: one :class:`~twplate.photo.PhotoReader` per actor, a row per plate found."""
+    """A Ray Data callable class: one :class:`~twplate.photo.PhotoReader` per actor, a row per plate found.
 
-    def __init__(self, **reader_options: Any) -> None:
+    The detector's own options are named; every other option builds the plate reader
+    (:class:`~twplate.PlateRecognizer`: ``input_width``, ``plate_formats``, ...), which the photo
+    reader then reads with. The detector runs on the same backend with the same threads.
+    """
+
+    def __init__(self, *, detector: str | os.PathLike[str] | None = None, limit_side: int | None = None,
+                 rules: PlateRules | None = None, db_settings: DBSettings | None = None,
+                 **recognizer_options: Any) -> None:
         from .photo import PhotoReader
+        from .recognizer import PlateRecognizer
 
-        self.reader = PhotoReader(**reader_options)
+        recognizer = PlateRecognizer(**{"load_threads": 1, **recognizer_options})  # crops are cut on this thread
+        self.reader = PhotoReader(recognizer=recognizer, detector=detector,
+                                  backend=recognizer_options.get("backend", "auto"),
+                                  threads=recognizer_options.get("threads"), limit_side=limit_side, rules=rules,
+                                  db_settings=db_settings)
 
     def __call__(self, batch: pyarrow.Table) -> pyarrow.Table:
         from .result import PlateResult
