@@ -12,7 +12,7 @@ import pytest
 from twplate.detect.postprocess import DBSettings, box_score, boxes_from_map, order_clockwise, unclip
 from twplate.detect.preprocess import DetectPreprocessConfig, detector_input
 from twplate.errors import ModelError
-from twplate.model_files import DetectorSpec, load_detector_spec, load_model_spec, read_model_yaml
+from twplate.model_files import PADDLE_FILES, DetectorSpec, load_detector_spec, load_model_spec, read_model_yaml
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -146,7 +146,8 @@ def test_shipped_detector_directory_is_a_det_model_with_checksums():
     spec = load_detector_spec()
     assert isinstance(spec, DetectorSpec) and spec.task == "det" and spec.name == "twplate-det"
     assert spec.preprocess.limit_side % 32 == 0
-    spec.require([spec.onnx_file])  # checksum matches
+    assert set(spec.checksums) == {spec.onnx_file, *PADDLE_FILES}   # the paddle backend loads only checked files
+    spec.require(spec.checksums)  # checksums match
 
 
 def test_a_reader_is_not_a_detector_and_back(tmp_path):
@@ -193,3 +194,46 @@ def test_detector_finds_text_lines_in_a_drawn_photo():
     for box, (x, y) in zip(sorted(boxes_one, key=lambda b: b.points[0, 1]), [(80, 150), (200, 380)]):
         assert box.points[0, 0] == pytest.approx(x, abs=20) and box.points[3, 1] == pytest.approx(y, abs=20)
     np.testing.assert_allclose([b.points for b in boxes_one], [b.points for b in boxes_again])
+
+
+@pytest.mark.paddle
+def test_shipped_detector_gives_the_same_map_and_boxes_on_paddle_and_onnxruntime():
+    """The exporter's own check, on the shipped files: maps within 1e-4, the same boxes on two drawn photos."""
+    pytest.importorskip("paddle")
+    pytest.importorskip("onnxruntime")
+    from exporters.detector import PARITY_ATOL, check_backends_agree
+
+    assert check_backends_agree(load_detector_spec()) <= PARITY_ATOL
+
+
+@pytest.mark.paddle
+def test_paddle_detector_finds_the_text_lines_onnxruntime_finds():
+    """Through TextDetector, whose Paddle backend runs the detector's resize ops without oneDNN kernels."""
+    pytest.importorskip("paddle")
+    pytest.importorskip("onnxruntime")
+    from twplate.detect.detector import TextDetector
+
+    photo = np.full((480, 640, 3), 200, np.uint8)
+    cv2.putText(photo, "ABC-1234", (80, 150), cv2.FONT_HERSHEY_SIMPLEX, 2.0, (20, 20, 20), 5)
+    paddle_detector = TextDetector(backend="paddle", threads=1, device="cpu")
+    assert paddle_detector.backend.providers == ["cpu"]
+    (on_paddle,), (on_onnxruntime,) = paddle_detector([photo]), TextDetector(backend="onnxruntime", threads=1)([photo])
+    assert len(on_paddle) == len(on_onnxruntime) == 1
+    np.testing.assert_allclose(on_paddle[0].points, on_onnxruntime[0].points, atol=0.5)
+
+
+@pytest.mark.paddle
+@pytest.mark.slow
+def test_exporter_rebuilds_the_shipped_detector_byte_for_byte(tmp_path):
+    """``python -m exporters.detector``: both wheels' files, the translated Paddle program, the same checksums."""
+    pytest.importorskip("paddle")
+    pytest.importorskip("onnxruntime")
+    from exporters.detector import build
+
+    try:
+        out = build(tmp_path / "det")
+    except FileNotFoundError as exc:  # no network and the wheels' files not cached
+        pytest.skip(str(exc))
+    shipped = load_detector_spec()
+    assert (out / "inference.yml").read_text() == (shipped.directory / "inference.yml").read_text()
+    load_detector_spec(out).require(shipped.checksums)

@@ -271,10 +271,20 @@ def test_labels_file_rows_need_a_tab(tmp_path):
     assert a.path == tmp_path / "a.jpg"
 
 
-def test_paddle_backend_refuses_the_onnx_only_detector():
+@pytest.mark.paddle
+@pytest.mark.slow
+def test_paddle_backend_reads_the_same_plates_where_onnxruntime_does(reader, car_photo):
     pytest.importorskip("paddle")
-    from twplate.detect.detector import TextDetector
-    from twplate.errors import ModelError
+    from twplate.photo import PhotoReader
 
-    with pytest.raises(ModelError, match="inference.json is missing"):
-        TextDetector(backend="paddle")
+    paddle_reader = PhotoReader(backend="paddle", threads=1)
+    assert (paddle_reader.detector.backend.name, paddle_reader.recognizer.backend.name) == ("paddle", "paddle")
+    photos = [car_photo, paste_plate("04_ev2014.jpg", [(120, 200), (400, 190), (405, 330), (125, 345)], seed=3),
+              _empty_scene()]
+    on_paddle, on_onnxruntime = paddle_reader(photos), reader(photos)
+    assert [[p.text for p in found] for found in on_onnxruntime] == [["KCD-1636"], ["EAM-8602"], []]
+    assert [[p.text for p in found] for found in on_paddle] == [[p.text for p in found] for found in on_onnxruntime]
+    for a, b in zip(on_paddle[0] + on_paddle[1], on_onnxruntime[0] + on_onnxruntime[1], strict=True):
+        np.testing.assert_allclose(a.box, b.box, atol=0.5)
+        assert a.detection_score == pytest.approx(b.detection_score, abs=1e-3)
+        assert a.confidence == pytest.approx(b.confidence, abs=1e-3)

@@ -11,6 +11,11 @@ calling thread, so a predictor run from many threads, or from a thread pool that
 grew the process by about 20 MB per thread, 180 MB for 8; run from one thread it stays flat.)
 For parallel throughput on CPU, give each worker its own :class:`~twplate.PlateRecognizer`.
 
+oneDNN and resize ops: Paddle 3.3's oneDNN executor cannot convert the ``scale`` attribute (a list of
+doubles) of the resize ops (``nearest_interp``, ``bilinear_interp``, ...; "ConvertPirAttribute2RuntimeAttribute
+not support", Paddle issue 79749). A program that has one, such as the text detector's upsampling, is
+therefore run without oneDNN's kernel placement (Paddle's own CPU kernels; ``providers`` says ``["cpu"]``).
+
 Files: ``inference.json`` and ``inference.pdiparams`` are loaded only when ``inference.yml`` lists
 their sha256 (:func:`~twplate.backends.load_backend` checks it first): Paddle Inference loads a
 ``.pdiparams`` cut a few bytes short without an error, so the checksum is what catches one.
@@ -18,6 +23,7 @@ their sha256 (:func:`~twplate.backends.load_backend` checks it first): Paddle In
 
 from __future__ import annotations
 
+import re
 from concurrent.futures import ThreadPoolExecutor
 from typing import ClassVar
 
@@ -28,6 +34,8 @@ from ..model_files import PADDLE_FILES, YAML_FILE, AnySpec, ModelSpec
 from ..preprocess import gpu_width_buckets
 
 DEVICES = ("auto", "cpu", "gpu")
+_RESIZE_OP = re.compile(r'"#":\s*"\d+\.(nearest|bilinear|bicubic|linear|trilinear)_interp"')
+"""A resize op in a serialised Paddle 3 program, which Paddle 3.3's oneDNN executor cannot run."""
 
 
 class PaddleBackend:
@@ -67,11 +75,14 @@ class PaddleBackend:
             self._providers = ["gpu:0"]
         else:
             config.disable_gpu()
+            onednn_kernels = mkldnn and not _RESIZE_OP.search(json_path.read_text(encoding="utf-8"))
             if mkldnn:
                 config.enable_mkldnn()
+                if not onednn_kernels:
+                    config.delete_pass("onednn_placement_pass")
             if threads is not None:
                 config.set_cpu_math_library_num_threads(int(threads))
-            self._providers = ["cpu", "mkldnn"] if mkldnn else ["cpu"]
+            self._providers = ["cpu", "mkldnn"] if onednn_kernels else ["cpu"]
         try:
             self._predictor = inference.create_predictor(config)
         except Exception as exc:  # Paddle raises RuntimeError/ValueError/... for unreadable programs
