@@ -219,16 +219,20 @@ def test_photo_mode_reads_whole_photos_with_the_services_recognizer() -> None:
 
 def test_crops_and_photos_share_one_recognizer_with_the_services_options(tiny_model_dir: Path) -> None:
     """The service loads its plate reader once: the photo reader reads with the crop batcher's recognizer,
-    which has the service's input width."""
+    which has the service's input width. Its ONNX Runtime sessions (``auto`` picks onnxruntime here) let
+    their threads sleep between batches, where a library recognizer's spin (ORT's default)."""
     from twplate.serve import ServeConfig, create_app
 
-    service = create_app(ServeConfig(model=str(tiny_model_dir), backend="onnxruntime",
-                                     input_width=72)).state.service
+    service = create_app(ServeConfig(model=str(tiny_model_dir), backend="auto", input_width=72)).state.service
     try:
         assert service.crops.wait_ready(120) and service.photos.wait_ready(120), service.status()
         assert service.photo_reader.recognizer is service.recognizer
         assert service.recognizer.spec.preprocess.max_width == 72
         assert service.status()["status"] == "ready"
+        for backend in (service.recognizer.backend, service.photo_reader.detector.backend):
+            assert backend.name == "onnxruntime"
+            options = backend._session.get_session_options()
+            assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
     finally:
         service.close()
 

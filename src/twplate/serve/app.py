@@ -32,7 +32,9 @@ from starlette.datastructures import UploadFile
 from starlette.requests import ClientDisconnect
 
 from .. import __version__
+from ..backends import resolve_backend_name
 from ..errors import ImageError
+from ..model_files import load_model_spec
 from ..recognizer import PlateRecognizer
 from ..result import PlateResult
 from .batching import MicroBatcher, NotReadyError
@@ -147,7 +149,14 @@ def load_photo_reader(config: ServeConfig, recognizer: PlateRecognizer) -> Photo
     """
     from ..photo import PhotoReader
 
-    return PhotoReader(recognizer=recognizer, backend=config.backend, threads=config.threads)
+    backend = recognizer.backend.name
+    return PhotoReader(recognizer=recognizer, backend=backend, threads=config.threads, **idle_options(backend))
+
+
+def idle_options(backend: str) -> dict[str, Any]:
+    """Backend options for a model that waits between batches while the event loop works: ONNX Runtime's
+    threads sleep instead of spinning, so they leave the CPU to the parsing of the next requests."""
+    return {"spinning": False} if backend == "onnxruntime" else {}
 
 
 class _Service:
@@ -184,9 +193,10 @@ class _Service:
         config = self.config
         with self._loading_recognizer:
             if self.recognizer is None:
+                backend = resolve_backend_name(config.backend, load_model_spec(config.model))
                 self.recognizer = PlateRecognizer(
-                    config.model, backend=config.backend, batch_size=config.batch_size, threads=config.threads,
-                    plate_formats=config.plate_formats, input_width=config.input_width)
+                    config.model, backend=backend, batch_size=config.batch_size, threads=config.threads,
+                    plate_formats=config.plate_formats, input_width=config.input_width, **idle_options(backend))
             return self.recognizer
 
     def batcher(self, mode: str) -> MicroBatcher:
