@@ -49,29 +49,6 @@ def test_long_list_is_processed_in_chunks(reader: PlateRecognizer, monkeypatch: 
     assert [r.text for r in reader(images)] == TEXTS
 
 
-def test_iter_batches_yields_each_model_call_as_read_bad_images_first(
-        reader: PlateRecognizer, monkeypatch: pytest.MonkeyPatch) -> None:
-    """One part per model call (one width, at most batch_size images), every position once, across chunks;
-    put together the parts are ``run_many``'s results."""
-    monkeypatch.setattr(recognizer_module, "CHUNK_BATCHES", 2)  # chunks of 6 images
-    images: list = [tiny_models.stripe_image(t, width=160 + 40 * (i % 2)) for i, t in enumerate(TEXTS * 2)]
-    images[3] = b"not an image"
-    parts = list(reader.iter_batches(images))
-    assert parts[0][0] == [3] and parts[0][1][0].error is not None
-    assert sorted(p for positions, _ in parts for p in positions) == list(range(len(images)))
-    for positions, _ in parts[1:]:
-        assert 1 <= len(positions) <= reader.batch_size
-        assert len({images[p].shape[1] for p in positions}) == 1
-        chunk = {p // 6 for p in positions}
-        assert len(chunk) == 1, "a model call never mixes chunks"
-    merged = {p: r for positions, results in parts for p, r in zip(positions, results, strict=True)}
-
-    def seen(results: list[PlateResult]) -> list[tuple]:
-        return [(r.text, r.confidence, r.char_confidences, str(r.error)) for r in results]
-
-    assert seen([merged[i] for i in range(len(images))]) == seen(reader.run_many(images))
-
-
 def test_empty_list(reader: PlateRecognizer) -> None:
     assert reader([]) == []
 

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from twplate.serve.batching import MicroBatcher, NotReadyError, all_at_once
+from twplate.serve.batching import MicroBatcher, NotReadyError
 
 
 class Doubler:
@@ -22,7 +22,7 @@ class Doubler:
 
 
 def make(fn: Doubler, max_batch: int = 32, max_wait: float = 0.05) -> MicroBatcher:
-    batcher = MicroBatcher(lambda: all_at_once(fn), max_batch, max_wait)
+    batcher = MicroBatcher(lambda: fn, max_batch, max_wait)
     assert batcher.wait_ready(10)
     return batcher
 
@@ -55,9 +55,9 @@ def test_not_ready_while_loading_then_ready() -> None:
     loaded = threading.Event()
     fn = Doubler()
 
-    def load():
+    def load() -> Doubler:
         loaded.wait(10)
-        return all_at_once(fn)
+        return fn
 
     batcher = MicroBatcher(load, 8, 0.0)
     assert not batcher.ready and batcher.loading
@@ -70,7 +70,7 @@ def test_not_ready_while_loading_then_ready() -> None:
 
 
 def test_a_failed_load_is_reported_to_every_request() -> None:
-    def load():
+    def load() -> Doubler:
         raise OSError("model file unreadable")
 
     batcher = MicroBatcher(load, 8, 0.0)
@@ -90,7 +90,7 @@ def test_a_failing_batch_fails_its_requests_and_the_worker_goes_on() -> None:
             raise RuntimeError("backend fell over")
         return items
 
-    batcher = MicroBatcher(lambda: all_at_once(fn), 8, 0.05)
+    batcher = MicroBatcher(lambda: fn, 8, 0.05)
     batcher.wait_ready(10)
 
     async def main() -> list:
@@ -109,7 +109,7 @@ def test_close_finishes_queued_requests_then_refuses() -> None:
         release.wait(10)
         return items
 
-    batcher = MicroBatcher(lambda: all_at_once(slow), 2, 0.0)
+    batcher = MicroBatcher(lambda: slow, 2, 0.0)
     batcher.wait_ready(10)
 
     async def main() -> list[list[int]]:
@@ -125,59 +125,3 @@ def test_close_finishes_queued_requests_then_refuses() -> None:
     assert not batcher.ready
     with pytest.raises(NotReadyError, match="shutting down"):
         asyncio.run(batcher.submit([1]))
-
-
-def test_a_request_is_answered_when_its_part_of_the_batch_is_read() -> None:
-    """Parts come as the batch function reads them (a model call per width of crop): the request whose
-    items were in the first part gets its answer while the second part is still being read."""
-    second_part = threading.Event()
-
-    def by_parity(items: list[int]):
-        evens = [i for i, x in enumerate(items) if x % 2 == 0]
-        yield evens, [10 * items[i] for i in evens]
-        assert second_part.wait(10)
-        odds = [i for i, x in enumerate(items) if x % 2]
-        yield odds, [10 * items[i] for i in odds]
-
-    batcher = MicroBatcher(lambda: by_parity, 8, 0.05)
-    assert batcher.wait_ready(10)
-
-    async def main() -> tuple[list[int], list[int]]:
-        even = asyncio.ensure_future(batcher.submit([2, 4]))
-        odd = asyncio.ensure_future(batcher.submit([1, 6]))
-        first = await asyncio.wait_for(even, 5)  # answered before the odd part is read
-        assert not odd.done()
-        second_part.set()
-        return first, await odd
-
-    assert asyncio.run(main()) == ([20, 40], [10, 60])
-    batcher.close()
-
-
-def test_a_part_that_fails_fails_only_the_requests_not_yet_answered() -> None:
-    def half_then_fail(items: list[int]):
-        yield [0], [items[0]]
-        raise RuntimeError("backend fell over")
-
-    batcher = MicroBatcher(lambda: half_then_fail, 8, 0.05)
-    assert batcher.wait_ready(10)
-
-    async def main() -> list:
-        return await asyncio.gather(batcher.submit([7]), batcher.submit([8]), return_exceptions=True)
-
-    answered, failed = asyncio.run(main())
-    assert answered == [7]
-    assert isinstance(failed, RuntimeError) and "fell over" in str(failed)
-    batcher.close()
-
-
-@pytest.mark.parametrize(("parts", "error"), [
-    ([([0, 0], [1, 1])], "position 0 twice"),
-    ([([0], [1])], "1 outputs for 2 items"),
-])
-def test_a_batch_function_that_loses_or_repeats_a_position_is_an_error(parts, error: str) -> None:
-    batcher = MicroBatcher(lambda: lambda items: parts, 8, 0.05)
-    assert batcher.wait_ready(10)
-    with pytest.raises(RuntimeError, match=error):
-        asyncio.run(batcher.submit([1, 2]))
-    batcher.close()

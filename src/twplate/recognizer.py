@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any, overload
@@ -137,47 +137,33 @@ class PlateRecognizer:
 
     def run_many(self, images: Sequence[ImageInput]) -> list[PlateResult]:
         """Read a sequence of images; every item gets a result, in order, errors included."""
-        results: list[PlateResult | None] = [None] * len(images)
-        for positions, batch in self.iter_batches(images):
-            for i, result in zip(positions, batch, strict=True):
-                results[i] = result
-        return results  # type: ignore[return-value]  # iter_batches yields every position once
-
-    def iter_batches(self, images: Sequence[ImageInput]) -> Iterator[tuple[list[int], list[PlateResult]]]:
-        """Read ``images`` one model call at a time: yield the positions (in ``images``) each call read
-        and their results, as soon as they are read; the bad images' results come first. Every position
-        is yielded once. A caller that can use results early does: ``twplate serve`` answers a request
-        as soon as the batch holding its images has been read, while the next batch runs."""
         step = self.batch_size * CHUNK_BATCHES
+        results: list[PlateResult] = []
         for start in range(0, len(images), step):
-            for positions, batch in self._chunk_batches(images[start : start + step]):
-                yield [start + i for i in positions], batch
+            results.extend(self._run_chunk(images[start : start + step]))
+        return results
 
-    def _chunk_batches(self, images: Sequence[ImageInput]) -> Iterator[tuple[list[int], list[PlateResult]]]:
+    def _run_chunk(self, images: Sequence[ImageInput]) -> list[PlateResult]:
         sources = [os.fspath(x) if isinstance(x, (str, os.PathLike)) else None for x in images]
+        results: list[PlateResult | None] = [None] * len(images)
         tensors: dict[int, np.ndarray] = {}
-        bad: list[int] = []
-        errors: list[PlateResult] = []
         encoded = sum(isinstance(x, ENCODED) for x in images)
         pool = self._load_pool if encoded >= PARALLEL_MIN_IMAGES else None
         for i, outcome in enumerate((pool.map if pool else map)(self._preprocess, images)):
             if isinstance(outcome, ImageError):
-                bad.append(i)
-                errors.append(PlateResult("", 0.0, (), error=outcome, source=sources[i]))
+                results[i] = PlateResult("", 0.0, (), error=outcome, source=sources[i])
             else:
                 tensors[i] = outcome
-        if bad:
-            yield bad, errors
         indices = list(tensors)
         # an image's batch width is its own (or its bucket's), never its batch-mates'
         widths = [bucket_width(tensors[i].shape[2], self.backend.width_buckets) for i in indices]
         for group in width_groups(widths, self.batch_size):
             members = [indices[g] for g in group]
             probs = self.backend(make_batch([tensors.pop(i) for i in members], widths[group[0]]))
-            decoded = self._decode(probs, self.spec.charset.characters)
-            yield members, [PlateResult(d.text, plate_confidence(d.char_confidences, self.spec.calibration),
-                                        d.char_confidences, source=sources[i])
-                            for i, d in zip(members, decoded, strict=True)]
+            for i, decoded in zip(members, self._decode(probs, self.spec.charset.characters), strict=True):
+                confidence = plate_confidence(decoded.char_confidences, self.spec.calibration)
+                results[i] = PlateResult(decoded.text, confidence, decoded.char_confidences, source=sources[i])
+        return results  # type: ignore[return-value]  # every index was filled above
 
     def _preprocess(self, image: ImageInput) -> np.ndarray | ImageError:
         """The model's input tensor for ``image``, or the error that names why there is none."""

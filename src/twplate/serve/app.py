@@ -37,7 +37,7 @@ from ..errors import ImageError
 from ..model_files import load_model_spec
 from ..recognizer import PlateRecognizer
 from ..result import PlateResult
-from .batching import BatchFunction, MicroBatcher, NotReadyError, all_at_once
+from .batching import MicroBatcher, NotReadyError
 from .config import API_KEY_HEADER, ServeConfig
 from .metrics import ServeMetrics
 
@@ -170,18 +170,17 @@ class _Service:
         self._loading_recognizer = threading.Lock()
         wait = config.max_wait_ms / 1000.0
 
-        def load_crop_reader() -> BatchFunction[bytes, PlateResult]:
-            return self.load_recognizer().iter_batches
+        def load_crop_reader() -> Callable[[list[bytes]], list[PlateResult]]:
+            return self.load_recognizer().run_many
 
-        def load_photos() -> BatchFunction[bytes, list[PlateResult]]:
+        def load_photos() -> Callable[[list[bytes]], list[list[PlateResult]]]:
             self.photo_reader = load_photo_reader(config, self.load_recognizer())
-            return all_at_once(self.photo_reader.run_many)
+            return self.photo_reader.run_many
 
-        self.crops: MicroBatcher[bytes, PlateResult] = MicroBatcher(
-            load_crop_reader, config.batch_size, wait, "twplate-crops",
-            lambda n, s: metrics.observe_batch("crop", n, s))
+        self.crops = MicroBatcher(load_crop_reader, config.batch_size, wait, "twplate-crops",
+                                  lambda n, s: metrics.observe_batch("crop", n, s))
         self.photo_unavailable: str | None = None
-        self.photos: MicroBatcher[bytes, list[PlateResult]] | None = None
+        self.photos: MicroBatcher | None = None
         if not config.photo:
             self.photo_unavailable = "photo reading is turned off in this service (--no-photo)"
         else:

@@ -3,14 +3,9 @@
 Each request hands its images to :meth:`MicroBatcher.submit` and awaits its results. A worker thread
 takes the first waiting request, then keeps taking requests until it holds ``max_batch`` images, or
 no new request has come for ``max_wait`` seconds, or it has gathered for :data:`MAX_GATHER_WAITS`
-times ``max_wait``; it hands all of them to the batch function at once and answers each request as
-soon as all of its images are read. So 32 clients sending one crop each cost one 32-image recognizer
-call, not 32 one-image calls, while a lone client waits ``max_wait`` once.
-
-The batch function yields results part by part (``PlateRecognizer.iter_batches``: one part per model
-call, a call per width of crop): a request whose images were in the first model call is answered
-while the next call runs, and its client's next request is parsed meanwhile, instead of every
-client waiting for the slowest part of the batch.
+times ``max_wait``; it runs the model once on all of them and hands each request back its own slice
+of the results. So 32 clients sending one crop each cost one 32-image recognizer call, not 32
+one-image calls, while a lone client waits ``max_wait`` once.
 
 The wait restarts with each request because requests reach the batcher one after another, as fast
 as the event loop parses them: 32 requests sent at once arrive over several milliseconds (more on a
@@ -28,9 +23,8 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from itertools import accumulate
 from typing import Any, Generic, TypeVar
 
 Item = TypeVar("Item")
@@ -44,20 +38,6 @@ MAX_GATHER_WAITS = 10
 
 class NotReadyError(RuntimeError):
     """The model is still loading, failed to load, or the batcher is closed."""
-
-
-BatchFunction = Callable[[list[Item]], Iterable[tuple[Sequence[int], Sequence[Output]]]]
-"""Reads a list of items and yields ``(positions, outputs)`` parts as they are ready: the positions (in
-the list) a part read and their outputs, in any order, every position once."""
-
-
-def all_at_once(run_many: Callable[[list[Item]], list[Output]]) -> BatchFunction:
-    """A batch function for a ``run_many`` that returns every output at the end (one part)."""
-
-    def run(items: list[Item]) -> Iterable[tuple[Sequence[int], Sequence[Output]]]:
-        return [(range(len(items)), run_many(items))]
-
-    return run
 
 
 @dataclass
@@ -74,8 +54,8 @@ class MicroBatcher(Generic[Item, Output]):
     """One worker thread that builds a model with ``load`` and runs it on gathered batches.
 
     Args:
-        load: called once on the worker thread; returns the :data:`BatchFunction`
-            (e.g. ``recognizer.iter_batches``, or :func:`all_at_once` around a ``run_many``).
+        load: called once on the worker thread; returns the batch function, which maps a list of
+            items to a list of outputs of the same length and order (e.g. ``recognizer.run_many``).
         max_batch: the worker stops gathering once it holds this many items (a single request
             with more is run whole; the model chunks it).
         max_wait: seconds the worker waits for another request before running what it holds.
@@ -83,7 +63,7 @@ class MicroBatcher(Generic[Item, Output]):
         observe: called on the worker thread after each batch with its item count and seconds.
     """
 
-    def __init__(self, load: Callable[[], BatchFunction], max_batch: int, max_wait: float,
+    def __init__(self, load: Callable[[], Callable[[list[Item]], list[Output]]], max_batch: int, max_wait: float,
                  name: str = "twplate-batch", observe: Callable[[int, float], None] | None = None) -> None:
         if max_batch < 1:
             raise ValueError(f"max_batch must be >= 1, not {max_batch}")
@@ -178,38 +158,28 @@ class MicroBatcher(Generic[Item, Output]):
             count += len(job.items)
         return jobs, False
 
-    def _run(self, run: BatchFunction | None, jobs: list[_Job]) -> None:
+    def _run(self, run: Callable[[list[Any]], list[Any]] | None, jobs: list[_Job]) -> None:
         if run is None:
             for job in jobs:
                 _deliver(job, error=NotReadyError(self._state_text()))
             return
         items = [item for job in jobs for item in job.items]
-        owners = [j for j, job in enumerate(jobs) for _ in job.items]  # the job each position belongs to
-        starts = [0, *accumulate(len(job.items) for job in jobs)]
-        outputs: list[Any] = [None] * len(items)
-        read = [False] * len(items)
-        waiting = [len(job.items) for job in jobs]  # positions of each job still unread
         start = time.perf_counter()
         try:
-            for positions, values in run(items):
-                for position, value in zip(positions, values, strict=True):
-                    if read[position]:
-                        raise RuntimeError(f"the batch function returned position {position} twice")
-                    read[position], outputs[position] = True, value
-                    j = owners[position]
-                    waiting[j] -= 1
-                    if not waiting[j]:
-                        _deliver(jobs[j], value=outputs[starts[j] : starts[j] + len(jobs[j].items)])
-            if not all(read):
-                raise RuntimeError(f"the batch function returned {sum(read)} outputs for {len(items)} items")
-        except Exception as exc:  # the requests not yet answered get a 500 naming it; the worker goes on
+            outputs = run(items)
+            if len(outputs) != len(items):
+                raise RuntimeError(f"the batch function returned {len(outputs)} outputs for {len(items)} items")
+        except Exception as exc:  # the requests in this batch get a 500 naming it; the worker goes on
             log.exception("%s: a batch of %d items failed", self.name, len(items))
-            for j, job in enumerate(jobs):
-                if waiting[j]:
-                    _deliver(job, error=exc)
+            for job in jobs:
+                _deliver(job, error=exc)
             return
         if self._observe is not None:
             self._observe(len(items), time.perf_counter() - start)
+        offset = 0
+        for job in jobs:
+            _deliver(job, value=outputs[offset : offset + len(job.items)])
+            offset += len(job.items)
 
 
 def _deliver(job: _Job, value: Any = None, error: BaseException | None = None) -> None:
