@@ -169,17 +169,34 @@ def _forever(start: int):
         start += 1
 
 
+def server_processes(pid: int) -> list[int]:
+    """The server's process and its descendants (uvicorn's worker processes with ``--workers``)."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        for task in Path(f"/proc/{current}/task").iterdir():
+            todo += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
 def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmRSS for process {pid}")
+    """Resident memory of the server, its worker processes included."""
+    total = 0.0
+    for process in server_processes(pid):
+        for line in Path(f"/proc/{process}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1]) / 1024
+    return total
 
 
 def cpu_seconds(pid: int) -> float:
-    """CPU time the process has used so far, all its threads, user and system."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU time the server has used so far (its worker processes included), all threads, user and system."""
+    total = 0.0
+    for process in server_processes(pid):
+        fields = Path(f"/proc/{process}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -209,7 +226,9 @@ def level_row(clients: int, tally: Tally, wall: float, rss: float, server_cpu: f
 
 def server_args(args: argparse.Namespace) -> list[str]:
     width = ["--input-width", str(args.input_width)] if args.input_width else []
-    return ["--backend", "onnxruntime", "--no-photo", "--max-wait-ms", str(args.max_wait_ms), *width]
+    threads = ["--threads", str(args.threads)] if args.threads else []
+    return ["--backend", "onnxruntime", "--no-photo", "--max-wait-ms", str(args.max_wait_ms),
+            "--workers", str(args.workers), *threads, *width]
 
 
 def load_test(args: argparse.Namespace) -> dict:
@@ -255,6 +274,7 @@ def load_test(args: argparse.Namespace) -> dict:
     return {
         "cpu": cpu_info(load_average), "source": crops.source, "model": str(benchdata.MODEL), "backend": "onnxruntime",
         "max_wait_ms": args.max_wait_ms, "input_width": args.input_width, "requests_per_level": args.requests,
+        "server_workers": args.workers, "server_threads": args.threads,
         "images_per_request": 1,
         "note": "server and load generator share the machine's cores",
         "server_rss_mb": {"ready": rss_start, "after_warm_up": rss_warm, "end": rss_end},
@@ -305,8 +325,10 @@ def markdown(result: dict) -> str:
     cpu = result["cpu"]
     width = f"at input width {result['input_width']}" if result["input_width"] else "by aspect"
     lines = [f"`twplate serve` load test: {result['source']}, one crop per request, shipped model on onnxruntime "
-             f"({width}), batching wait {result['max_wait_ms']} ms. {cpu['model']} ({cpu['cpus']} CPUs, "
-             f"{' '.join(cpu['flags'])}), load average {cpu['load_average_at_start'][0]:.1f} at the start: "
+             f"({width}), batching wait {result['max_wait_ms']} ms, {result['server_workers']} worker process(es) "
+             f"with {result['server_threads'] or 'the default'} backend threads each. {cpu['model']} "
+             f"({cpu['cpus']} CPUs, {' '.join(cpu['flags'])}), load average "
+             f"{cpu['load_average_at_start'][0]:.1f} at the start: "
              "the server and the load generator share these cores.", "",
              "| clients | requests | requests/s | images/s | p50 ms | p95 ms | p99 ms | errors | differing "
              "| server RSS MB | server CPU ms/request |",
@@ -356,6 +378,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5, help="round-robin rounds of the comparison")
     parser.add_argument("--max-seconds", type=float, default=120, help="time limit of each level and round")
     parser.add_argument("--max-wait-ms", type=float, default=5.0, help="the server's batching wait")
+    parser.add_argument("--workers", type=int, default=1, help="the server's worker processes")
+    parser.add_argument("--threads", type=int, default=None, help="the server's backend threads per worker")
     parser.add_argument("--input-width", type=int, default=None,
                         help="the server's and the library's --input-width (default: by aspect)")
     parser.add_argument("--soak-minutes", type=float, default=0, help="run the soak instead of the load test")
