@@ -125,7 +125,8 @@ def _add_serve_parser(commands: argparse._SubParsersAction) -> None:
                        help="address to listen on (default 127.0.0.1: this machine only)")
     serve.add_argument("--port", type=int, default=8000, help="TCP port (default 8000)")
     serve.add_argument("--workers", type=_positive_int, default=1,
-                       help="processes, each with its own model (default 1)")
+                       help="processes, each with its own model (default 1); for throughput, one per CPU core "
+                            "with --threads 1 (docs/serve.md)")
     serve.add_argument("--model", default=None, help="model directory or .onnx file (default: the shipped model)")
     serve.add_argument("--backend", default="auto", help="auto (default), onnxruntime or paddle")
     serve.add_argument("--batch-size", type=_positive_int, default=32, help="most images per model call (default 32)")
