@@ -143,10 +143,17 @@ def test_corrupt_onnx(broken: Path, mutate: Callable[[bytes], bytes], match: str
 
 
 @pytest.mark.paddle
-@pytest.mark.parametrize("mutate", [lambda d: d[: len(d) // 2], lambda d: b"", lambda d: d + bytes(7)],
-                         ids=["truncated-half", "empty", "trailing-bytes"])
-def test_corrupt_pdiparams(broken: Path, mutate: Callable[[bytes], bytes]) -> None:
-    path = broken / "inference.pdiparams"
+@pytest.mark.parametrize(("name", "mutate"), [
+    ("inference.pdiparams", lambda d: d[: len(d) // 2]),
+    ("inference.pdiparams", lambda d: b""),
+    ("inference.pdiparams", lambda d: d + bytes(7)),
+    ("inference.json", lambda d: d[: len(d) // 2]),
+    ("inference.json", lambda d: b"{not json"),
+    ("inference.json", lambda d: b""),
+], ids=["pdiparams-truncated-half", "pdiparams-empty", "pdiparams-trailing-bytes",
+        "program-truncated", "program-not-json", "program-empty"])
+def test_corrupt_paddle_files(broken: Path, name: str, mutate: Callable[[bytes], bytes]) -> None:
+    path = broken / name
     path.write_bytes(mutate(path.read_bytes()))
     _refresh_checksums(broken)
     _load_fails(broken, "paddle", "Paddle cannot load")
@@ -158,16 +165,6 @@ def test_pdiparams_a_few_bytes_short_fails_its_checksum(broken: Path) -> None:
     path = broken / "inference.pdiparams"
     path.write_bytes(path.read_bytes()[:-3])
     _load_fails(broken, "paddle", "checksum mismatch")
-
-
-@pytest.mark.paddle
-@pytest.mark.parametrize("mutate", [lambda d: d[: len(d) // 2], lambda d: b"{not json", lambda d: b""],
-                         ids=["truncated", "not-json", "empty"])
-def test_corrupt_paddle_program(broken: Path, mutate: Callable[[bytes], bytes]) -> None:
-    path = broken / "inference.json"
-    path.write_bytes(mutate(path.read_bytes()))
-    _refresh_checksums(broken)
-    _load_fails(broken, "paddle", "Paddle cannot load")
 
 
 # ---------------------------------------------------------------- dictionary and input layout

@@ -389,22 +389,22 @@ def _charset(characters: Any) -> Charset:
     return Charset.from_iterable(characters)
 
 
-def _preprocess(section: Any) -> PreprocessConfig:
+def _input_section(section: Any) -> dict:
+    """The ``input`` mapping of ``inference.yml``, checked to be in the layout twplate feeds."""
     if not isinstance(section, dict):
         raise ValueError("the input spec must be a mapping")
     layout, channels = section.get("layout", LAYOUT), section.get("channels", CHANNELS)
     if layout != LAYOUT or channels != CHANNELS:
         raise ValueError(f"unsupported input layout {layout}/{channels}: twplate feeds {LAYOUT} {CHANNELS}")
-    cfg = PreprocessConfig.from_dict(section)
+    return section
+
+
+def _preprocess(section: Any) -> PreprocessConfig:
+    cfg = PreprocessConfig.from_dict(_input_section(section))
     if not (0 < cfg.min_width <= cfg.max_width) or cfg.height <= 0 or cfg.std == 0:
         raise ValueError(f"invalid input spec {cfg}")
     return cfg
 
 
 def _detect_preprocess(section: Any) -> DetectPreprocessConfig:
-    if not isinstance(section, dict):
-        raise ValueError("the input spec must be a mapping")
-    layout, channels = section.get("layout", LAYOUT), section.get("channels", CHANNELS)
-    if layout != LAYOUT or channels != CHANNELS:
-        raise ValueError(f"unsupported input layout {layout}/{channels}: twplate feeds {LAYOUT} {CHANNELS}")
-    return DetectPreprocessConfig.from_dict(section)
+    return DetectPreprocessConfig.from_dict(_input_section(section))
