@@ -41,7 +41,7 @@ def export(checkpoint: str, out: Path, name: str, version: str, dictionary: Path
     model = load_student(checkpoint, characters)
     with tempfile.TemporaryDirectory(prefix="twplate-export-") as tmp:
         staging = Path(tmp)
-        export_paddle(model, staging, preprocess)
+        export_paddle(model, staging, preprocess.height)
         export_onnx(staging, characters, preprocess, name, version, plate_formats)
         write_model_yaml(staging, name, version, characters, preprocess, plate_formats=plate_formats)
         spec = load_model_spec(staging)

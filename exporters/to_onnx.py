@@ -12,22 +12,29 @@ OPSET = 14
 
 def export_onnx(model_dir: Path, characters: list[str], preprocess: PreprocessConfig, name: str, version: str,
                 plate_formats: bool = True) -> Path:
-    """Convert ``model_dir``'s Paddle model to ``model_dir/inference.onnx``.
-
-    ``optimize_tool="onnxoptimizer"``: paddle2onnx's default (polygraphy) pip-installs packages while
-    it runs, which fails offline and in CI; onnxoptimizer runs offline.
-    """
+    """Convert ``model_dir``'s Paddle model to ``model_dir/inference.onnx`` with the recognizer's metadata."""
     import onnx
-    import paddle2onnx
 
-    json_file, params_file = (model_dir / f for f in PADDLE_FILES)
-    out = model_dir / ONNX_FILE
-    paddle2onnx.export(str(json_file), str(params_file), save_file=str(out), opset_version=OPSET,
-                       enable_onnx_checker=True, optimize_tool="onnxoptimizer")
+    out = convert_to_onnx(model_dir)
     model = onnx.load(str(out))
     del model.metadata_props[:]
     for key, value in onnx_metadata_props(characters, preprocess, name, version,
                                                  plate_formats=plate_formats).items():
         model.metadata_props.add(key=key, value=value)
     onnx.save(model, str(out))
+    return out
+
+
+def convert_to_onnx(model_dir: Path) -> Path:
+    """``model_dir``'s Paddle model as ``model_dir/inference.onnx`` (no metadata added).
+
+    ``optimize_tool="onnxoptimizer"``: paddle2onnx's default (polygraphy) pip-installs packages while
+    it runs, which fails offline and in CI; onnxoptimizer runs offline.
+    """
+    import paddle2onnx
+
+    json_file, params_file = (model_dir / f for f in PADDLE_FILES)
+    out = model_dir / ONNX_FILE
+    paddle2onnx.export(str(json_file), str(params_file), save_file=str(out), opset_version=OPSET,
+                       enable_onnx_checker=True, optimize_tool="onnxoptimizer")
     return out

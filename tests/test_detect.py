@@ -220,20 +220,3 @@ def test_paddle_detector_finds_the_text_lines_onnxruntime_finds():
     (on_paddle,), (on_onnxruntime,) = paddle_detector([photo]), TextDetector(backend="onnxruntime", threads=1)([photo])
     assert len(on_paddle) == len(on_onnxruntime) == 1
     np.testing.assert_allclose(on_paddle[0].points, on_onnxruntime[0].points, atol=0.5)
-
-
-@pytest.mark.paddle
-@pytest.mark.slow
-def test_exporter_rebuilds_the_shipped_detector_byte_for_byte(tmp_path):
-    """``python -m exporters.detector``: both wheels' files, the translated Paddle program, the same checksums."""
-    pytest.importorskip("paddle")
-    pytest.importorskip("onnxruntime")
-    from exporters.detector import build
-
-    try:
-        out = build(tmp_path / "det")
-    except FileNotFoundError as exc:  # no network and the wheels' files not cached
-        pytest.skip(str(exc))
-    shipped = load_detector_spec()
-    assert (out / "inference.yml").read_text() == (shipped.directory / "inference.yml").read_text()
-    load_detector_spec(out).require(shipped.checksums)

@@ -65,7 +65,9 @@ class PhotoReader:
 
     Args:
         model: the plate reader (``None``: the shipped one), as for :class:`~twplate.PlateRecognizer`.
-        detector: the text detector's model directory (``None``: the shipped ``twplate-det``).
+        detector: the text detector's model directory (``None``: the shipped ``twplate-det``), or a
+            loaded :class:`~twplate.detect.detector.TextDetector` (``backend``, ``threads``, ``limit_side``,
+            ``db_settings`` and ``backend_options`` then load only the recognizer).
         backend: ``"auto"``, ``"onnxruntime"`` or ``"paddle"``, for both models.
         batch_size: crops per recognizer call (the detector takes photos of one size together, 4 at most).
         threads: CPU threads for each backend (``None``: the runtime's default).
@@ -85,15 +87,17 @@ class PhotoReader:
         BackendUnavailableError: the backend's runtime is not installed.
     """
 
-    def __init__(self, model: ModelInput = None, detector: ModelInput = None, backend: str = "auto",
+    def __init__(self, model: ModelInput = None, detector: ModelInput | TextDetector = None, backend: str = "auto",
                  batch_size: int = 32, threads: int | None = None, limit_side: int | None = None,
                  rules: PlateRules | None = None, db_settings: DBSettings | None = None,
                  recognizer: PlateRecognizer | None = None, **backend_options: Any) -> None:
         if model is not None and recognizer is not None:
             raise ValueError(f"give PhotoReader a model or a loaded recognizer, not both (model={model!r}, "
                              f"recognizer={recognizer!r})")
-        self.detector = TextDetector(detector, backend=backend, threads=threads, limit_side=limit_side,
-                                     settings=db_settings, **backend_options)
+        if not isinstance(detector, TextDetector):
+            detector = TextDetector(detector, backend=backend, threads=threads, limit_side=limit_side,
+                                    settings=db_settings, **backend_options)
+        self.detector = detector
         if recognizer is None:
             recognizer = PlateRecognizer(model, backend=backend, batch_size=batch_size, threads=threads,
                                          load_threads=1, **backend_options)

@@ -45,8 +45,23 @@ class TextDetector:
         if limit_side is not None:
             spec = replace(spec, preprocess=DetectPreprocessConfig.from_dict(
                 {**spec.preprocess.to_dict(), "limit_side": limit_side}))
+        self._setup(spec, load_backend(backend, spec, threads=threads, max_batch=batch_size, **backend_options),
+                    batch_size, settings)
+
+    @classmethod
+    def with_backend(cls, backend: Backend, spec: DetectorSpec, batch_size: int = 4,
+                     settings: DBSettings | None = None) -> TextDetector:
+        """A detector around a backend built elsewhere, e.g. a training checkpoint, with the shipped
+        detector's resize and post-processing."""
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, not {batch_size}")
+        detector = cls.__new__(cls)
+        detector._setup(spec, backend, batch_size, settings)
+        return detector
+
+    def _setup(self, spec: DetectorSpec, backend: Backend, batch_size: int, settings: DBSettings | None) -> None:
         self.spec: DetectorSpec = spec
-        self.backend: Backend = load_backend(backend, spec, threads=threads, max_batch=batch_size, **backend_options)
+        self.backend: Backend = backend
         self.batch_size = batch_size
         self.settings = settings or DBSettings()
 

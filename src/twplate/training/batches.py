@@ -6,6 +6,7 @@ import queue
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Generic, TypeVar
 
 import cv2
 import numpy as np
@@ -16,9 +17,56 @@ from twplate.preprocess import PreprocessConfig, make_batch, resize_normalize
 from .augment import augment
 from .dataset import MixedSampler, Sample
 
+Batch = TypeVar("Batch")
 
-class BatchMaker:
-    """Produces training batches on a background thread: draw, decode, augment, resize, pad."""
+
+class Prefetcher(Generic[Batch]):
+    """Makes batches (:meth:`_make`) on a background thread, a few ahead of the training loop.
+
+    A failure while making one is raised in the loop, never swallowed. Subclasses set their own
+    attributes, then call ``super().__init__()``, which starts the thread.
+    """
+
+    def __init__(self) -> None:
+        self.queue: queue.Queue = queue.Queue(maxsize=4)
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._fill, daemon=True)
+        self.thread.start()
+
+    def _make(self) -> Batch:
+        raise NotImplementedError
+
+    def _fill(self) -> None:
+        while not self.stopped.is_set():
+            item: Batch | Exception
+            try:
+                item = self._make()
+            except Exception as exc:  # surfaced in the training loop, never swallowed
+                item = exc
+            while not self.stopped.is_set():
+                try:
+                    self.queue.put(item, timeout=0.2)
+                    break
+                except queue.Full:
+                    continue
+            if isinstance(item, Exception):
+                return
+
+    def close(self) -> None:
+        """Stop the producer thread and wait for it."""
+        self.stopped.set()
+        self.thread.join()
+
+    def __iter__(self) -> Iterator[Batch]:
+        while True:
+            item = self.queue.get()
+            if isinstance(item, Exception):
+                raise item
+            yield item
+
+
+class BatchMaker(Prefetcher[tuple[np.ndarray, np.ndarray, np.ndarray]]):
+    """Recognizer batches: draw, decode, augment, resize, pad."""
 
     def __init__(self, sampler: MixedSampler, charset: Charset, shapes: Sequence[PreprocessConfig], batch_size: int,
                  augment_prob: float, seed: int, time_stride: int = 8):
@@ -30,10 +78,7 @@ class BatchMaker:
         self.augment_prob = augment_prob
         self.rng = np.random.default_rng(seed)
         self.cache: dict[Path, np.ndarray] = {}
-        self.queue: queue.Queue = queue.Queue(maxsize=4)
-        self.stopped = threading.Event()
-        self.thread = threading.Thread(target=self._fill, daemon=True)
-        self.thread.start()
+        super().__init__()
 
     def _image(self, sample: Sample) -> np.ndarray:
         img = self.cache.get(sample.path)
@@ -63,31 +108,3 @@ class BatchMaker:
         need = max(len(s.label) + sum(a == b for a, b in zip(s.label, s.label[1:])) for s in samples)
         width = max(max(t.shape[2] for t in tensors), self.time_stride * need)
         return make_batch(tensors, width), labels, lengths
-
-    def _fill(self) -> None:
-        while not self.stopped.is_set():
-            item: tuple[np.ndarray, np.ndarray, np.ndarray] | Exception
-            try:
-                item = self._make()
-            except Exception as exc:  # surfaced in the training loop, never swallowed
-                item = exc
-            while not self.stopped.is_set():
-                try:
-                    self.queue.put(item, timeout=0.2)
-                    break
-                except queue.Full:
-                    continue
-            if isinstance(item, Exception):
-                return
-
-    def close(self) -> None:
-        """Stop the producer thread and wait for it."""
-        self.stopped.set()
-        self.thread.join()
-
-    def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        while True:
-            item = self.queue.get()
-            if isinstance(item, Exception):
-                raise item
-            yield item

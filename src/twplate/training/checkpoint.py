@@ -22,16 +22,20 @@ from twplate.recognizer import PlateRecognizer
 from .config import RunSettings
 
 if TYPE_CHECKING:  # paddle loads only when a checkpoint does
+    import paddle
+
     from .model import PlateRecModel
 
 
 class CheckpointBackend:
-    """A dygraph :class:`~twplate.training.model.PlateRecModel` as a twplate backend (eval mode per call)."""
+    """A dygraph model as a twplate backend (eval mode per call): the recognizer's
+    :class:`~twplate.training.model.PlateRecModel` or the detector's
+    :class:`~twplate.training.det.model.PlateDetModel`."""
 
     name: ClassVar[str] = "paddle-dygraph"
     width_buckets: tuple[int, ...] | None = None
 
-    def __init__(self, model: PlateRecModel) -> None:
+    def __init__(self, model: paddle.nn.Layer) -> None:
         import paddle
 
         self.model = model

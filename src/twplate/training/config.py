@@ -45,8 +45,13 @@ class GlobalSection:
 
 @dataclass
 class ArchitectureSection:
+    model_type: str = "rec"  # PaddleOCR's key: "rec" (this config) or "det" (DetTrainConfig)
     # input pixels per CTC step: 8 (PP-OCRv3) or 4 (reads plates at their natural width)
     time_stride: int = 8
+
+    def __post_init__(self) -> None:
+        if self.model_type != "rec":
+            raise ConfigError(f"Architecture.model_type is {self.model_type!r} in a recognizer config")
 
 
 @dataclass
@@ -114,16 +119,100 @@ class TrainConfig:
         return _plain(asdict(self))
 
 
-def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -> TrainConfig:
+# ------------------------------------------------------------------ the detector's config
+@dataclass
+class DetGlobalSection:
+    output_dir: str = "runs/twplate-det"
+    init: str = "pretrained"  # "pretrained" (PP-OCRv3 det from rapidocr_onnxruntime) or a .pdparams
+    seed: int = 0
+    total_steps: int = 600
+    log_every: int = 10
+    eval_every: int = 100
+    threads: int = 2  # math threads in all, shared by the worker processes
+    workers: int = 1  # data-parallel processes (CPU)
+
+
+@dataclass
+class DetArchitectureSection:
+    model_type: str = "det"
+
+    def __post_init__(self) -> None:
+        if self.model_type != "det":
+            raise ConfigError(f"Architecture.model_type is {self.model_type!r} in a detector config")
+
+
+@dataclass
+class DetOptimizerSection:
+    lr: float = 2.0e-4
+    warmup_steps: int = 30
+    l2: float = 1.0e-5
+    batch_size: int = 8  # in all, over the worker processes
+
+
+@dataclass
+class DetDataSection:
+    """Where the detector's training photos come from (:mod:`twplate.training.det.data`).
+
+    ``train_boxes``: real photos with their plates' number-line corners (``scripts/scene_boxes.py``),
+    photos relative to ``photo_root``. ``val``: a ``twplate eval-photos`` labels file, read with
+    :class:`~twplate.PhotoReader` at every evaluation (plate recall and false readings).
+    """
+
+    train_boxes: str | None = None
+    photo_root: str | None = None
+    sources: list[str] = field(default_factory=list)  # folders of photo_root to train on; empty: all
+    synthetic_share: float = 0.6  # share of samples that are synthetic scenes
+    glyphs: str | None = None  # glyph folder for synthetic plates (../shared/data/glyphs)
+    size: int = 512  # side of each training sample
+    limit_side: int = 1280  # the detector's inference limit, which real photos are scaled around
+    val: str | None = None
+    val_sources: list[str] = field(default_factory=list)  # folders of the val file to read; empty: all
+
+    def __post_init__(self) -> None:
+        if self.size % 32 or self.size < 64:
+            raise ConfigError(f"Data.size must be a multiple of 32 and at least 64, got {self.size}")
+        if not 0.0 <= self.synthetic_share <= 1.0:
+            raise ConfigError(f"Data.synthetic_share must be in [0, 1], got {self.synthetic_share}")
+
+
+@dataclass
+class DetTrainConfig:
+    """A detector training config (``Architecture.model_type: det``); same rules as :class:`TrainConfig`."""
+
+    Global: DetGlobalSection = field(default_factory=DetGlobalSection)
+    Architecture: DetArchitectureSection = field(default_factory=DetArchitectureSection)
+    Optimizer: DetOptimizerSection = field(default_factory=DetOptimizerSection)
+    Data: DetDataSection = field(default_factory=DetDataSection)
+
+    @classmethod
+    def from_dict(cls, sections: Mapping[str, Any]) -> DetTrainConfig:
+        return _build(cls, sections, "")
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        return _plain(asdict(self))
+
+
+AnyTrainConfig = TrainConfig | DetTrainConfig
+
+
+def _config_class(sections: Mapping[str, Any]) -> type[TrainConfig] | type[DetTrainConfig]:
+    architecture = sections.get("Architecture")
+    if isinstance(architecture, Mapping) and architecture.get("model_type") == "det":
+        return DetTrainConfig
+    return TrainConfig
+
+
+def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -> AnyTrainConfig:
     """The defaults, updated by the YAML file at ``path``, then by ``Section.key=value`` overrides.
 
+    ``Architecture.model_type: det`` makes it a :class:`DetTrainConfig`, otherwise a :class:`TrainConfig`.
     Raises :class:`ConfigError` naming the file or override and the ``Section.key`` at fault.
     """
     sections: dict[str, Any] = {}
     if path:
         try:
             sections = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-            config = TrainConfig.from_dict(sections)
+            config = _config_class(sections).from_dict(sections)
         except (ConfigError, yaml.YAMLError) as exc:
             raise ConfigError(f"{path}: {exc}") from None
     else:
@@ -137,7 +226,7 @@ def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -
         sections = {**sections, section: {**(values if isinstance(values, Mapping) else {}),
                                           name: yaml.safe_load(value)}}
         try:
-            config = TrainConfig.from_dict(sections)
+            config = _config_class(sections).from_dict(sections)
         except ConfigError as exc:
             raise ConfigError(f"override {item!r}: {exc}") from None
     return config
@@ -175,6 +264,8 @@ class RunSettings:
         config = Path(checkpoint).parent / "config.yml"
         known = str(checkpoint) != "pretrained" and config.is_file()
         cfg = load_config(config if known else None)  # the defaults also fill what an older run's file lacks
+        if not isinstance(cfg, TrainConfig):
+            raise ValueError(f"{checkpoint} was trained by a detector run ({config}), not a recognizer's")
         return cls(time_stride=cfg.Architecture.time_stride, preprocess=cfg.Preprocess)
 
 

@@ -1,4 +1,5 @@
-"""`twplate train -c CONFIG.yml`: fine-tune the PP-OCRv3 Student on plates with CTC.
+"""`twplate train -c CONFIG.yml`: fine-tune the PP-OCRv3 Student on plates with CTC, or, for a config with
+``Architecture.model_type: det``, the plate detector (:mod:`twplate.training.det.train`).
 
 Full backpropagation (``use_guide: false``), Adam with linear warmup and cosine decay, batches
 built with inference's own resize (:mod:`twplate.preprocess`), evaluation every
@@ -31,7 +32,7 @@ from twplate.charset import Charset
 
 from .batches import BatchMaker
 from .checkpoint import checkpoint_recognizer
-from .config import ConfigError, TrainConfig, load_config, training_shapes
+from .config import AnyTrainConfig, ConfigError, DetTrainConfig, load_config, training_shapes
 from .dataset import MixedSampler, Sample, read_label_file
 from .evaluate import evaluate
 
@@ -56,7 +57,7 @@ class TrainState:
         (out / "latest.json").write_text(json.dumps(asdict(self)))
 
 
-def train(cfg: TrainConfig, fresh: bool = False) -> dict[str, float]:
+def train(cfg: AnyTrainConfig, fresh: bool = False) -> dict[str, float]:
     """Run training as configured; returns the best evaluation metrics.
 
     On CPU, ``Global.workers`` processes train data-parallel (gloo), each on ``threads / workers``
@@ -96,7 +97,7 @@ def _exit_with_parent() -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
-def _train_worker(cfg: TrainConfig, fresh: bool) -> dict[str, float]:
+def _train_worker(cfg: AnyTrainConfig, fresh: bool) -> dict[str, float]:
     import paddle
 
     # Parameter and optimizer-state names come from a per-process counter; a fresh counter gives
@@ -105,7 +106,7 @@ def _train_worker(cfg: TrainConfig, fresh: bool) -> dict[str, float]:
         return _train_loop(cfg, fresh)
 
 
-def _train_loop(cfg: TrainConfig, fresh: bool) -> dict[str, float]:
+def _train_loop(cfg: AnyTrainConfig, fresh: bool) -> dict[str, float]:
     """One process's run: join the others, keep the record (lead only), train, and hand back the best."""
     rank, world = _join_processes()
     out = Path(cfg.Global.output_dir)
@@ -113,13 +114,21 @@ def _train_loop(cfg: TrainConfig, fresh: bool) -> dict[str, float]:
     resume = (out / "latest.pdparams").exists() and not fresh
     with RunRecord(out, append=resume, lead=rank == 0) as record:
         record.config(cfg)
-        trainer = Trainer(cfg, out, resume, rank, world, record)
+        trainer = _trainer_class(cfg)(cfg, out, resume, rank, world, record)
         try:
             trainer.run()
         finally:
             trainer.batches.close()
         trainer.finish()
     return trainer.state.best
+
+
+def _trainer_class(cfg: AnyTrainConfig) -> type[Trainer]:
+    if isinstance(cfg, DetTrainConfig):
+        from .det.train import DetTrainer  # the detector's data loads the synthetic plates' renderer
+
+        return DetTrainer
+    return Trainer
 
 
 def _join_processes() -> tuple[int, int]:
@@ -173,7 +182,7 @@ class RunRecord:
             self.metrics_file.close()
         log.level, log.propagate, log.disabled = self._saved
 
-    def config(self, cfg: TrainConfig) -> None:
+    def config(self, cfg: AnyTrainConfig) -> None:
         """The config as loaded, defaults filled in: what :class:`~.config.RunSettings` reads back."""
         if self.lead:
             (self.out / "config.yml").write_text(yaml.safe_dump(cfg.to_dict(), allow_unicode=True, sort_keys=False),
@@ -186,32 +195,37 @@ class RunRecord:
 
 
 class Trainer:
-    """One process's training: the model, its optimizer, its share of the batches, and the loop's steps."""
+    """One process's training: the model, its optimizer, its share of the batches, and the loop's steps.
 
-    def __init__(self, cfg: TrainConfig, out: Path, resume: bool, rank: int, world: int, record: RunRecord) -> None:
+    This class trains the recognizer; :class:`twplate.training.det.train.DetTrainer` changes the model,
+    the batches, the loss and the evaluation, and keeps the rest (schedule, log, checkpoints, resume).
+    """
+
+    loss_name = "CTCLoss"
+
+    def __init__(self, cfg: Any, out: Path, resume: bool, rank: int, world: int, record: RunRecord) -> None:
         import paddle
 
         self.cfg, self.out, self.rank, self.world, self.record = cfg, out, rank, world, record
         self.lead = rank == 0
         self.total = cfg.Global.total_steps
         paddle.seed(cfg.Global.seed)
-        self.charset = Charset.from_file(cfg.Global.character_dict)
         self.net = self._build_model()
         self.optimizer, self.schedule = self._build_optimizer()
         self.state = self._resume() if resume else TrainState()
         self.batch_size = cfg.Optimizer.batch_size // world  # this process's share
         self.model = paddle.DataParallel(self.net) if world > 1 else self.net
-        self.ctc = paddle.nn.CTCLoss(blank=0, reduction="none")
         self.batches, self.val = self._open_data()
 
     # ------------------------------------------------------------ set-up
     def _build_model(self) -> Any:
-        """The Student with the plate dictionary's head: PP-OCRv3's weights, or a checkpoint's."""
+        """The plate dictionary, and the Student with its head: PP-OCRv3's weights, or a checkpoint's."""
         import paddle
 
         from .model import PlateRecModel
         from .pretrained import load_onnx_weights, plate_model_from_pretrained
 
+        self.charset = Charset.from_file(self.cfg.Global.character_dict)
         g, stride = self.cfg.Global, self.cfg.Architecture.time_stride
         if g.init == "pretrained":
             return plate_model_from_pretrained(list(self.charset.characters), use_guide=g.use_guide,
@@ -246,7 +260,7 @@ class Trainer:
         log.info(f"resume from {latest} at global_step: {state.step}")
         return state
 
-    def _open_data(self) -> tuple[BatchMaker, list[Sample]]:
+    def _open_data(self) -> tuple[Any, list[Any]]:
         """This process's batches (its own seed, a share of the batch size) and the validation samples."""
         data = self.cfg.Data
         seed = self.cfg.Global.seed + self.state.step + 7919 * self.rank
@@ -289,8 +303,9 @@ class Trainer:
 
         logits = self.model(paddle.to_tensor(x))
         n, t = logits.shape[0], logits.shape[1]
-        loss = self.ctc(logits.transpose([1, 0, 2]), paddle.to_tensor(labels),
-                        paddle.full([n], t, dtype="int64"), paddle.to_tensor(lengths)).mean()
+        loss = paddle.nn.functional.ctc_loss(logits.transpose([1, 0, 2]), paddle.to_tensor(labels),
+                                             paddle.full([n], t, dtype="int64"), paddle.to_tensor(lengths),
+                                             blank=0, reduction="none").mean()
         loss.backward()
         self.optimizer.step()
         self.optimizer.clear_grad()
@@ -306,7 +321,7 @@ class Trainer:
         eta = int((total - step) * elapsed / max(len(window.losses), 1))
         avg = float(np.mean(window.losses))
         lr = self.optimizer.get_lr()
-        log.info(f"global_step: {step}/{total}, lr: {lr:.6f}, CTCLoss: {avg:.5f}, loss: {avg:.5f}, "
+        log.info(f"global_step: {step}/{total}, lr: {lr:.6f}, {self.loss_name}: {avg:.5f}, loss: {avg:.5f}, "
                  f"avg_batch_cost: {elapsed / len(window.losses):.4f} s, avg_samples: {n * self.world}, "
                  f"ips: {ips:.2f} samples/s, eta: {eta // 3600}:{eta // 60 % 60:02d}:{eta % 60:02d}")
         self.record.metrics({"step": step, "lr": lr, "loss": avg, "ips": ips})

@@ -1,0 +1,95 @@
+"""Harder copies of labelled street photos, for measuring a detector where the shared photos are easy.
+
+Usage: python scripts/photo_stress.py ../shared/data/scenes/labels.tsv --out /tmp/stress
+           [--sources xiujiechan,jamesyeh_img,dlhw06]
+
+The shared scenes are close, frontal, daylight phone photos. Held-out photos from other cameras are
+not (dash-cam frames with small, angled plates; night). Each photo of ``--sources`` (all when empty)
+is written again as:
+
+- ``as_is``: unchanged (its labels file points at the original);
+- ``far50``, ``far30``: shrunk to 50% and 30% of its size: plates as far away as a dash-cam sees them;
+- ``angled``: turned 35 to 45 degrees about the vertical axis (perspective), as from a kerb-side camera;
+- ``night``: dark, with sensor noise and a warm cast, as a street lamp lights it.
+
+Each folder gets a ``labels.tsv`` for ``twplate eval-photos``. Seeded: the same photos every time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from twplate.image import load_image
+from twplate.photo_eval import read_labels
+
+
+def shrink(factor: float) -> Callable[[np.ndarray, np.random.Generator], np.ndarray]:
+    def apply(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        h, w = image.shape[:2]
+        return cv2.resize(image, (round(w * factor), round(h * factor)), interpolation=cv2.INTER_AREA)
+    return apply
+
+
+def angled(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A perspective turn about the vertical axis: the far side shrinks and the photo narrows."""
+    h, w = image.shape[:2]
+    yaw = np.radians(rng.uniform(35, 45))
+    narrow = np.cos(yaw)
+    far = 1 - 0.5 * np.sin(yaw)  # the far edge's height relative to the near edge
+    new_w = w * narrow
+    near_left = rng.random() < 0.5
+    top_far, bottom_far = h * (1 - far) / 2, h * (1 + far) / 2
+    if near_left:
+        dst = [[0, 0], [new_w, top_far], [new_w, bottom_far], [0, h]]
+    else:
+        dst = [[0, top_far], [new_w, 0], [new_w, h], [0, bottom_far]]
+    matrix = cv2.getPerspectiveTransform(np.float32([[0, 0], [w, 0], [w, h], [0, h]]), np.float32(dst))
+    return cv2.warpPerspective(image, matrix, (round(new_w), h), flags=cv2.INTER_AREA)
+
+
+def night(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    dark = (image.astype(np.float32) / 255.0) ** rng.uniform(2.0, 2.6) * rng.uniform(0.25, 0.4) * 255
+    dark *= np.float32([0.8, 0.95, 1.1])  # BGR: a sodium lamp's warm cast
+    dark += rng.normal(0, rng.uniform(4, 8), dark.shape)
+    return np.clip(dark, 0, 255).astype(np.uint8)
+
+
+VARIANTS: dict[str, Callable[[np.ndarray, np.random.Generator], np.ndarray]] = {
+    "far50": shrink(0.5), "far30": shrink(0.3), "angled": angled, "night": night}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("labels", type=Path)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--sources", default="", help="comma-separated first folders of the photos to use")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    sources = {s for s in args.sources.split(",") if s}
+    photos = [p for p in read_labels(args.labels)
+              if not sources or p.path.relative_to(args.labels.parent).parts[0] in sources]
+    (args.out / "as_is").mkdir(parents=True, exist_ok=True)
+    (args.out / "as_is" / "labels.tsv").write_text(
+        "".join(f"{p.path.resolve()}\t{plate}\n" for p in photos for plate in p.plates or [""]), encoding="utf-8")
+    for name, variant in VARIANTS.items():
+        rng = np.random.default_rng(args.seed)
+        folder = args.out / name
+        folder.mkdir(parents=True, exist_ok=True)
+        rows = []
+        for i, photo in enumerate(photos):
+            file = f"{i:04d}.jpg"
+            cv2.imwrite(str(folder / file), variant(load_image(photo.path), rng), [cv2.IMWRITE_JPEG_QUALITY, 90])
+            rows += [f"{file}\t{plate}\n" for plate in photo.plates or [""]]
+        (folder / "labels.tsv").write_text("".join(rows), encoding="utf-8")
+    print(f"{len(photos)} photos x {1 + len(VARIANTS)} variants in {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

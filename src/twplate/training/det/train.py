@@ -1,0 +1,129 @@
+"""Fine-tuning the plate detector: :class:`DetTrainer`, run by ``twplate train -c configs/twplate_det.yml``.
+
+The recognizer's loop (:class:`twplate.training.train.Trainer`: warmup and cosine schedule, ``train.log``,
+``metrics.jsonl``, ``latest``/``best_accuracy`` checkpoints, resume, data-parallel processes) with the
+detector's model (PP-OCRv3 det, :mod:`.model`), batches (:mod:`.data`), loss (:mod:`.loss`) and
+evaluation: every ``eval_every`` steps the checkpoint reads the validation photos through
+:class:`~twplate.PhotoReader` with the shipped recognizer, exactly as ``twplate eval-photos`` does.
+Batch normalisation keeps PP-OCRv3's statistics (a few photos per batch on CPU cannot estimate them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from twplate.detect.preprocess import DetectPreprocessConfig, detector_input
+from twplate.model_files import DetectorSpec
+from twplate.photo_eval import PhotoLabels, read_labels
+
+from ..batches import Prefetcher
+from ..checkpoint import CheckpointBackend
+from ..config import DetTrainConfig
+from ..train import Trainer, log
+from .data import SceneSampler, read_box_file, text_maps
+from .model import INPUT_MEAN, INPUT_STD, load_detector
+
+
+class DetBatches(Prefetcher[tuple[np.ndarray, np.ndarray, np.ndarray]]):
+    """``(images, targets, weights)``: detector inputs normalised as at inference, and their text maps."""
+
+    def __init__(self, sampler: SceneSampler, batch_size: int, preprocess: DetectPreprocessConfig) -> None:
+        self.sampler, self.batch_size, self.preprocess = sampler, batch_size, preprocess
+        super().__init__()
+
+    def _make(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        images, targets, weights = [], [], []
+        for _ in range(self.batch_size):
+            image, quads, ignored = self.sampler.sample()
+            images.append(detector_input(image, self.preprocess))
+            target, weight = text_maps(image.shape[:2], quads, ignored)
+            targets.append(target)
+            weights.append(weight)
+        return np.stack(images), np.stack(targets), np.stack(weights)
+
+
+class DetTrainer(Trainer):
+    loss_name = "DBLoss"
+    cfg: DetTrainConfig
+
+    def _build_model(self) -> Any:
+        """PP-OCRv3 det with its public weights, or a checkpoint's; batch norm frozen."""
+        from paddle import nn
+
+        net = load_detector(self.cfg.Global.init)
+        for layer in net.sublayers():
+            if isinstance(layer, nn.BatchNorm2D):
+                layer._use_global_stats = True
+        return net
+
+    def _open_data(self) -> tuple[DetBatches, list[PhotoLabels]]:
+        data = self.cfg.Data
+        seed = self.cfg.Global.seed + self.state.step + 7919 * self.rank
+        photos = read_box_file(data.train_boxes, data.photo_root) if data.train_boxes else []
+        if data.sources:
+            photos = [p for p in photos if _source(p.path, data.photo_root or Path(data.train_boxes or ".").parent)
+                      in data.sources]
+        sampler = SceneSampler(photos, data.synthetic_share, data.size, data.limit_side, data.glyphs, seed)
+        self.preprocess = DetectPreprocessConfig(data.limit_side, INPUT_MEAN, INPUT_STD)
+        batches = DetBatches(sampler, self.batch_size, replace(self.preprocess, limit_side=data.size))
+        val = read_labels(data.val) if data.val else []
+        if data.val and data.val_sources:
+            val = [p for p in val if _source(p.path, Path(data.val).parent) in data.val_sources]
+        log.info(f"train photos: {len(photos)} ({sum(len(p.quads) for p in photos)} plates), synthetic share "
+                 f"{data.synthetic_share}, val photos: {len(val)}, steps: {self.total}, "
+                 f"batch: {self.batch_size} x {self.world} process(es) of {data.size} px")
+        return batches, val
+
+    def _train_step(self, x: np.ndarray, target: np.ndarray, weight: np.ndarray) -> tuple[float, int]:
+        import paddle
+
+        from .loss import db_loss
+
+        loss, _ = db_loss(self.model(paddle.to_tensor(x)), paddle.to_tensor(target), paddle.to_tensor(weight))
+        loss.backward()
+        self.optimizer.step()
+        self.optimizer.clear_grad()
+        self.schedule.step()
+        return float(loss), x.shape[0]
+
+    def _evaluate(self) -> None:
+        """Plates found and false readings on the validation photos; the best is the most found less false."""
+        import paddle
+
+        from twplate.detect.detector import TextDetector
+        from twplate.photo import PhotoReader
+        from twplate.photo_eval import evaluate_photos
+
+        spec = DetectorSpec(name="checkpoint", version="checkpoint", directory=Path("."), preprocess=self.preprocess)
+        reader = PhotoReader(detector=TextDetector.with_backend(CheckpointBackend(self.net), spec),
+                             backend="onnxruntime")
+        report = evaluate_photos(reader, self.val[self.rank :: self.world])
+        counts = np.array([report.found, report.plates, report.false, report.photos], dtype=np.float64)
+        if self.world > 1:
+            import paddle.distributed as dist
+
+            t = paddle.to_tensor(counts)
+            dist.all_reduce(t)
+            counts = t.numpy()
+        found, plates, false, photos = counts
+        score = (found - false) / max(plates, 1)
+        result = {"acc": score, "recall": found / max(plates, 1), "false": int(false),
+                  "false_per_20_photos": 20 * false / max(photos, 1), "found": int(found), "plates": int(plates)}
+        log.info(f"cur metric, recall: {result['recall']:.4f} ({int(found)}/{int(plates)}), false: {int(false)}, "
+                 f"acc: {score:.4f}")
+        state = self.state
+        if score > state.best_acc:
+            state.best_acc, state.best_step, state.best = score, state.step, result
+            if self.lead:
+                paddle.save(self.net.state_dict(), str(self.out / "best_accuracy.pdparams"))
+        log.info(f"best metric, acc: {state.best_acc:.4f}, best_step: {state.best_step}")
+        self.record.metrics({"step": state.step, "eval": result})
+
+
+def _source(photo: Path, root: str | Path) -> str:
+    """The first folder of ``photo`` under ``root``: the photographer or camera a photo comes from."""
+    return Path(photo).relative_to(Path(root)).parts[0]
