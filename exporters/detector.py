@@ -46,8 +46,11 @@ from .verify import ExportMismatch
 
 DETECTOR_INPUT = DetectPreprocessConfig(limit_side=1280, mean=INPUT_MEAN, std=INPUT_STD)
 """Normalisation as the detector was trained with; the size limit is twplate's (``docs/photos.md``, "Input size")."""
-PARITY_ATOL = 1e-4
-"""Largest probability difference allowed between two forms of the model (float32 rounding is ~1e-6)."""
+PARITY_ATOL = 5e-4
+"""Largest probability difference allowed between two forms of the model. Float32 kernels that fuse and
+order operations differently (oneDNN against Paddle's dygraph against ONNX Runtime) reach ~2e-4 after the
+detector's 60 layers; the map is only thresholded (0.3) and averaged into box scores, and the boxes must
+come out the same as well."""
 
 Detect = Callable[[np.ndarray], np.ndarray]
 
@@ -61,9 +64,9 @@ def build(out: Path, checkpoint: str, version: str, preprocess: DetectPreprocess
     from twplate.training.checkpoint import CheckpointBackend
     from twplate.training.det.model import load_detector
 
-    model = load_detector(checkpoint)
     with tempfile.TemporaryDirectory(prefix="twplate-detector-") as tmp:
         staging = Path(tmp)
+        model = load_detector(checkpoint)
         export_paddle(model, staging, height=None)
         convert_to_onnx(staging)
         write_detector_yaml(staging, DEFAULT_DETECTOR, version, preprocess)

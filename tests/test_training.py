@@ -223,10 +223,14 @@ def test_plot_reads_paddleocr_style_log(tmp_path: Path):
     log.write_text(
         "[2026/11/24 02:29:11] ppocr INFO: global_step: 10/100, lr: 0.000050, CTCLoss: 57.5, loss: 57.5, ips: 3\n"
         "[2026/11/24 02:30:11] ppocr INFO: global_step: 20/100, lr: 0.000100, CTCLoss: 20.25, loss: 20.25, ips: 3\n"
-        "[2026/11/24 02:30:30] ppocr INFO: cur metric, acc: 0.5, norm_edit_dis: 0.9\n", encoding="utf-8")
+        "[2026/11/24 02:30:30] ppocr INFO: cur metric, acc: 0.5, norm_edit_dis: 0.9\n"
+        "[2026/11/24 02:31:11] ppocr INFO: global_step: 30/100, lr: 0.000100, DBLoss: 2.5, loss: 2.5, ips: 3\n"
+        "[2026/11/24 02:31:30] ppocr INFO: cur metric, recall: 0.9891 (91/92), false: 1, acc: 0.9783\n",
+        encoding="utf-8")
     curves = parse_log(log)
-    assert curves.loss == [(10, 57.5), (20, 20.25)]
-    assert curves.acc == [(20, 0.5)] and curves.norm_edit_dis == [(20, 0.9)]
+    assert curves.loss == [(10, 57.5), (20, 20.25), (30, 2.5)]
+    assert curves.metrics == {"acc": [(20, 0.5), (30, 0.9783)], "norm_edit_dis": [(20, 0.9)], "recall": [(30, 0.9891)],
+                              "false": [(30, 1.0)]}
     out = tmp_path / "curves.png"
     plot(curves, out)
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

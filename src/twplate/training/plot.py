@@ -1,7 +1,8 @@
 """`twplate plot`: loss and accuracy against step from a ``train.log``, written as a PNG.
 
 Reads the PaddleOCR-style lines the trainer writes (``global_step: N/..., ... loss: X`` and
-``cur metric, acc: A, norm_edit_dis: D``), so logs of PaddleOCR's own trainer plot too.
+``cur metric, acc: A, norm_edit_dis: D``, or the detector's ``cur metric, recall: R (f/n), false: F, acc: S``),
+so logs of PaddleOCR's own trainer plot too. Metrics between 0 and 1 are drawn on the right axis.
 """
 
 from __future__ import annotations
@@ -12,14 +13,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 STEP_LINE = re.compile(r"global_step: (\d+)\b.*?\bloss: ([0-9.eE+-]+)")
-EVAL_LINE = re.compile(r"cur metric, acc: ([0-9.eE+-]+), norm_edit_dis: ([0-9.eE+-]+)")
+EVAL_LINE = re.compile(r"cur metric, (.*)")
+METRIC = re.compile(r"(\w+): ([0-9.eE+-]+)")
+PLOTTED = {"acc": "tab:red", "norm_edit_dis": "tab:green", "recall": "tab:purple"}
 
 
 @dataclass
 class Curves:
     loss: list[tuple[int, float]] = field(default_factory=list)
-    acc: list[tuple[int, float]] = field(default_factory=list)
-    norm_edit_dis: list[tuple[int, float]] = field(default_factory=list)
+    metrics: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
 
 
 def parse_log(path: Path) -> Curves:
@@ -30,13 +32,13 @@ def parse_log(path: Path) -> Curves:
             step = int(m.group(1))
             curves.loss.append((step, float(m.group(2))))
         elif m := EVAL_LINE.search(line):
-            curves.acc.append((step, float(m.group(1))))
-            curves.norm_edit_dis.append((step, float(m.group(2))))
+            for name, value in METRIC.findall(m.group(1)):
+                curves.metrics.setdefault(name, []).append((step, float(value)))
     return curves
 
 
 def plot(curves: Curves, out: Path, title: str = "") -> None:
-    """Loss (log scale) on the left axis, acc and norm_edit_dis on the right."""
+    """Loss (log scale) on the left axis; acc, norm_edit_dis and recall on the right."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -44,13 +46,13 @@ def plot(curves: Curves, out: Path, title: str = "") -> None:
 
     fig, ax = plt.subplots(figsize=(8, 4.5), dpi=120)
     if curves.loss:
-        ax.plot(*zip(*curves.loss), color="tab:blue", lw=1, label="CTC loss")
+        ax.plot(*zip(*curves.loss), color="tab:blue", lw=1, label="loss")
         ax.set_yscale("log")
     ax.set_xlabel("step")
     ax.set_ylabel("loss", color="tab:blue")
     right = ax.twinx()
-    for name, series, color in (("acc", curves.acc, "tab:red"), ("norm_edit_dis", curves.norm_edit_dis, "tab:green")):
-        if series:
+    for name, color in PLOTTED.items():
+        if series := curves.metrics.get(name):
             right.plot(*zip(*series), "o-", color=color, ms=3, label=name)
     right.set_ylim(0, 1.02)
     right.set_ylabel("val metric")
@@ -75,5 +77,6 @@ def run(args: argparse.Namespace) -> int:
         return 1
     out = args.out or args.log.with_name("train_curves.png")
     plot(curves, out, title=str(args.log.parent.name))
-    print(f"{len(curves.loss)} loss points, {len(curves.acc)} evaluations -> {out}")
+    evaluations = max((len(v) for v in curves.metrics.values()), default=0)
+    print(f"{len(curves.loss)} loss points, {evaluations} evaluations -> {out}")
     return 0

@@ -1,6 +1,6 @@
 """Fine-tuning the plate detector: :class:`DetTrainer`, run by ``twplate train -c configs/twplate_det.yml``.
 
-The recognizer's loop (:class:`twplate.training.train.Trainer`: warmup and cosine schedule, ``train.log``,
+The shared loop (:class:`twplate.training.loop.Trainer`: warmup and cosine schedule, ``train.log``,
 ``metrics.jsonl``, ``latest``/``best_accuracy`` checkpoints, resume, data-parallel processes) with the
 detector's model (PP-OCRv3 det, :mod:`.model`), batches (:mod:`.data`), loss (:mod:`.loss`) and
 evaluation: every ``eval_every`` steps the checkpoint reads the validation photos through
@@ -23,7 +23,7 @@ from twplate.photo_eval import PhotoLabels, read_labels
 from ..batches import Prefetcher
 from ..checkpoint import CheckpointBackend
 from ..config import DetTrainConfig
-from ..train import Trainer, log
+from ..loop import Trainer, log
 from .data import SceneSampler, read_box_file, text_maps
 from .model import INPUT_MEAN, INPUT_STD, load_detector
 

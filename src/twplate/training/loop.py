@@ -1,0 +1,227 @@
+"""The training loop every twplate model shares: schedule, steps, log, checkpoints, resume.
+
+:class:`Trainer` runs one process's share of a run; a subclass says what is trained (the recognizer's
+:class:`~twplate.training.train.RecTrainer`, the detector's :class:`~twplate.training.det.train.DetTrainer`).
+:class:`RunRecord` keeps the run folder: ``train.log`` (PaddleOCR's line format), ``metrics.jsonl``,
+``config.yml``. Paddle is imported inside the methods: the process sets its math threads first.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+import yaml
+
+from .config import AnyTrainConfig
+
+log = logging.getLogger("twplate.training.train")
+LOG_FORMAT = "[%(asctime)s] ppocr %(levelname)s: %(message)s"  # PaddleOCR's; twplate plot reads it
+
+
+@dataclass
+class TrainState:
+    """How far a run got and its best evaluation: ``latest.json``, read back on resume."""
+
+    step: int = 0
+    best_acc: float = -1.0
+    best_step: int = 0
+    best: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, out: Path) -> TrainState:
+        return cls(**json.loads((out / "latest.json").read_text()))
+
+    def write(self, out: Path) -> None:
+        (out / "latest.json").write_text(json.dumps(asdict(self)))
+
+
+class RunRecord:
+    """What a run leaves in its folder: ``train.log``, ``metrics.jsonl`` and ``config.yml``.
+
+    Only the lead process (rank 0) writes; the others' log lines are dropped. A fresh start
+    begins both files anew, a resumed run appends. The handlers live on twplate's own logger
+    for the run only.
+    """
+
+    def __init__(self, out: Path, append: bool, lead: bool) -> None:
+        self.out, self.mode, self.lead = out, "a" if append else "w", lead
+        self.handlers: list[logging.Handler] = []
+        self.metrics_file: Any = None
+        self._saved = (log.level, log.propagate, log.disabled)
+
+    def __enter__(self) -> RunRecord:
+        if not self.lead:
+            log.disabled = True
+            return self
+        log.setLevel(logging.INFO)
+        log.propagate = False  # Paddle configures the root logger; keep one copy of each line
+        formatter = logging.Formatter(LOG_FORMAT, "%Y/%m/%d %H:%M:%S")
+        self.handlers = [logging.FileHandler(self.out / "train.log", mode=self.mode, encoding="utf-8"),
+                         logging.StreamHandler()]
+        for handler in self.handlers:
+            handler.setFormatter(formatter)
+            log.addHandler(handler)
+        self.metrics_file = (self.out / "metrics.jsonl").open(self.mode, encoding="utf-8")
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        for handler in self.handlers:
+            log.removeHandler(handler)
+            handler.close()
+        if self.metrics_file is not None:
+            self.metrics_file.close()
+        log.level, log.propagate, log.disabled = self._saved
+
+    def config(self, cfg: AnyTrainConfig) -> None:
+        """The config as loaded, defaults filled in: what :class:`~.config.RunSettings` reads back."""
+        if self.lead:
+            (self.out / "config.yml").write_text(yaml.safe_dump(cfg.to_dict(), allow_unicode=True, sort_keys=False),
+                                                 encoding="utf-8")
+
+    def metrics(self, event: dict[str, Any]) -> None:
+        if self.metrics_file is not None:
+            self.metrics_file.write(json.dumps(event) + "\n")
+            self.metrics_file.flush()
+
+
+class Trainer:
+    """One process's training: the model, its optimizer, its share of the batches, and the loop's steps.
+
+    The loop, schedule, log, checkpoints and resume are the same for every model; a subclass says what
+    is trained and how it is measured (:meth:`_build_model`, :meth:`_open_data`, :meth:`_train_step`,
+    :meth:`_evaluate`): :class:`twplate.training.train.RecTrainer` for the recognizer,
+    :class:`twplate.training.det.train.DetTrainer` for the detector.
+    """
+
+    loss_name = "loss"
+
+    def __init__(self, cfg: Any, out: Path, resume: bool, rank: int, world: int, record: RunRecord) -> None:
+        import paddle
+
+        self.cfg, self.out, self.rank, self.world, self.record = cfg, out, rank, world, record
+        self.lead = rank == 0
+        self.total = cfg.Global.total_steps
+        paddle.seed(cfg.Global.seed)
+        self.net = self._build_model()
+        self.optimizer, self.schedule = self._build_optimizer()
+        self.state = self._resume() if resume else TrainState()
+        self.batch_size = cfg.Optimizer.batch_size // world  # this process's share
+        self.model = paddle.DataParallel(self.net) if world > 1 else self.net
+        self.batches, self.val = self._open_data()
+
+    # ------------------------------------------------------------ set-up
+    def _build_optimizer(self) -> tuple[Any, Any]:
+        """Adam with L2 decay; the learning rate warms up linearly, then decays along a cosine."""
+        import paddle
+
+        o = self.cfg.Optimizer
+        warmup = min(o.warmup_steps, max(self.total - 1, 0))
+        cosine = paddle.optimizer.lr.CosineAnnealingDecay(learning_rate=o.lr, T_max=max(self.total - warmup, 1))
+        schedule = paddle.optimizer.lr.LinearWarmup(cosine, warmup_steps=warmup, start_lr=0.0, end_lr=o.lr)
+        optimizer = paddle.optimizer.Adam(learning_rate=schedule, parameters=self.net.parameters(),
+                                          weight_decay=paddle.regularizer.L2Decay(o.l2))
+        return optimizer, schedule
+
+    def _resume(self) -> TrainState:
+        import paddle
+
+        latest = self.out / "latest.pdparams"
+        self.net.set_state_dict(paddle.load(str(latest)))
+        self.optimizer.set_state_dict(paddle.load(str(self.out / "latest.pdopt")))
+        state = TrainState.read(self.out)
+        log.info(f"resume from {latest} at global_step: {state.step}")
+        return state
+
+    # ------------------------------------------------------------ what a subclass trains
+    def _build_model(self) -> Any:
+        """The network to train, with its starting weights (``Global.init``)."""
+        raise NotImplementedError
+
+    def _open_data(self) -> tuple[Any, list[Any]]:
+        """This process's batches (an iterable of 3 arrays, with ``close()``) and the validation items."""
+        raise NotImplementedError
+
+    def _train_step(self, x: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[float, int]:
+        """One optimizer step on one batch; returns the batch's mean loss and its size."""
+        raise NotImplementedError
+
+    def _evaluate(self) -> None:
+        """Measure the weights on the validation items, log it, and keep ``best_accuracy`` when best."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------ the loop
+    def run(self) -> None:
+        """Train up to ``total_steps``: log every ``log_every`` steps, evaluate and save every ``eval_every``."""
+        self.model.train()
+        window = _Window()
+        for x, labels, lengths in self.batches:
+            if self.state.step >= self.total:
+                break
+            loss, n = self._train_step(x, labels, lengths)
+            self.state.step += 1
+            window.add(loss, n * self.world)
+            if self._due(self.cfg.Global.log_every):
+                self._log_progress(window, n)
+                window = _Window()
+            if self._due(self.cfg.Global.eval_every):
+                if self.val:
+                    self._evaluate()
+                self._save_latest()
+
+    def _due(self, every: int) -> bool:
+        return self.state.step % every == 0 or self.state.step == self.total
+
+    def _log_progress(self, window: _Window, n: int) -> None:
+        if not self.lead:
+            return
+        step, total = self.state.step, self.total
+        elapsed = time.time() - window.start
+        ips = window.samples / elapsed
+        eta = int((total - step) * elapsed / max(len(window.losses), 1))
+        avg = float(np.mean(window.losses))
+        lr = self.optimizer.get_lr()
+        log.info(f"global_step: {step}/{total}, lr: {lr:.6f}, {self.loss_name}: {avg:.5f}, loss: {avg:.5f}, "
+                 f"avg_batch_cost: {elapsed / len(window.losses):.4f} s, avg_samples: {n * self.world}, "
+                 f"ips: {ips:.2f} samples/s, eta: {eta // 3600}:{eta // 60 % 60:02d}:{eta % 60:02d}")
+        self.record.metrics({"step": step, "lr": lr, "loss": avg, "ips": ips})
+
+    def _save_latest(self) -> None:
+        """``latest.pdparams``, ``latest.pdopt`` and ``latest.json`` (lead), then wait for the others."""
+        import paddle
+        import paddle.distributed as dist
+
+        if self.lead:
+            paddle.save(self.net.state_dict(), str(self.out / "latest.pdparams"))
+            paddle.save(self.optimizer.state_dict(), str(self.out / "latest.pdopt"))
+            self.state.write(self.out)
+        if self.world > 1:
+            dist.barrier()
+
+    def finish(self) -> None:
+        """Without validation the last weights are the best there are."""
+        if self.lead and not self.val:
+            shutil.copyfile(self.out / "latest.pdparams", self.out / "best_accuracy.pdparams")
+        s = self.state
+        log.info(f"done at global_step: {s.step}; best acc {s.best_acc:.4f} at step {s.best_step}")
+
+
+
+class _Window:
+    """Losses and samples since the last progress line."""
+
+    def __init__(self) -> None:
+        self.start, self.samples = time.time(), 0
+        self.losses: list[float] = []
+
+    def add(self, loss: float, samples: int) -> None:
+        self.losses.append(loss)
+        self.samples += samples
