@@ -81,7 +81,7 @@ def test_detector_config_is_typed_and_chosen_by_model_type(tmp_path: Path):
 
 def test_scene_sampler_needs_photos_or_synthetic_scenes():
     with pytest.raises(ValueError, match="no training photos"):
-        SceneSampler([], synthetic_share=0.0, size=256, limit_side=1280, glyphs=None, seed=0)
+        SceneSampler([], synthetic_share=0.0, size=256, glyphs=None, seed=0)
 
 
 # ------------------------------------------------------------------ with paddle and the public weights
@@ -189,7 +189,7 @@ def test_training_lowers_the_loss_on_its_photos(det_run: Path, boxed_photos: Pat
     from twplate.training.det.loss import db_loss
     from twplate.training.det.model import INPUT_MEAN, INPUT_STD, load_detector
 
-    sampler = SceneSampler(read_box_file(boxed_photos / "boxes.tsv", boxed_photos), 0.0, 256, 1280, None, seed=3)
+    sampler = SceneSampler(read_box_file(boxed_photos / "boxes.tsv", boxed_photos), 0.0, 256, None, seed=3)
     samples = [sampler.sample() for _ in range(4)]
     pre = DetectPreprocessConfig(256, INPUT_MEAN, INPUT_STD)
     x = paddle.to_tensor(np.stack([detector_input(s[0], pre) for s in samples]))

@@ -143,7 +143,7 @@ class DetArchitectureSection:
 
 @dataclass
 class DetOptimizerSection:
-    lr: float = 2.0e-4
+    lr: float = 1.0e-4
     warmup_steps: int = 30
     l2: float = 1.0e-5
     batch_size: int = 8  # in all, over the worker processes
@@ -164,7 +164,7 @@ class DetDataSection:
     synthetic_share: float = 0.6  # share of samples that are synthetic scenes
     glyphs: str | None = None  # glyph folder for synthetic plates (../shared/data/glyphs)
     size: int = 512  # side of each training sample
-    limit_side: int = 1280  # the detector's inference limit, which real photos are scaled around
+    limit_side: int = 1280  # the detector's input limit when evaluating (as exported)
     val: str | None = None
     val_sources: list[str] = field(default_factory=list)  # folders of the val file to read; empty: all
 

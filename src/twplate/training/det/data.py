@@ -3,13 +3,14 @@
 Two sources, mixed per sample:
 
 - **Real photos with their plates' boxes** (``data/scene_boxes.tsv``: photo, plate, the number line's
-  4 corners, made by ``scripts/scene_boxes.py``). Each sample is the photo at a random scale, cut to
-  ``size`` x ``size`` around a plate.
+  4 corners, made by ``scripts/scene_boxes.py``). Each sample is the photo scaled so that one of its
+  plates gets a number-line height drawn as for synthetic plates, cut to ``size`` x ``size`` around it.
 - **Synthetic scenes**: twplate's synthetic plates (:mod:`twplate.training.synth`, every kind,
   special plates included) warped into a real photo or a made-up background with perspective
-  (turned up to 50 degrees), scale (number lines from 8 px tall), blur, low light and JPEG, beside
+  (turned up to 50 degrees), scale, blur, low light and JPEG, beside
   plate-like text that is not a plate (camera date stamps, phone numbers, shop signs). The number
-  line's corners go through the same warp.
+  line's corners go through the same warp. Number lines are 8 px to 0.3 x ``size`` tall, log-uniform,
+  so far plates and close-ups are seen alike.
 
 Only number lines are text here: the region banner above a 1992 number, date stamps, signs and any
 other text of a photo are background, so the detector learns to box plates, not text in general.
@@ -27,7 +28,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from twplate.detect.preprocess import DetectPreprocessConfig
 from twplate.image import load_image
 
 from ..augment import between, degrade, low_light
@@ -36,6 +36,12 @@ from ..synth.kinds import KINDS
 from ..synth.scene import background, decorate
 
 SHRINK_RATIO = 0.4
+MIN_LINE_HEIGHT = 8.0
+MAX_LINE_HEIGHT = 0.3
+MAX_LINE_WIDTH = 0.9
+"""Number lines in samples are 8 px to 0.3 x the sample's side tall (log-uniform) and at most 0.9 x its side
+wide. At inference (``limit_side`` 1280) the shared photos' lines are 25 to 220 px tall (median 72); far
+plates in dash-cam frames are smaller."""
 LINE_PAD = 0.1
 """A synthetic number line's box is its glyphs' box grown by this share of its height on every side,
 as the real boxes (the detector's own, unclipped) sit around the characters."""
@@ -110,6 +116,17 @@ def _signed_area(quad: np.ndarray) -> float:
     return float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))) / 2
 
 
+def line_height(rng: np.random.Generator, size: int) -> float:
+    """A number line's height in a ``size`` sample: log-uniform from 8 px (a far plate) to a close-up."""
+    return float(np.exp(between(rng, np.log(MIN_LINE_HEIGHT), np.log(MAX_LINE_HEIGHT * size))))
+
+
+def quad_width(quad: np.ndarray) -> float:
+    """The quad's larger extent: the mean length of its two longer opposite sides."""
+    sides = np.linalg.norm(quad - np.roll(quad, -1, 0), axis=1)
+    return float(max(sides[0] + sides[2], sides[1] + sides[3]) / 2)
+
+
 def quad_height(quad: np.ndarray) -> float:
     """The quad's smaller extent: the mean length of its two shorter opposite sides (a line's height)."""
     sides = np.linalg.norm(quad - np.roll(quad, -1, 0), axis=1)
@@ -140,17 +157,15 @@ class SceneSampler:
         photos: real photos with their plates' boxes (also the backgrounds of synthetic scenes).
         synthetic_share: share of samples that are synthetic scenes.
         size: side of each sample, a multiple of 32.
-        limit_side: the detector's inference limit: real photos are first brought to it, as at inference,
-            then scaled by a random factor (0.35 to 1.15), so far plates are seen at their inference size.
         glyphs: the glyph folder for the synthetic plates (``../shared/data/glyphs``).
+        seed: the samples' random seed.
     """
 
-    def __init__(self, photos: Sequence[BoxedPhoto], synthetic_share: float, size: int, limit_side: int,
+    def __init__(self, photos: Sequence[BoxedPhoto], synthetic_share: float, size: int,
                  glyphs: str | Path | None, seed: int) -> None:
         self.photos = list(photos)
         self.synthetic_share = synthetic_share
         self.size = size
-        self.limit_side = limit_side
         self.rng = np.random.default_rng(seed)
         if not self.photos and synthetic_share == 0:
             raise ValueError("no training photos and no synthetic scenes: give photos or a synthetic share above 0")
@@ -174,14 +189,17 @@ class SceneSampler:
             self._images[photo.path] = load_image(photo.path)
         return self._images[photo.path]
 
-    def _scaled(self, rng: np.random.Generator, photo: BoxedPhoto) -> tuple[np.ndarray, list[np.ndarray]]:
+    def _scaled(self, rng: np.random.Generator, photo: BoxedPhoto) -> tuple[np.ndarray, list[np.ndarray], int]:
+        """The photo scaled so one of its plates (the index returned) gets a number-line height drawn as for
+        synthetic plates, and its plates' quads scaled with it."""
         image = self._photo(photo)
         h, w = image.shape[:2]
-        inference = DetectPreprocessConfig(limit_side=self.limit_side).input_size(h, w)
-        scale = inference[1] / w * between(rng, 0.35, 1.15)
+        chosen = int(rng.integers(len(photo.quads)))
+        quad = photo.quads[chosen]
+        scale = min(line_height(rng, self.size) / quad_height(quad), MAX_LINE_WIDTH * self.size / quad_width(quad))
         resized = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))),
                              interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
-        return resized, [q * scale for q in photo.quads]
+        return resized, [q * scale for q in photo.quads], chosen
 
     def _cut(self, rng: np.random.Generator, image: np.ndarray, quads: list[np.ndarray],
              around: np.ndarray | None) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -203,17 +221,16 @@ class SceneSampler:
 
     def _real(self, rng: np.random.Generator) -> Sample:
         photo = self.photos[int(rng.integers(len(self.photos)))]
-        image, quads = self._scaled(rng, photo)
-        around = quads[int(rng.integers(len(quads)))] if quads and rng.random() < 0.9 else None
-        image, quads = self._cut(rng, image, quads, around)
+        image, quads, chosen = self._scaled(rng, photo)
+        image, quads = self._cut(rng, image, quads, quads[chosen] if rng.random() < 0.9 else None)
         if rng.random() < 0.3:
             image = low_light(image, rng)
         return image, *_split_cut(quads, self.size)
 
     def _synthetic(self, rng: np.random.Generator, generator: Generator) -> Sample:
         if self.photos and rng.random() < 0.6:
-            photo = self.photos[int(rng.integers(len(self.photos)))]
-            image, quads = self._cut(rng, *self._scaled(rng, photo), around=None)
+            image, quads, _ = self._scaled(rng, self.photos[int(rng.integers(len(self.photos)))])
+            image, quads = self._cut(rng, image, quads, around=None)
         else:
             image, quads = background(rng, self.size, self.size), []
         for _ in range(int(rng.choice([1, 1, 2, 3]))):
@@ -240,9 +257,7 @@ def _paste_plate(rng: np.random.Generator, image: np.ndarray, generator: Generat
     line_h = glyphs_y1 - glyphs_y0
     pad = LINE_PAD * line_h
     x0, y0, x1, y1 = glyphs_x0 - pad, glyphs_y0 - pad, glyphs_x1 + pad, glyphs_y1 + pad
-    # number line height on the photo: log-uniform from 8 px (far) to a close-up
-    target_h = float(np.exp(between(rng, np.log(8.0), np.log(s * 0.16))))
-    width = pw * target_h / line_h
+    width = min(pw * line_height(rng, s) / line_h, MAX_LINE_WIDTH * s * pw / (glyphs_x1 - glyphs_x0 + 2 * pad))
     yaw = np.radians(between(rng, -50, 50) if rng.random() < 0.5 else between(rng, -15, 15))
     roll = np.radians(float(np.clip(rng.normal(0, 6), -20, 20)))
     half = np.array([width, width * ph / pw], np.float32) / 2
