@@ -1,11 +1,18 @@
-"""Plate-like images drawn with OpenCV for tests (no data files, no CJK)."""
+"""Plate-like images drawn with OpenCV for tests (no data files, no CJK), and where the synthetic plates'
+glyph folder is for the tests that render them."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
+
+GLYPHS = Path(os.environ.get("TWPLATE_GLYPHS") or Path(__file__).resolve().parents[2] / "shared" / "data" / "glyphs")
+needs_glyphs = pytest.mark.skipif(not (GLYPHS / "plates_2014").is_dir(),
+                                  reason=f"glyph folder {GLYPHS} not available")
 
 
 def draw_plate(text: str, height: int = 96, aspect: float = 2.4) -> np.ndarray:

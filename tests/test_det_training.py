@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from photos import paste_plate
+from plates import GLYPHS, needs_glyphs
 from twplate.training.config import ConfigError, DetTrainConfig, RunSettings, TrainConfig, load_config
 from twplate.training.det.data import SceneSampler, read_box_file, shrink_quad, text_maps
 
@@ -77,6 +78,20 @@ def test_detector_config_is_typed_and_chosen_by_model_type(tmp_path: Path):
     (run / "config.yml").write_text("Architecture: {model_type: det}\n", encoding="utf-8")
     with pytest.raises(ValueError, match="detector run"):
         RunSettings.of(run / "latest.pdparams")
+
+
+@needs_glyphs
+@pytest.mark.parametrize("other_text", ["background", "ignored"])
+def test_synthetic_scenes_hold_whole_number_lines_and_say_what_other_text_teaches(other_text: str):
+    sampler = SceneSampler([], synthetic_share=1.0, size=256, glyphs=GLYPHS, seed=4, other_text=other_text)
+    samples = [sampler.sample() for _ in range(12)]
+    for image, lines, _ in samples:
+        assert image.shape == (256, 256, 3) and image.dtype == np.uint8
+        assert all(q.shape == (4, 2) and (q >= 0).all() and (q < 256).all() for q in lines)
+    assert sum(len(lines) for _, lines, _ in samples) >= 6
+    # the drawn date stamps, signs and numbers are among the ignored quads only when asked for
+    ignored_inside = sum(((q >= 0) & (q < 256)).all() for _, _, ignored in samples for q in ignored)
+    assert (ignored_inside > 0) == (other_text == "ignored")
 
 
 def test_scene_sampler_needs_photos_or_synthetic_scenes():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import sys
 from pathlib import Path
@@ -17,12 +16,10 @@ try:
 except ImportError:  # running from a plain checkout
     sys.path.insert(0, str(ROOT / "src"))
 
+from plates import GLYPHS, needs_glyphs  # noqa: E402
 from twplate.training import synth  # noqa: E402
 from twplate.training.synth import fonts as synth_fonts  # noqa: E402
 
-GLYPHS = Path(os.environ.get("TWPLATE_GLYPHS") or ROOT.parent / "shared" / "data" / "glyphs")
-needs_glyphs = pytest.mark.skipif(not (GLYPHS / "plates_2014").is_dir(),
-                                  reason=f"glyph folder {GLYPHS} not available")
 DICT = set((ROOT / "dict" / "dict_taiwan_car.txt").read_text(encoding="utf-8").split())
 
 PATTERNS = {

@@ -162,6 +162,7 @@ class DetDataSection:
     photo_root: str | None = None
     sources: list[str] = field(default_factory=list)  # folders of photo_root to train on; empty: all
     synthetic_share: float = 0.6  # share of samples that are synthetic scenes
+    other_text: str = "background"  # the synthetic scenes' plate-like text: "background" or "ignored"
     glyphs: str | None = None  # glyph folder for synthetic plates (../shared/data/glyphs)
     size: int = 512  # side of each training sample
     limit_side: int = 1280  # the detector's input limit when evaluating (as exported)
@@ -173,6 +174,8 @@ class DetDataSection:
             raise ConfigError(f"Data.size must be a multiple of 32 and at least 64, got {self.size}")
         if not 0.0 <= self.synthetic_share <= 1.0:
             raise ConfigError(f"Data.synthetic_share must be in [0, 1], got {self.synthetic_share}")
+        if self.other_text not in ("background", "ignored"):
+            raise ConfigError(f"Data.other_text must be 'background' or 'ignored', got {self.other_text!r}")
 
 
 @dataclass

@@ -160,10 +160,14 @@ class SceneSampler:
         size: side of each sample, a multiple of 32.
         glyphs: the glyph folder for the synthetic plates (``../shared/data/glyphs``).
         seed: the samples' random seed.
+        other_text: what the synthetic scenes' plate-like text teaches: ``"background"`` (not a plate: the
+            detector learns to leave it out) or ``"ignored"`` (neither, as a cut plate: the detector stays a
+            text detector there and the plate rules decide).
     """
 
     def __init__(self, photos: Sequence[BoxedPhoto], synthetic_share: float, size: int,
-                 glyphs: str | Path | None, seed: int) -> None:
+                 glyphs: str | Path | None, seed: int, other_text: str = "background") -> None:
+        self.other_text = other_text
         self.photos = list(photos)
         self.synthetic_share = synthetic_share
         self.size = size
@@ -237,12 +241,12 @@ class SceneSampler:
         for _ in range(int(rng.choice([1, 1, 2, 3]))):
             quad, alpha = _paste_plate(rng, image, generator)
             quads = [q for q in quads if not _covered(q, alpha)] + [quad]
-        for _ in range(int(rng.integers(0, 4))):
-            _clutter(rng, image)
+        other_text = [_clutter(rng, image) for _ in range(int(rng.integers(0, 4)))]
         if rng.random() < 0.25:
             image = low_light(image, rng)
         image = degrade(rng, image, float(np.clip(rng.beta(1.4, 3.0), 0.03, 1.0)))
-        return image, *_split_cut(quads, self.size)
+        inside, cut = _split_cut(quads, self.size)
+        return image, inside, cut + (other_text if self.other_text == "ignored" else [])
 
 
 
@@ -293,8 +297,8 @@ def _covered(quad: np.ndarray, alpha: np.ndarray) -> bool:
     return 0 <= y < alpha.shape[0] and 0 <= x < alpha.shape[1] and alpha[y, x, 0] > 0.5
 
 
-def _clutter(rng: np.random.Generator, image: np.ndarray) -> None:
-    """Plate-like text that is not a plate: a date stamp, a phone or house number, sign words."""
+def _clutter(rng: np.random.Generator, image: np.ndarray) -> np.ndarray:
+    """Draw plate-like text that is not a plate (a date stamp, a phone or house number, sign words); its quad."""
     template = CLUTTER[int(rng.integers(len(CLUTTER)))]
     text = template.format(y=int(rng.integers(2015, 2027)), m=int(rng.integers(1, 13)), d=int(rng.integers(1, 29)),
                            hh=int(rng.integers(0, 24)), mm=int(rng.integers(0, 60)), a=int(rng.integers(1, 99)),
@@ -311,3 +315,4 @@ def _clutter(rng: np.random.Generator, image: np.ndarray) -> None:
         panel = tuple(int(v) for v in rng.integers(0, 256, 3))
         cv2.rectangle(image, (x - 6, y - th - 6), (x + tw + 6, y + 8), panel, -1)
     cv2.putText(image, text, (x, y), font, scale, colour, int(rng.integers(1, 4)), cv2.LINE_AA)
+    return np.array([[x, y - th - 4], [x + tw, y - th - 4], [x + tw, y + 6], [x, y + 6]], np.float32)

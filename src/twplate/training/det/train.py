@@ -67,7 +67,7 @@ class DetTrainer(Trainer):
         if data.sources:
             photos = [p for p in photos if _source(p.path, data.photo_root or Path(data.train_boxes or ".").parent)
                       in data.sources]
-        sampler = SceneSampler(photos, data.synthetic_share, data.size, data.glyphs, seed)
+        sampler = SceneSampler(photos, data.synthetic_share, data.size, data.glyphs, seed, data.other_text)
         self.preprocess = DetectPreprocessConfig(data.limit_side, INPUT_MEAN, INPUT_STD)
         batches = DetBatches(sampler, self.batch_size, replace(self.preprocess, limit_side=data.size))
         val = read_labels(data.val) if data.val else []
