@@ -26,7 +26,7 @@ import numpy as np
 
 @dataclass(frozen=True)
 class DBSettings:
-    """DB post-processing settings (defaults: RapidOCR's for PP-OCRv4 det)."""
+    """DB post-processing settings (defaults: PaddleOCR's recipe with RapidOCR's values, for both PP-OCR detectors)."""
 
     threshold: float = 0.3
     box_threshold: float = 0.5
