@@ -158,6 +158,35 @@ class Trainer:
         """Measure the weights on the validation items, log it, and keep ``best_accuracy`` when best."""
         raise NotImplementedError
 
+    # ------------------------------------------------------------ evaluation, shared
+    def _summed_over_processes(self, counts: list[float]) -> np.ndarray:
+        """``counts`` added up over every process (each evaluated its share of the validation items).
+
+        All processes stay busy and reach the next collective together; one process evaluating while
+        the others wait timed out gloo's barrier on a loaded machine.
+        """
+        total = np.array(counts, dtype=np.float64)
+        if self.world > 1:
+            import paddle
+            import paddle.distributed as dist
+
+            t = paddle.to_tensor(total)
+            dist.all_reduce(t)
+            total = t.numpy()
+        return total
+
+    def _keep_if_best(self, result: dict[str, float]) -> None:
+        """Record an evaluation; when its ``acc`` beats every earlier one, the lead saves ``best_accuracy``."""
+        import paddle
+
+        state = self.state
+        if result["acc"] > state.best_acc:
+            state.best_acc, state.best_step, state.best = result["acc"], state.step, result
+            if self.lead:
+                paddle.save(self.net.state_dict(), str(self.out / "best_accuracy.pdparams"))
+        log.info(f"best metric, acc: {state.best_acc:.4f}, best_step: {state.best_step}")
+        self.record.metrics({"step": state.step, "eval": result})
+
     # ------------------------------------------------------------ the loop
     def run(self) -> None:
         """Train up to ``total_steps``: log every ``log_every`` steps, evaluate and save every ``eval_every``."""

@@ -16,7 +16,6 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,7 @@ from twplate.charset import Charset
 from .batches import BatchMaker
 from .checkpoint import checkpoint_recognizer
 from .config import AnyTrainConfig, ConfigError, DetTrainConfig, load_config, training_shapes
-from .dataset import MixedSampler, Sample, read_label_file
+from .dataset import MixedSampler, read_label_file
 from .evaluate import evaluate
 from .loop import RunRecord, Trainer, TrainState, log
 
@@ -175,38 +174,13 @@ class RecTrainer(Trainer):
         return float(loss), n
 
     def _evaluate(self) -> None:
-        """Every process reads its share of the validation set; the lead keeps the best weights."""
-        import paddle
-
+        """Every process reads its share of the validation crops; the counts are added up."""
         recognizer = checkpoint_recognizer(self.net, self.charset.characters, self.cfg.Preprocess)
-        result = _evaluate_sharded(recognizer, self.val, self.rank, self.world)
+        m = evaluate(recognizer, self.val[self.rank :: self.world])
+        correct, edit_sum, total = self._summed_over_processes([m.correct, m.norm_edit_sum, m.total])
+        result = {"acc": correct / total, "norm_edit_dis": 1.0 - edit_sum / total, "total": int(total)}
         log.info(f"cur metric, acc: {result['acc']:.4f}, norm_edit_dis: {result['norm_edit_dis']:.4f}")
-        state = self.state
-        if result["acc"] > state.best_acc:
-            state.best_acc, state.best_step, state.best = result["acc"], state.step, result
-            if self.lead:
-                paddle.save(self.net.state_dict(), str(self.out / "best_accuracy.pdparams"))
-        log.info(f"best metric, acc: {state.best_acc:.4f}, best_step: {state.best_step}")
-        self.record.metrics({"step": state.step, "eval": result})
-
-
-def _evaluate_sharded(recognizer: Any, val: Sequence[Sample], rank: int, world: int) -> dict[str, float]:
-    """Evaluate with every process on its share of ``val`` and add the counts up.
-
-    All processes stay busy and reach the next collective together; one process evaluating while
-    the others wait timed out gloo's barrier on a loaded machine.
-    """
-    m = evaluate(recognizer, val[rank::world])
-    counts = np.array([m.correct, m.norm_edit_sum, m.total], dtype=np.float64)
-    if world > 1:
-        import paddle
-        import paddle.distributed as dist
-
-        t = paddle.to_tensor(counts)
-        dist.all_reduce(t)
-        counts = t.numpy()
-    correct, edit_sum, total = counts
-    return {"acc": correct / total, "norm_edit_dis": 1.0 - edit_sum / total, "total": int(total)}
+        self._keep_if_best(result)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

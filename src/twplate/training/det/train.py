@@ -47,6 +47,8 @@ class DetBatches(Prefetcher[tuple[np.ndarray, np.ndarray, np.ndarray]]):
 
 
 class DetTrainer(Trainer):
+    """The detector: PP-OCRv3 det from its public weights, DBNet's loss on scenes, plates found on photos."""
+
     loss_name = "DBLoss"
     cfg: DetTrainConfig
 
@@ -63,10 +65,11 @@ class DetTrainer(Trainer):
     def _open_data(self) -> tuple[DetBatches, list[PhotoLabels]]:
         data = self.cfg.Data
         seed = self.cfg.Global.seed + self.state.step + 7919 * self.rank
-        photos = read_box_file(data.train_boxes, data.photo_root) if data.train_boxes else []
-        if data.sources:
-            photos = [p for p in photos if _source(p.path, data.photo_root or Path(data.train_boxes or ".").parent)
-                      in data.sources]
+        photos = []
+        if data.train_boxes:
+            root = Path(data.photo_root) if data.photo_root else Path(data.train_boxes).parent
+            photos = [p for p in read_box_file(data.train_boxes, root)
+                      if not data.sources or _source(p.path, root) in data.sources]
         sampler = SceneSampler(photos, data.synthetic_share, data.size, data.glyphs, seed, data.other_text)
         self.preprocess = DetectPreprocessConfig(data.limit_side, INPUT_MEAN, INPUT_STD)
         batches = DetBatches(sampler, self.batch_size, replace(self.preprocess, limit_side=data.size))
@@ -91,9 +94,8 @@ class DetTrainer(Trainer):
         return float(loss), x.shape[0]
 
     def _evaluate(self) -> None:
-        """Plates found and false readings on the validation photos; the best is the most found less false."""
-        import paddle
-
+        """Plates found and false readings on each process's share of the validation photos, added up;
+        the score that picks the best weights is found less false, over the plates."""
         from twplate.detect.detector import TextDetector
         from twplate.photo import PhotoReader
         from twplate.photo_eval import evaluate_photos
@@ -102,26 +104,14 @@ class DetTrainer(Trainer):
         reader = PhotoReader(detector=TextDetector.with_backend(CheckpointBackend(self.net), spec),
                              backend="onnxruntime")
         report = evaluate_photos(reader, self.val[self.rank :: self.world])
-        counts = np.array([report.found, report.plates, report.false, report.photos], dtype=np.float64)
-        if self.world > 1:
-            import paddle.distributed as dist
-
-            t = paddle.to_tensor(counts)
-            dist.all_reduce(t)
-            counts = t.numpy()
-        found, plates, false, photos = counts
+        found, plates, false, photos = self._summed_over_processes(
+            [report.found, report.plates, report.false, report.photos])
         score = (found - false) / max(plates, 1)
         result = {"acc": score, "recall": found / max(plates, 1), "false": int(false),
                   "false_per_20_photos": 20 * false / max(photos, 1), "found": int(found), "plates": int(plates)}
         log.info(f"cur metric, recall: {result['recall']:.4f} ({int(found)}/{int(plates)}), false: {int(false)}, "
                  f"acc: {score:.4f}")
-        state = self.state
-        if score > state.best_acc:
-            state.best_acc, state.best_step, state.best = score, state.step, result
-            if self.lead:
-                paddle.save(self.net.state_dict(), str(self.out / "best_accuracy.pdparams"))
-        log.info(f"best metric, acc: {state.best_acc:.4f}, best_step: {state.best_step}")
-        self.record.metrics({"step": state.step, "eval": result})
+        self._keep_if_best(result)
 
 
 def _source(photo: Path, root: str | Path) -> str:
