@@ -13,7 +13,8 @@ Two sources, mixed per sample:
   so far plates and close-ups are seen alike.
 
 Only number lines are text here: the region banner above a 1992 number, date stamps, signs and any
-other text of a photo are background, so the detector learns to box plates, not text in general.
+other text of a photo are background, so the detector learns to box plates, not text in general
+(``other_text="ignored"`` leaves the synthetic scenes' drawn text out of the loss instead).
 The map a sample teaches is DBNet's: each number line shrunk by ``D = A (1 - r^2) / L``
 (area ``A``, perimeter ``L``, ``r`` = 0.4) is 1, the rest 0; the inference post-processing grows
 the found region back by the unclip ratio (:mod:`twplate.detect.postprocess`).
