@@ -123,6 +123,21 @@ def test_reads_with_a_recognizer_given_loaded(reader, car_photo):
         PhotoReader("models/twplate-rec", recognizer=narrow)
 
 
+def test_reads_with_a_detector_given_loaded(reader, car_photo):
+    """``detector=`` takes a loaded TextDetector as it is, with its own input limit; giving a limit or DB settings
+    as well is refused rather than silently dropped."""
+    from twplate.detect.detector import TextDetector
+    from twplate.photo import PhotoReader
+
+    small = TextDetector(backend="onnxruntime", threads=1, limit_side=320)
+    given = PhotoReader(detector=small, backend="onnxruntime", threads=1)
+    assert given.detector is small and given.detector.spec.preprocess.limit_side == 320
+    (plate,) = given(car_photo)
+    assert plate.text == "KCD-1636" and plate.box != reader(car_photo)[0].box  # found at the smaller input
+    with pytest.raises(ValueError, match="belong to the loaded detector"):
+        PhotoReader(detector=small, limit_side=960)
+
+
 def test_read_photo_is_exported_lazily():
     import twplate
 

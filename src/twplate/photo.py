@@ -66,8 +66,8 @@ class PhotoReader:
     Args:
         model: the plate reader (``None``: the shipped one), as for :class:`~twplate.PlateRecognizer`.
         detector: the text detector's model directory (``None``: the shipped ``twplate-det``), or a
-            loaded :class:`~twplate.detect.detector.TextDetector` (``backend``, ``threads``, ``limit_side``,
-            ``db_settings`` and ``backend_options`` then load only the recognizer).
+            loaded :class:`~twplate.detect.detector.TextDetector`, which keeps its own input limit and
+            post-processing (``backend``, ``threads`` and ``backend_options`` then load only the recognizer).
         backend: ``"auto"``, ``"onnxruntime"`` or ``"paddle"``, for both models.
         batch_size: crops per recognizer call (the detector takes photos of one size together, 4 at most).
         threads: CPU threads for each backend (``None``: the runtime's default).
@@ -82,7 +82,8 @@ class PhotoReader:
         **backend_options: passed to both backends.
 
     Raises:
-        ValueError: both ``model`` and ``recognizer`` are given.
+        ValueError: both ``model`` and ``recognizer`` are given, or ``limit_side`` or ``db_settings`` with a
+            loaded detector.
         ModelError: a model is missing, corrupt or of the wrong kind.
         BackendUnavailableError: the backend's runtime is not installed.
     """
@@ -94,6 +95,9 @@ class PhotoReader:
         if model is not None and recognizer is not None:
             raise ValueError(f"give PhotoReader a model or a loaded recognizer, not both (model={model!r}, "
                              f"recognizer={recognizer!r})")
+        if isinstance(detector, TextDetector) and (limit_side is not None or db_settings is not None):
+            raise ValueError("limit_side and db_settings belong to the loaded detector: give them to TextDetector "
+                             f"(limit_side={limit_side!r}, db_settings={db_settings!r})")
         if not isinstance(detector, TextDetector):
             detector = TextDetector(detector, backend=backend, threads=threads, limit_side=limit_side,
                                     settings=db_settings, **backend_options)
