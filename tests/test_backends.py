@@ -19,9 +19,8 @@ from twplate.model_files import PADDLE_FILES, YAML_FILE, load_model_spec, write_
 from twplate.preprocess import PreprocessConfig
 
 ort = pytest.importorskip("onnxruntime")
+from fake_ort import FakeGpuSession  # noqa: E402
 from twplate.backends import onnx as onnx_backend  # noqa: E402
-
-RealSession = ort.InferenceSession
 
 
 def test_unknown_backend_name(tiny_model_dir: Path) -> None:
@@ -66,30 +65,14 @@ def test_auto_falls_to_paddle_without_onnxruntime(tmp_path: Path, monkeypatch: p
 # ---------------------------------------------------------------- ONNX Runtime providers
 
 
-class FakeSession:
-    """Wraps a real CPU session but claims other providers were requested/available."""
-
-    in_use = ["CPUExecutionProvider"]
-    requested: list = []
-
-    def __init__(self, path: str, options, providers) -> None:
-        FakeSession.requested = list(providers)
-        self._real = RealSession(path, options, providers=["CPUExecutionProvider"])
-
-    def get_providers(self) -> list[str]:
-        return list(self.in_use)
-
-    def __getattr__(self, name: str):  # everything else from the real session
-        return getattr(self.__dict__["_real"], name)
-
-
 @pytest.fixture
-def fake_gpu_ort(monkeypatch: pytest.MonkeyPatch) -> type[FakeSession]:
+def fake_gpu_ort(monkeypatch: pytest.MonkeyPatch) -> type[FakeGpuSession]:
+    """GPU providers available, but the session falls back to the CPU (what onnxruntime-gpu does without a GPU)."""
     available = ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
     monkeypatch.setattr(ort, "get_available_providers", lambda: available)
-    monkeypatch.setattr(ort, "InferenceSession", FakeSession)
-    monkeypatch.setattr(FakeSession, "in_use", ["CPUExecutionProvider"])
-    return FakeSession
+    monkeypatch.setattr(ort, "InferenceSession", FakeGpuSession)
+    monkeypatch.setattr(FakeGpuSession, "in_use", ["CPUExecutionProvider"])
+    return FakeGpuSession
 
 
 def test_default_provider_order_and_fallback_warning(tiny_model_dir: Path, fake_gpu_ort) -> None:
@@ -133,7 +116,7 @@ def test_default_providers_filters_to_available() -> None:
 def test_threads_option_reaches_the_session(tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     seen = {}
 
-    class Spy(FakeSession):
+    class Spy(FakeGpuSession):
         def __init__(self, path, options, providers) -> None:
             seen["threads"] = options.intra_op_num_threads
             super().__init__(path, options, providers)

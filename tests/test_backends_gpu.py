@@ -15,9 +15,9 @@ from twplate.model_files import load_model_spec
 from twplate.preprocess import PreprocessConfig, bucket_width, gpu_width_buckets, make_batch
 
 ort = pytest.importorskip("onnxruntime")
+from fake_ort import FakeGpuSession  # noqa: E402
 from twplate.backends import onnx as onnx_backend  # noqa: E402
 
-RealSession = ort.InferenceSession
 TEXTS = ["ABC-1234", "AA", "", "9999-AA", "Z", "外0872"]
 
 
@@ -52,50 +52,6 @@ def test_make_batch_pads_to_a_given_width() -> None:
 
 
 # ---------------------------------------------------------------- fake GPU sessions
-
-
-class FakeBinding:
-    def __init__(self, session: FakeGpuSession) -> None:
-        self.session, self.inputs, self.outputs = session, {}, {}
-
-    def bind_cpu_input(self, name: str, x: np.ndarray) -> None:
-        self.inputs[name] = x
-
-    def bind_output(self, name: str, device: str) -> None:
-        self.outputs[name] = device
-
-    def copy_outputs_to_cpu(self) -> list[np.ndarray]:
-        return self.result
-
-
-class FakeGpuSession:
-    """A real CPU session that reports the providers in ``in_use`` and records what it was asked."""
-
-    in_use = ["CUDAExecutionProvider", "CPUExecutionProvider"]
-    requested: list = []
-    shapes: list = []
-    bound: list = []
-
-    def __init__(self, path: str, options, providers) -> None:
-        FakeGpuSession.requested = list(providers)
-        self._real = RealSession(path, options, providers=["CPUExecutionProvider"])
-
-    def get_providers(self) -> list[str]:
-        return list(self.in_use)
-
-    def run(self, outputs, feeds):
-        FakeGpuSession.shapes.append(next(iter(feeds.values())).shape)
-        return self._real.run(outputs, feeds)
-
-    def io_binding(self) -> FakeBinding:
-        return FakeBinding(self)
-
-    def run_with_iobinding(self, binding: FakeBinding) -> None:
-        FakeGpuSession.bound.append(dict(binding.outputs))
-        binding.result = self._real.run(None, binding.inputs)
-
-    def __getattr__(self, name: str):
-        return getattr(self.__dict__["_real"], name)
 
 
 @pytest.fixture
