@@ -193,6 +193,26 @@ def test_detector_training_logs_evaluates_and_resumes(det_run: Path):
 
 @pytest.mark.paddle
 @pytest.mark.slow
+def test_keep_text_learns_the_public_detectors_map_outside_plates(boxed_photos: Path, pretrained_det_onnx: Path):
+    """``Data.keep_text``: the frozen public weights run on every batch and their map is the target outside
+    plates; a run with it trains and logs like any other."""
+    from twplate.training.train import train
+
+    out = boxed_photos / "keep_text"
+    cfg = load_config(Path(__file__).resolve().parents[1] / "configs" / "twplate_det.yml", [
+        f"Global.output_dir={out}", "Global.total_steps=2", "Global.eval_every=2", "Global.log_every=1",
+        "Global.workers=1", "Optimizer.batch_size=2", f"Data.train_boxes={boxed_photos / 'boxes.tsv'}",
+        f"Data.photo_root={boxed_photos}", "Data.sources=[cam]", "Data.synthetic_share=0.0", "Data.size=256",
+        f"Data.val={boxed_photos / 'labels.tsv'}", "Data.val_sources=[]", "Data.keep_text=true"])
+    assert train(cfg)["plates"] == 4
+    losses = [json.loads(line)["loss"] for line in (out / "metrics.jsonl").read_text().splitlines()
+              if "loss" in json.loads(line)]
+    assert len(losses) == 2 and all(np.isfinite(losses))
+    assert "keep_text: true" in (out / "config.yml").read_text()
+
+
+@pytest.mark.paddle
+@pytest.mark.slow
 def test_training_lowers_the_loss_on_its_photos(det_run: Path, boxed_photos: Path):
     import paddle
 

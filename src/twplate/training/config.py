@@ -163,6 +163,7 @@ class DetDataSection:
     sources: list[str] = field(default_factory=list)  # folders of photo_root to train on; empty: all
     synthetic_share: float = 0.6  # share of samples that are synthetic scenes
     other_text: str = "background"  # the synthetic scenes' plate-like text: "background" or "ignored"
+    keep_text: bool = False  # outside plates, learn the public detector's own map: add plates, unlearn no text
     glyphs: str | None = None  # glyph folder for synthetic plates (../shared/data/glyphs)
     size: int = 512  # side of each training sample
     limit_side: int = 1280  # the detector's input limit when evaluating (as exported)

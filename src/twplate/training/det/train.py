@@ -60,6 +60,8 @@ class DetTrainer(Trainer):
         for layer in net.sublayers():
             if isinstance(layer, nn.BatchNorm2D):
                 layer._use_global_stats = True
+        # Data.keep_text: the public weights, frozen, say what text is outside the plates
+        self.teacher = load_detector("pretrained") if self.cfg.Data.keep_text else None
         return net
 
     def _open_data(self) -> tuple[DetBatches, list[PhotoLabels]]:
@@ -86,7 +88,11 @@ class DetTrainer(Trainer):
 
         from .loss import db_loss
 
-        loss, _ = db_loss(self.model(paddle.to_tensor(x)), paddle.to_tensor(target), paddle.to_tensor(weight))
+        x_in, target_in = paddle.to_tensor(x), paddle.to_tensor(target)
+        if self.teacher is not None:
+            with paddle.no_grad():
+                target_in = paddle.maximum(target_in, self.teacher(x_in).squeeze(1))
+        loss, _ = db_loss(self.model(x_in), target_in, paddle.to_tensor(weight))
         loss.backward()
         self.optimizer.step()
         self.optimizer.clear_grad()
