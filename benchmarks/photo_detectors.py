@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
-import subprocess
 import sys
 from pathlib import Path
 
@@ -23,18 +21,16 @@ from twplate.photo import PhotoReader
 from twplate.photo_eval import evaluate_photos, read_labels
 from twplate.recognizer import PlateRecognizer
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import benchdata  # noqa: E402
+
 
 def _named(values: list[str]) -> dict[str, Path]:
     pairs = [v.split("=", 1) for v in values]
     if any(len(p) != 2 for p in pairs):
         raise SystemExit(f"expected NAME=PATH, got {values}")
     return {name: Path(path) for name, path in pairs}
-
-
-def cpu_model() -> str:
-    out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-    return next((line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name")),
-                platform.processor())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
                 "false": [f"{r['text']} in {r['photo']}" for r in report.false_readings]}
             print(f"{set_name:10s} {det_name:12s} found {report.found}/{report.plates}  false {report.false}  "
                   f"{report.seconds_per_photo:.3f} s/photo", flush=True)
-    doc = {"cpu": cpu_model(), "limit_side": args.limit_side, "detectors": {k: str(v) for k, v in detectors.items()},
+    doc = {"cpu": benchdata.cpu_description(), "limit_side": args.limit_side,
+           "detectors": {k: str(v) for k, v in detectors.items()},
            "sets": {k: str(v) for k, v in sets.items()}, "results": results}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(doc, ensure_ascii=False, indent=1), encoding="utf-8")

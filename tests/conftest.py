@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -48,18 +49,31 @@ def tiny_paddle_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tiny_models.build_model_dir(tmp_path_factory.mktemp("tiny-paddle") / "model", paddle=True)
 
 
-@pytest.fixture(scope="session")
-def pretrained_onnx() -> Path:
-    """PP-OCRv3's Student from the ``rapidocr_onnxruntime`` wheel (fetched once into the cache); skips
-    without paddle and onnx, or when the wheel cannot be had."""
+def _wheel_weights(find: Callable[[], Path]) -> Path:
+    """``find()``'s file from the ``rapidocr_onnxruntime`` wheel (fetched once into the cache); skips without
+    paddle and onnx, or when the wheel cannot be had."""
     pytest.importorskip("paddle")
     pytest.importorskip("onnx")
-    from twplate.training.pretrained import find_pretrained_onnx
-
     try:
-        return find_pretrained_onnx()
+        return find()
     except FileNotFoundError as exc:
         pytest.skip(str(exc))
+
+
+@pytest.fixture(scope="session")
+def pretrained_onnx() -> Path:
+    """PP-OCRv3's recognition Student (see :func:`_wheel_weights`)."""
+    from twplate.training.pretrained import find_pretrained_onnx
+
+    return _wheel_weights(find_pretrained_onnx)
+
+
+@pytest.fixture(scope="session")
+def pretrained_det_onnx() -> Path:
+    """PP-OCRv3's detector (see :func:`_wheel_weights`)."""
+    from twplate.training.det.model import find_pretrained_onnx
+
+    return _wheel_weights(find_pretrained_onnx)
 
 
 @pytest.fixture

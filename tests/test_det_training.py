@@ -100,18 +100,6 @@ def test_scene_sampler_needs_photos_or_synthetic_scenes():
 
 
 # ------------------------------------------------------------------ with paddle and the public weights
-@pytest.fixture(scope="module")
-def pretrained_det_onnx() -> Path:
-    pytest.importorskip("paddle")
-    pytest.importorskip("onnx")
-    from twplate.training.det.model import find_pretrained_onnx
-
-    try:
-        return find_pretrained_onnx()
-    except FileNotFoundError as exc:
-        pytest.skip(str(exc))
-
-
 @pytest.mark.paddle
 def test_paddle_model_with_public_weights_computes_what_their_onnx_export_does(pretrained_det_onnx: Path):
     import onnxruntime as ort

@@ -50,8 +50,7 @@ class ArchitectureSection:
     time_stride: int = 8
 
     def __post_init__(self) -> None:
-        if self.model_type != "rec":
-            raise ConfigError(f"Architecture.model_type is {self.model_type!r} in a recognizer config")
+        _check_model_type(self.model_type, "rec", "a recognizer")
 
 
 @dataclass
@@ -137,8 +136,7 @@ class DetArchitectureSection:
     model_type: str = "det"
 
     def __post_init__(self) -> None:
-        if self.model_type != "det":
-            raise ConfigError(f"Architecture.model_type is {self.model_type!r} in a detector config")
+        _check_model_type(self.model_type, "det", "a detector")
 
 
 @dataclass
@@ -197,6 +195,11 @@ class DetTrainConfig:
 
 
 AnyTrainConfig = TrainConfig | DetTrainConfig
+
+
+def _check_model_type(value: str, expected: str, kind: str) -> None:
+    if value != expected:
+        raise ConfigError(f"Architecture.model_type is {value!r} in {kind} config")
 
 
 def _config_class(sections: Mapping[str, Any]) -> type[TrainConfig] | type[DetTrainConfig]:

@@ -24,6 +24,7 @@ import paddle
 import paddle.nn.functional as F
 from paddle import nn
 
+from ..model import ConvBN
 from ..wheels import wheel_member
 
 PRETRAINED_WHEEL = "rapidocr_onnxruntime==1.2.3"
@@ -42,26 +43,12 @@ def _divisible(v: float, divisor: int = 8) -> int:
     return rounded + divisor if rounded < 0.9 * v else rounded
 
 
-class ConvBN(nn.Layer):
-    def __init__(self, cin: int, cout: int, kernel: int, stride: int = 1, groups: int = 1,
-                 act: type[nn.Layer] | None = None) -> None:
-        super().__init__()
-        self.conv = nn.Conv2D(cin, cout, kernel, stride=stride, padding=(kernel - 1) // 2, groups=groups,
-                              bias_attr=False)
-        self.bn = nn.BatchNorm2D(cout)
-        self.act = act() if act else None
-
-    def forward(self, x: paddle.Tensor) -> paddle.Tensor:
-        x = self.bn(self.conv(x))
-        return self.act(x) if self.act else x
-
-
 class ResidualUnit(nn.Layer):
     def __init__(self, cin: int, cmid: int, cout: int, kernel: int, stride: int, act: type[nn.Layer]) -> None:
         super().__init__()
         self.shortcut = stride == 1 and cin == cout
         self.expand = ConvBN(cin, cmid, 1, act=act)
-        self.depthwise = ConvBN(cmid, cmid, kernel, stride, groups=cmid, act=act)
+        self.depthwise = ConvBN(cmid, cmid, kernel, stride, (kernel - 1) // 2, groups=cmid, act=act)
         self.linear = ConvBN(cmid, cout, 1)
 
     def forward(self, x: paddle.Tensor) -> paddle.Tensor:
@@ -82,7 +69,7 @@ class MobileNetV3Large(nn.Layer):
     def __init__(self, scale: float = 0.5) -> None:
         super().__init__()
         cin = _divisible(16 * scale)
-        self.stem = ConvBN(3, cin, 3, stride=2, act=nn.Hardswish)
+        self.stem = ConvBN(3, cin, 3, stride=2, padding=1, act=nn.Hardswish)
         stages: list[list[nn.Layer]] = [[]]
         self.out_channels: list[int] = []
         for i, (kernel, expansion, cout, act, stride) in enumerate(self.TABLE):

@@ -74,6 +74,7 @@ class DetTrainer(Trainer):
                       if not data.sources or _source(p.path, root) in data.sources]
         sampler = SceneSampler(photos, data.synthetic_share, data.size, data.glyphs, seed, data.other_text)
         self.preprocess = DetectPreprocessConfig(data.limit_side, INPUT_MEAN, INPUT_STD)
+        self.val_reader: Any = None  # a PhotoReader, loaded at the first evaluation
         batches = DetBatches(sampler, self.batch_size, replace(self.preprocess, limit_side=data.size))
         val = read_labels(data.val) if data.val else []
         if data.val and data.val_sources:
@@ -106,10 +107,12 @@ class DetTrainer(Trainer):
         from twplate.photo import PhotoReader
         from twplate.photo_eval import evaluate_photos
 
-        spec = DetectorSpec(name="checkpoint", version="checkpoint", directory=Path("."), preprocess=self.preprocess)
-        reader = PhotoReader(detector=TextDetector.with_backend(CheckpointBackend(self.net), spec),
-                             backend="onnxruntime")
-        report = evaluate_photos(reader, self.val[self.rank :: self.world])
+        if self.val_reader is None:  # loaded once: its detector runs self.net, whose weights train in place
+            spec = DetectorSpec(name="checkpoint", version="checkpoint", directory=Path("."),
+                                preprocess=self.preprocess)
+            self.val_reader = PhotoReader(detector=TextDetector.with_backend(CheckpointBackend(self.net), spec),
+                                          backend="onnxruntime")
+        report = evaluate_photos(self.val_reader, self.val[self.rank :: self.world])
         found, plates, false, photos = self._summed_over_processes(
             [report.found, report.plates, report.false, report.photos])
         score = (found - false) / max(plates, 1)
