@@ -7,7 +7,8 @@ pytest-benchmark times one case after another, so a slow spell of a shared machi
 whichever case runs then (cells of 3 rounds vary by +-10%). Here every round runs each case once,
 in turn, on the same images: twplate end to end (by the model's policy, and at ``input_width=72``)
 and model-only (onnxruntime), twplate on OpenVINO in fp32, bf16 and int8 (each where the CPU and
-the models allow: ``--int8``, default ``models/twplate-rec-int8`` if present), RapidOCR's recognizer
+the models allow: ``--int8``, default ``models/twplate-rec-int8`` if present; bf16 also at
+``input_width=72``, on one stream and split over two), RapidOCR's recognizer
 as configured and fed twplate's widths, on ONNX Runtime and on its own OpenVINO engine
 (``rapidocr_openvino``, OpenVINO's default precision), PaddleOCR's pipeline on Paddle Inference and
 on ONNX Runtime (peers skipped where not installed; ``--exclude`` drops cases by name). Ratios are of
@@ -37,6 +38,8 @@ MODEL_ONLY = f"twplate {MODEL_ONLY_SUFFIX}"
 FIXED_WIDTH = 72
 """twplate's faster option: every crop read at 48 x 72 (``input_width``), no padding."""
 SHIPPED_INT8 = benchdata.REPO / "models" / "twplate-rec-int8"
+STREAMS = 2
+"""OpenVINO streams of the fastest case: each batch split in two, one part per stream (docs/openvino.md)."""
 ACCURACY_TOLERANCE = 0.003
 """Exact-match drop from ``twplate`` (fp32, ONNX Runtime) that still counts as accuracy-preserving."""
 
@@ -61,10 +64,13 @@ def openvino_cases(batch: int, threads: int, images: list, int8: Path | None) ->
         if precision == "bf16":  # the fastest float case: its model alone, and at twplate's fixed width
             batches = benchdata.model_batches(reader, images)
             out[f"twplate openvino bf16 {MODEL_ONLY_SUFFIX}"] = lambda r=reader, b=batches: [r.backend(x) for x in b]
-            fixed = benchdata.twplate_pipeline(PlateRecognizer(model, backend="openvino", batch_size=batch,
-                                                               threads=threads, plate_formats=False,
-                                                               precision=precision, input_width=FIXED_WIDTH))
-            out[f"twplate openvino bf16 input_width={FIXED_WIDTH}"] = lambda run=fixed: run(images)
+            for streams in (1, STREAMS):
+                fixed = benchdata.twplate_pipeline(PlateRecognizer(model, backend="openvino", batch_size=batch,
+                                                                   threads=threads, plate_formats=False,
+                                                                   precision=precision, input_width=FIXED_WIDTH,
+                                                                   streams=streams))
+                split = f" streams={streams}" if streams > 1 else ""
+                out[f"twplate openvino bf16 input_width={FIXED_WIDTH}{split}"] = lambda run=fixed: run(images)
     if benchdata.rapidocr_openvino_available():
         rapid = benchdata.rapidocr_openvino_pipeline(benchdata.MODEL, batch, threads)
         at_widths = benchdata.stretch_to_twplate_width(rapid, benchdata.MODEL)

@@ -98,10 +98,12 @@ def test_shipped_model_reads_like_onnxruntime() -> None:
     assert reader.backend.providers == ["CPU", "fp32"]  # not OpenVINO's own bf16 default on AMX CPUs
 
 
-def test_threads_share_one_backend(tiny_model_dir: Path) -> None:
-    """Eight threads, each with its own infer request, read exactly what one thread reads."""
+@pytest.mark.parametrize("streams", [1, 2])
+def test_threads_share_one_backend(tiny_model_dir: Path, streams: int) -> None:
+    """Eight threads, each with its own infer requests, read exactly what one thread reads."""
     images = [tiny_models.stripe_image(t, width=160 + 40 * (i % 4)) for i, t in enumerate(TEXTS * 3)]
-    reader = PlateRecognizer(tiny_model_dir, backend="openvino", batch_size=2)
+    reader = PlateRecognizer(tiny_model_dir, backend="openvino", batch_size=2, threads=2, streams=streams)
+    assert reader.backend.streams == streams
     expected = [(r.text, r.char_confidences) for r in reader(images)]
 
     def work(k: int) -> bool:
@@ -111,6 +113,46 @@ def test_threads_share_one_backend(tiny_model_dir: Path) -> None:
 
     with ThreadPoolExecutor(8) as pool:
         assert all(pool.map(work, range(8)))
+
+
+# ---------------------------------------------------------------- streams and static shapes
+
+
+def per_image(backend: backends.Backend, x: np.ndarray) -> np.ndarray:
+    return np.concatenate([backend(x[i : i + 1]) for i in range(len(x))])
+
+
+@pytest.mark.parametrize("input_width", [None, 200])
+def test_a_split_batch_is_each_image_alone(tiny_model_dir: Path, input_width: int | None) -> None:
+    """A batch split over two streams (static shapes where the width is fixed, dynamic otherwise) gives
+    every image, in order, what it gets alone on a one-stream backend."""
+    split = PlateRecognizer(tiny_model_dir, backend="openvino", batch_size=4, threads=2, streams=2,
+                            input_width=input_width).backend
+    one = PlateRecognizer(tiny_model_dir, backend="openvino", batch_size=4, threads=2,
+                          input_width=input_width).backend
+    assert split.streams == 2
+    assert split.static_batches == (() if input_width is None else (1, 2))
+    assert one.static_batches == (() if input_width is None else (1, 4))
+    x = np.random.default_rng(0).normal(size=(5, 3, 48, input_width or 136)).astype(np.float32)
+    expected = per_image(one, x)
+    for n in range(1, 6):  # static (1, 2, 4) and dynamic (3, 5) shapes, split or not
+        np.testing.assert_allclose(split(x[:n]), expected[:n], atol=1e-5)
+        np.testing.assert_allclose(one(x[:n]), expected[:n], atol=1e-5)
+
+
+def test_fixed_width_readings_match_onnxruntime(tiny_model_dir: Path) -> None:
+    images = [tiny_models.stripe_image(t, width=200) for t in TEXTS]
+    ov_reader = PlateRecognizer(tiny_model_dir, backend="openvino", batch_size=4, threads=2, streams=2, input_width=200)
+    results = ov_reader(images)
+    assert [r.text for r in results] == TEXTS
+    assert_same_readings(results, PlateRecognizer(tiny_model_dir, backend="onnxruntime", batch_size=4,
+                                                  input_width=200)(images))
+
+
+def test_streams_are_at_most_the_threads(tiny_model_dir: Path) -> None:
+    assert PlateRecognizer(tiny_model_dir, backend="openvino", threads=1, streams=2).backend.streams == 1
+    with pytest.raises(ValueError, match="streams must be >= 1"):
+        PlateRecognizer(tiny_model_dir, backend="openvino", streams=0)
 
 
 # ---------------------------------------------------------------- precision

@@ -19,14 +19,26 @@ on CPUs with AMX is bf16; here it is fp32 unless asked):
 :attr:`OpenVinoBackend.providers` reports the device and the precision the compiled model's
 convolutions and matrix products really run in, read back from its execution graph.
 
-Thread safety: each calling thread gets its own infer request on the one compiled model
-(requests are not shareable; the compiled model is), so threads never overwrite each other's
-tensors. With the default latency hint the compiled model has one stream: calls from several
-threads queue for it, each using all ``threads``.
+Streams and shapes, the two ways to feed a CPU faster (both measured in ``docs/openvino.md``):
+
+* ``streams=1`` (default): one stream, every thread works on each call (latency).
+* ``streams=S``: the threads form ``S`` streams, and a call of ``n >= 2`` images is split into
+  ``min(S, n)`` parts that run at once, one per stream; images do not interact in the network, so
+  the output is the one call's. A single image cannot be split: it runs on a one-stream compilation
+  with all threads, as with ``streams=1``.
+* Static shapes: where every image is read at one width (``PlateRecognizer(input_width=...)``, or a
+  model that declares one), the two shapes that recur, a single image and a full batch's part
+  (``ceil(max_batch / S)`` images), get compilations of their exact shape at load time, which run
+  faster than the dynamic one; any other shape runs on the dynamic compilation.
+
+Thread safety: each calling thread gets its own infer requests on the compiled models (requests
+are not shareable; compiled models are), so threads never overwrite each other's tensors. Calls
+from several threads share the streams.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Collection
 from pathlib import Path
@@ -35,7 +47,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..errors import ModelError
-from ..model_files import OPENVINO_FILES, AnySpec
+from ..model_files import OPENVINO_FILES, AnySpec, ModelSpec
 from ..onnx_metadata import read_onnx_metadata
 from .base import check_graph_io
 
@@ -60,22 +72,26 @@ class OpenVinoBackend:
         max_batch: unused (shapes are dynamic); accepted for a uniform constructor.
         precision: ``"fp32"``, ``"bf16"`` or ``"int8"`` (see the module docstring); ``None``: fp32
             for a float model, int8 for a quantized one.
+        streams: CPU streams a batch is split over (see the module docstring); OpenVINO gives each
+            at least one thread, so at most ``threads`` run (:attr:`streams` says how many do).
 
     Raises:
         ModelError: the model cannot be read, or does not fit ``spec``.
         ValueError: an unknown precision, one this CPU has no native support for, or one the
-            model cannot run in.
+            model cannot run in; ``streams < 1``.
     """
 
     name: ClassVar[str] = "openvino"
     width_buckets: tuple[int, ...] | None = None
 
     def __init__(self, spec: AnySpec, threads: int | None = None, max_batch: int = 32,
-                 precision: str | None = None) -> None:
+                 precision: str | None = None, streams: int = 1) -> None:
         import openvino as ov
 
         if precision is not None and precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
+        if streams < 1:
+            raise ValueError(f"streams must be >= 1, not {streams}")
         core = ov.Core()
         path = spec.directory / self.files_for(spec)[0]
         try:
@@ -90,17 +106,39 @@ class OpenVinoBackend:
             raise ValueError(f"{path} is an int8 (quantized) model: load it with precision='int8'" if quantized else
                              f"precision='int8' needs an int8 model ({path} is a float model): write one with "
                              "python -m exporters.to_openvino --int8, or load models/twplate-rec-int8")
-        capabilities = cpu_capabilities(core)
-        config: dict[str, Any] = {"INFERENCE_PRECISION_HINT": check_precision(precision, capabilities),
-                                  "PERFORMANCE_HINT": "LATENCY"}
+        config: dict[str, Any] = {"INFERENCE_PRECISION_HINT": check_precision(precision, cpu_capabilities(core))}
         if threads is not None:
             config["INFERENCE_NUM_THREADS"] = int(threads)
-        try:
-            self._compiled = core.compile_model(model, "CPU", config)
-        except Exception as exc:
-            raise ModelError(f"openvino cannot compile {path} for the CPU: {exc}") from exc
-        self.precision = runtime_precision(self._compiled)
+
+        def compile_for(shape: list[int] | None, n_streams: int) -> Any:
+            """``model`` compiled for ``n_streams`` streams; for inputs of exactly ``shape`` where given."""
+            shaped = model
+            if shape is not None:
+                shaped = model.clone()
+                shaped.reshape({self._input: shape})
+            hints = {"PERFORMANCE_HINT": "LATENCY"} if n_streams == 1 else {"PERFORMANCE_HINT": "THROUGHPUT",
+                                                                            "NUM_STREAMS": n_streams}
+            try:
+                return core.compile_model(shaped, "CPU", {**config, **hints})
+            except Exception as exc:
+                raise ModelError(f"openvino cannot compile {path} for the CPU: {exc}") from exc
+
+        self._single = compile_for(None, 1)
+        self.precision = runtime_precision(self._single)
         """The precision the compiled model's convolutions and matrix products run in."""
+        self._split = compile_for(None, streams) if streams > 1 else self._single
+        self.streams: int = int(self._split.get_property("NUM_STREAMS"))
+        """The streams a batch is split over (``streams``, or fewer where there are fewer threads)."""
+        self._static: dict[tuple[int, ...], Any] = {}
+        """Input shape -> the compilation for exactly that shape, where every image has one width."""
+        if isinstance(spec, ModelSpec) and spec.preprocess.min_width == spec.preprocess.max_width:
+            image = (3, spec.preprocess.height, spec.preprocess.max_width)
+            part = math.ceil(max_batch / self.streams)
+            self._static = {(1, *image): compile_for([1, *image], 1)}
+            if part > 1:
+                self._static.update({(part, *image): compile_for([part, *image], self.streams)})
+        self.static_batches: tuple[int, ...] = tuple(sorted(shape[0] for shape in self._static))
+        """Batch sizes (of a call, or of a call's part on one stream) that run on a compilation of their exact shape."""
         self._requests = threading.local()
 
     @staticmethod
@@ -114,12 +152,30 @@ class OpenVinoBackend:
         return ["CPU", self.precision]
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        """``(N, 3, H, W)`` float32 -> ``(N, T, C)`` float32 probabilities, on this thread's infer request."""
-        request = getattr(self._requests, "request", None)
-        if request is None:
-            request = self._requests.request = self._compiled.create_infer_request()
-        request.infer({self._input: np.ascontiguousarray(x, dtype=np.float32)})
-        return np.array(request.get_output_tensor(0).data, dtype=np.float32)  # a copy: the request reuses it
+        """``(N, 3, H, W)`` float32 -> ``(N, T, C)`` float32 probabilities: ``x`` split over the streams,
+        the parts run at once on this thread's infer requests."""
+        import openvino as ov
+
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        parts = np.array_split(x, min(self.streams, len(x))) if len(x) > 1 else [x]
+        running = []
+        for stream, part in enumerate(parts):
+            compiled = self._static.get(part.shape, self._single if len(parts) == 1 else self._split)
+            request = self._requests_of(compiled)[stream]
+            request.set_input_tensor(ov.Tensor(part, shared_memory=True))  # part outlives the wait below
+            request.start_async()
+            running.append(request)
+        for request in running:
+            request.wait()
+        # copies: a request reuses its output tensor on its next call
+        return np.concatenate([np.array(r.get_output_tensor(0).data, dtype=np.float32) for r in running])
+
+    def _requests_of(self, compiled: Any) -> list[Any]:
+        """This thread's infer requests on ``compiled``, one per stream (made on first use)."""
+        made: dict[int, list[Any]] = self._requests.__dict__.setdefault("made", {})
+        if id(compiled) not in made:
+            made[id(compiled)] = [compiled.create_infer_request() for _ in range(self.streams)]
+        return made[id(compiled)]
 
 
 def check_precision(precision: str, capabilities: Collection[str]) -> str:

@@ -30,7 +30,7 @@ def ctc_greedy_decode(probs: np.ndarray, characters: Sequence[str]) -> list[Deco
     if probs.shape[1] == 0:  # argmax over no time steps is undefined
         return [Decoded("", ()) for _ in range(probs.shape[0])]
     ids = probs.argmax(axis=2)  # (N, T)
-    best = np.take_along_axis(probs, ids[..., None], axis=2)[..., 0]
+    best = probs.max(axis=2)  # the probability of each step's id
     keep = ids != 0
     keep[:, 1:] &= ids[:, 1:] != ids[:, :-1]
     table = np.array(["", *characters], dtype=object)
