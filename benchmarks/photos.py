@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import re
 import statistics
 import subprocess
@@ -61,18 +60,6 @@ def rapidocr_144():
     from rapidocr_onnxruntime import RapidOCR
 
     return RapidOCR
-
-
-def cpu() -> dict:
-    """The CPU model and the vector extensions that matter to ONNX Runtime, from ``lscpu``."""
-    try:
-        info = dict(line.split(":", 1) for line in subprocess.run(["lscpu"], capture_output=True, text=True)
-                    .stdout.splitlines() if ":" in line)
-    except OSError:
-        return {"model": platform.processor()}
-    flags = info.get("Flags", "").split()
-    return {"model": info.get("Model name", "").strip(), "cores": info.get("CPU(s)", "").strip(),
-            "flags": [f for f in flags if f.startswith(("avx", "fma", "amx")) or f == "vnni"]}
 
 
 def encoded_photos(paths: list[Path], width: int) -> list[bytes]:
@@ -128,8 +115,8 @@ def main(argv: list[str] | None = None) -> int:
                for limit in map(int, args.limits.split(","))}
     rapid = rapidocr_144()(intra_op_num_threads=args.threads)
 
-    results: dict = {"photos": len(photos), "rounds": args.rounds, "threads": args.threads, "cpu": cpu(),
-                     "widths": {}}
+    results: dict = {"photos": len(photos), "rounds": args.rounds, "threads": args.threads,
+                     "cpu": benchdata.cpu_description(), "widths": {}}
     for width in map(int, args.widths.split(",")):
         data = encoded_photos([p.path for p in photos], width)
         outputs: dict[str, list[list[str]]] = {}
