@@ -80,6 +80,28 @@ def test_failures_reported_and_processing_continues(image_dir: Path, tiny_model_
     assert "broken.jpg" in err and "empty.png" in err and "2 of 6 images failed" in err
 
 
+def test_openvino_speed_options(tmp_path: Path, tiny_model_dir: Path, capsys) -> None:
+    """--precision, --streams and --input-width reach the backend: the tiny model reads plates drawn 192 px
+    wide at --input-width 192, split over two streams, and misreads them squeezed to 96."""
+    pytest.importorskip("openvino")
+    for name, text in PLATES.items():
+        cv2.imwrite(str(tmp_path / f"{Path(name).stem}.png"), tiny_models.stripe_image(text, width=192))
+    common = ["read", "--model", str(tiny_model_dir), "--backend", "openvino", "--precision", "fp32", "--streams", "2",
+              "--threads", "2", str(tmp_path)]
+    for width, right in (("192", True), ("96", False)):
+        code, out, err = run([*common, "--input-width", width], capsys)
+        assert code == 0, err
+        texts = {Path(p).stem: t for p, t, _ in (line.split("\t") for line in out.splitlines())}
+        assert (texts == {Path(n).stem: t for n, t in PLATES.items()}) is right, texts
+
+
+def test_an_option_the_backend_lacks_is_a_usage_error(image_dir: Path, tiny_model_dir: Path, capsys) -> None:
+    code, out, err = run(["read", "--model", str(tiny_model_dir), "--backend", "onnxruntime", "--streams", "2",
+                          str(image_dir)], capsys)
+    assert (code, out) == (2, "")
+    assert "backend 'onnxruntime' has no option 'streams'" in err
+
+
 def test_missing_explicit_file_is_a_failure(image_dir: Path, tiny_model_dir: Path, capsys) -> None:
     code, out, err = run(["read", "--model", str(tiny_model_dir), str(image_dir / "a.png"),
                           str(image_dir / "nope.jpg")], capsys)

@@ -237,6 +237,32 @@ def test_crops_and_photos_share_one_recognizer_with_the_services_options(tiny_mo
         service.close()
 
 
+def test_openvino_options_reach_the_recognizer_and_status(tiny_model_dir: Path) -> None:
+    """``precision`` and ``streams`` load the service's recognizer on OpenVINO; ``/health``'s status names
+    the precision really in use."""
+    pytest.importorskip("openvino")
+    from twplate.serve import ServeConfig, create_app
+
+    config = ServeConfig(model=str(tiny_model_dir), backend="openvino", threads=2, precision="fp32", streams=2,
+                         photo=False)
+    assert config.backend_options() == {"precision": "fp32", "streams": 2}
+    service = create_app(config).state.service
+    try:
+        assert service.crops.wait_ready(120), service.status()
+        assert service.recognizer.backend.streams == 2
+        assert service.status()["providers"] == ["CPU", "fp32"]
+    finally:
+        service.close()
+
+
+def test_serve_refuses_an_option_its_backend_lacks(tiny_model_dir: Path) -> None:
+    """Checked before any worker starts: exit 2, naming the option."""
+    done = subprocess.run([sys.executable, "-m", "twplate", "serve", "--model", str(tiny_model_dir),
+                           "--backend", "onnxruntime", "--streams", "2"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert "backend 'onnxruntime' has no option 'streams'" in done.stderr
+
+
 def _raw_request(server: Server, body: bytes, declared: int) -> socket.socket:
     """A connection that has sent the headers of a POST /v1/read and ``body`` (of ``declared`` bytes)."""
     sock = socket.create_connection(("127.0.0.1", server.port), timeout=30)

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from . import __version__
 
 if TYPE_CHECKING:
+    from .recognizer import PlateRecognizer
     from .result import PlateResult
 
 TRAINING_COMMANDS: dict[str, tuple[str, str]] = {
@@ -89,12 +90,15 @@ def build_parser() -> argparse.ArgumentParser:
     fmt = read.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="JSON lines instead of tab-separated text")
     fmt.add_argument("--csv", action="store_true", help="CSV with a header row")
-    read.add_argument("--backend", default="auto", help="auto (default), onnxruntime or paddle")
+    read.add_argument("--backend", default="auto", help="auto (default), onnxruntime, paddle or openvino")
     read.add_argument("--model", default=None, help="model directory or .onnx file (default: the shipped model)")
     read.add_argument("--batch-size", type=_positive_int, default=32, help="images per batch (default 32)")
     read.add_argument("--no-plate-formats", dest="plate_formats", action="store_const", const=False,
                       default=None, help="plain greedy CTC reading, without fitting Taiwan plate formats")
     read.add_argument("--threads", type=_positive_int, default=None, help="CPU threads for the backend")
+    _add_speed_options(read)
+    read.add_argument("--input-width", type=_positive_int, default=None,
+                      help="read every crop at this width, whatever its aspect (e.g. 72: faster, see docs/openvino.md)")
     photos = read.add_argument_group("whole photos")
     photos.add_argument("--photos", action="store_true",
                         help="the images are photos: find the plates in them, then read them")
@@ -128,9 +132,10 @@ def _add_serve_parser(commands: argparse._SubParsersAction) -> None:
                        help="processes, each with its own model (default 1); for throughput, one per CPU core "
                             "with --threads 1 (docs/serve.md)")
     serve.add_argument("--model", default=None, help="model directory or .onnx file (default: the shipped model)")
-    serve.add_argument("--backend", default="auto", help="auto (default), onnxruntime or paddle")
+    serve.add_argument("--backend", default="auto", help="auto (default), onnxruntime, paddle or openvino")
     serve.add_argument("--batch-size", type=_positive_int, default=32, help="most images per model call (default 32)")
     serve.add_argument("--threads", type=_positive_int, default=None, help="CPU threads for the backend")
+    _add_speed_options(serve)
     serve.add_argument("--input-width", type=_positive_int, default=None,
                        help="read every crop at this width (no padding: a crop reads the same in any batch)")
     serve.add_argument("--no-plate-formats", dest="plate_formats", action="store_const", const=False, default=None,
@@ -184,13 +189,35 @@ def expand_paths(patterns: Sequence[str]) -> tuple[list[str], list[str]]:
     return files, unmatched
 
 
+def _add_speed_options(parser: argparse.ArgumentParser) -> None:
+    """The backend options that trade accuracy or memory for speed (each backend says which it takes)."""
+    parser.add_argument("--precision", default=None,
+                        help="the backend's precision: openvino fp32 (default), bf16 or int8; onnxruntime fp32 or fp16 "
+                             "(docs/openvino.md)")
+    parser.add_argument("--streams", type=_positive_int, default=None,
+                        help="openvino: CPU streams each batch is split over (default 1)")
+
+
+def _recognizer(args: argparse.Namespace, **options: Any) -> PlateRecognizer:
+    """The plate reader ``twplate read`` asks for: model, backend and every backend option of ``args``."""
+    from .recognizer import PlateRecognizer
+
+    return PlateRecognizer(args.model, backend=args.backend, batch_size=args.batch_size, threads=args.threads,
+                           plate_formats=args.plate_formats, **_speed_options(args), **options)
+
+
+def _speed_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``--precision``, ``--streams`` and ``--input-width`` where given, as :class:`PlateRecognizer` options."""
+    return {name: getattr(args, name) for name in ("precision", "streams", "input_width")
+            if getattr(args, name) is not None}
+
+
 def _images_below(folder: Path) -> list[str]:
     return sorted(str(p) for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
 
 
 def _read(args: argparse.Namespace) -> int:
     from .errors import TwplateError
-    from .recognizer import PlateRecognizer
 
     if args.ray:
         return _read_on_ray(args)
@@ -206,8 +233,7 @@ def _read(args: argparse.Namespace) -> int:
     if args.photos:
         return _read_photos(args, files, unmatched)
     try:
-        recognizer = PlateRecognizer(args.model, backend=args.backend, batch_size=args.batch_size,
-                                     threads=args.threads, plate_formats=args.plate_formats)
+        recognizer = _recognizer(args)
     except (TwplateError, ValueError) as exc:
         print(f"twplate: {exc}", file=sys.stderr)
         return 2
@@ -232,8 +258,8 @@ def _read_photos(args: argparse.Namespace, files: list[str], unmatched: list[str
     from .photo import CHUNK_PHOTOS, PhotoReader
 
     try:
-        reader = PhotoReader(args.model, detector=args.detector, backend=args.backend, batch_size=args.batch_size,
-                             threads=args.threads, limit_side=args.limit_side)
+        reader = PhotoReader(recognizer=_recognizer(args, load_threads=1), detector=args.detector,
+                             backend=args.backend, threads=args.threads, limit_side=args.limit_side)
     except (TwplateError, ValueError) as exc:
         print(f"twplate: {exc}", file=sys.stderr)
         return 2
@@ -309,7 +335,7 @@ def _read_on_ray(args: argparse.Namespace) -> int:
                    else {"plate_formats": args.plate_formats})
         dataset = twplate_ray.read(files + uris, photos=args.photos, model=args.model, backend=args.backend,
                                    batch_size=args.batch_size, concurrency=args.concurrency, **options,
-                                   **({"threads": args.threads} if args.threads else {}))
+                                   **_speed_options(args), **({"threads": args.threads} if args.threads else {}))
         summary = twplate_ray.write(dataset, args.out, json_lines=args.json)
     except (TwplateError, ValueError) as exc:
         print(f"twplate: {exc}", file=sys.stderr)
@@ -323,7 +349,7 @@ def _read_on_ray(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from .backends import resolve_backend_name
+    from .backends import check_backend_options, resolve_backend_name
     from .errors import TwplateError
     from .model_files import load_model_spec
 
@@ -331,12 +357,14 @@ def _serve(args: argparse.Namespace) -> int:
         from . import serve
 
         serve.require_serve_extra()
-        resolve_backend_name(args.backend, load_model_spec(args.model))  # fail here, not in every worker
         config = serve.ServeConfig(
             model=args.model, backend=args.backend, batch_size=args.batch_size, threads=args.threads,
-            input_width=args.input_width, plate_formats=args.plate_formats, photo=args.photo,
+            input_width=args.input_width, precision=args.precision, streams=args.streams,
+            plate_formats=args.plate_formats, photo=args.photo,
             max_wait_ms=args.max_wait_ms, max_images=args.max_images,
             max_body_bytes=int(args.max_body_mb * 1024 * 1024), body_timeout_s=args.body_timeout, api_key=args.api_key)
+        # fail here, not in every worker
+        check_backend_options(resolve_backend_name(args.backend, load_model_spec(args.model)), config.backend_options())
     except (TwplateError, ValueError) as exc:
         print(f"twplate serve: {exc}", file=sys.stderr)
         return 2

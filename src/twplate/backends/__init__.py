@@ -10,6 +10,8 @@ reads the same as ONNX Runtime, and its faster bf16 does not (docs/openvino.md).
 from __future__ import annotations
 
 import importlib.util
+import inspect
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from ..errors import BackendUnavailableError, ModelError
@@ -19,8 +21,8 @@ from .onnx import OnnxBackend
 from .openvino import OpenVinoBackend
 from .paddle import PaddleBackend
 
-__all__ = ["BACKENDS", "Backend", "BackendFactory", "available_backends", "backend_class", "load_backend",
-           "resolve_backend_name"]
+__all__ = ["BACKENDS", "Backend", "BackendFactory", "available_backends", "backend_class", "check_backend_options",
+           "load_backend", "resolve_backend_name"]
 
 
 class BackendEntry(NamedTuple):
@@ -76,6 +78,21 @@ def resolve_backend_name(name: str, spec: AnySpec) -> str:
     raise ModelError(f"model {spec.name!r} in {spec.directory} has no files for the installed backends {installed}")
 
 
+def check_backend_options(name: str, options: Mapping[str, Any]) -> None:
+    """Refuse options that backend ``name`` (not ``"auto"``) does not take, before any model loads.
+
+    Raises:
+        ValueError: naming the options it does not take and those it does.
+        BackendUnavailableError: its runtime is not installed.
+    """
+    accepted = inspect.signature(backend_class(name)).parameters
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        own = [p for p in accepted if p not in ("spec", "threads", "max_batch")]
+        raise ValueError(f"backend {name!r} has no option {', '.join(map(repr, unknown))} "
+                         f"(its own options: {', '.join(own) or 'none'})")
+
+
 def load_backend(name: str, spec: AnySpec, **options: Any) -> Backend:
     """Load model ``spec`` on backend ``name`` (or ``"auto"``) and check that its output fits the dictionary.
 
@@ -83,9 +100,12 @@ def load_backend(name: str, spec: AnySpec, **options: Any) -> Backend:
     ``max_batch``, and backend-specific ones such as ``providers``) go to the backend's constructor.
 
     Raises:
-        BackendUnavailableError, ModelError, ValueError (unknown name or option value).
+        BackendUnavailableError, ModelError, ValueError (unknown name, an option the backend does not
+        have, or an option value it refuses).
     """
-    cls = backend_class(resolve_backend_name(name, spec))
+    resolved = resolve_backend_name(name, spec)
+    check_backend_options(resolved, options)
+    cls = backend_class(resolved)
     spec.require(cls.files_for(spec))
     backend = cls(spec, **options)
     check_model_output(backend, spec)

@@ -196,7 +196,8 @@ class _Service:
                 backend = resolve_backend_name(config.backend, load_model_spec(config.model))
                 self.recognizer = PlateRecognizer(
                     config.model, backend=backend, batch_size=config.batch_size, threads=config.threads,
-                    plate_formats=config.plate_formats, input_width=config.input_width, **idle_options(backend))
+                    plate_formats=config.plate_formats, input_width=config.input_width,
+                    **config.backend_options(), **idle_options(backend))
             return self.recognizer
 
     def batcher(self, mode: str) -> MicroBatcher:
@@ -217,7 +218,7 @@ class _Service:
         if self.recognizer is not None:
             spec = self.recognizer.spec
             status.update(model=spec.name, model_version=spec.version, backend=self.recognizer.backend.name,
-                          batch_size=self.recognizer.batch_size)
+                          providers=self.recognizer.backend.providers, batch_size=self.recognizer.batch_size)
         return status
 
     def close(self) -> None:

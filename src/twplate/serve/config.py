@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict, dataclass, fields
+from typing import Any
 
 CONFIG_ENV = "TWPLATE_SERVE_CONFIG"
 API_KEY_ENV = "TWPLATE_API_KEY"
@@ -21,10 +22,12 @@ class ServeConfig:
 
     Attributes:
         model: model directory or ``.onnx`` file; ``None`` for the shipped model.
-        backend: ``"auto"``, ``"onnxruntime"`` or ``"paddle"``.
+        backend: ``"auto"``, ``"onnxruntime"``, ``"paddle"`` or ``"openvino"``.
         batch_size: the recognizer's batch size, and the most images one gathered batch holds.
         threads: CPU threads for the backend (``None``: the runtime's default).
         input_width: read every crop at this width (``PlateRecognizer(input_width=...)``).
+        precision: the backend's ``precision`` option (``None``: its default), e.g. ``"bf16"`` on openvino.
+        streams: the openvino backend's ``streams`` option (``None``: its default).
         plate_formats: as ``PlateRecognizer(plate_formats=...)``.
         photo: load a photo reader (``?photo=true``) when this twplate has one.
         max_wait_ms: how long a batch waits for another request (:mod:`.batching`).
@@ -39,6 +42,8 @@ class ServeConfig:
     batch_size: int = 32
     threads: int | None = None
     input_width: int | None = None
+    precision: str | None = None
+    streams: int | None = None
     plate_formats: bool | None = None
     photo: bool = True
     max_wait_ms: float = 5.0
@@ -53,6 +58,11 @@ class ServeConfig:
                 raise ValueError(f"{name} must be >= 1, not {getattr(self, name)}")
         if self.max_wait_ms < 0 or self.body_timeout_s <= 0:
             raise ValueError("max_wait_ms must be >= 0 and body_timeout_s > 0")
+
+    def backend_options(self) -> dict[str, Any]:
+        """The backend options this config sets (``precision``, ``streams``), for ``PlateRecognizer(**...)``."""
+        return {name: value for name, value in (("precision", self.precision), ("streams", self.streams))
+                if value is not None}
 
     def to_env(self) -> str:
         """The config as JSON, for :data:`CONFIG_ENV`."""
