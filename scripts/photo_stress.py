@@ -10,7 +10,10 @@ is written again as:
 - ``as_is``: unchanged (its labels file points at the original);
 - ``far50``, ``far30``: shrunk to 50% and 30% of its size: plates as far away as a dash-cam sees them;
 - ``angled``: turned 35 to 45 degrees about the vertical axis (perspective), as from a kerb-side camera;
-- ``night``: dark, with sensor noise and a warm cast, as a street lamp lights it.
+- ``night``: dark, with sensor noise and a warm cast, as a street lamp lights it;
+- ``mosaic2``, ``mosaic4``: the photos of at least 1500 px, 2 x 2 and 4 x 4 to a 4032 x 3024 canvas (a
+  12-megapixel phone photo), each shrunk to its cell: many small plates in a big photo, where the
+  detector's input limit shrinks the photo while the plates' detail is still in it.
 
 Each folder gets a ``labels.tsv`` for ``twplate eval-photos``. Seeded: the same photos every time.
 """
@@ -26,7 +29,7 @@ import cv2
 import numpy as np
 
 from twplate.image import load_image
-from twplate.photo_eval import read_labels
+from twplate.photo_eval import PhotoLabels, read_labels
 
 
 def shrink(factor: float) -> Callable[[np.ndarray, np.random.Generator], np.ndarray]:
@@ -64,6 +67,43 @@ VARIANTS: dict[str, Callable[[np.ndarray, np.random.Generator], np.ndarray]] = {
     "far50": shrink(0.5), "far30": shrink(0.3), "angled": angled, "night": night}
 
 
+MOSAIC_SIZE = (4032, 3024)
+MOSAIC_MIN_SIDE = 1500
+MOSAIC_GRIDS = (2, 4)
+
+
+def mosaic(photos: list[PhotoLabels], grid: int, rng: np.random.Generator) -> list[tuple[np.ndarray, list[str]]]:
+    """The photos, shuffled, ``grid`` x ``grid`` to a grey :data:`MOSAIC_SIZE` canvas (a partial last canvas
+    is dropped), each shrunk to fit its cell; each canvas with the plates of its photos."""
+    width, height = MOSAIC_SIZE
+    cell_w, cell_h = width // grid, height // grid
+    order = rng.permutation(len(photos))
+    canvases = []
+    for start in range(0, len(order) - grid * grid + 1, grid * grid):
+        canvas, plates = np.full((height, width, 3), 110, np.uint8), []
+        for k, index in enumerate(order[start : start + grid * grid]):
+            image = load_image(photos[index].path)
+            h, w = image.shape[:2]
+            scale = min(cell_w / w, cell_h / h)
+            cell = cv2.resize(image, (int(w * scale), int(h * scale)), interpolation=cv2.INTER_AREA)
+            y, x = (k // grid) * cell_h, (k % grid) * cell_w
+            canvas[y : y + cell.shape[0], x : x + cell.shape[1]] = cell
+            plates += photos[index].plates
+        canvases.append((canvas, plates))
+    return canvases
+
+
+def write_set(folder: Path, photos: list[tuple[np.ndarray, list[str]]]) -> None:
+    """``photos`` as JPEGs in ``folder``, with the ``labels.tsv`` ``twplate eval-photos`` reads."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for i, (image, plates) in enumerate(photos):
+        file = f"{i:04d}.jpg"
+        cv2.imwrite(str(folder / file), image, [cv2.IMWRITE_JPEG_QUALITY, 90])
+        rows += [f"{file}\t{plate}\n" for plate in plates or [""]]
+    (folder / "labels.tsv").write_text("".join(rows), encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("labels", type=Path)
@@ -79,15 +119,11 @@ def main(argv: list[str] | None = None) -> int:
         "".join(f"{p.path.resolve()}\t{plate}\n" for p in photos for plate in p.plates or [""]), encoding="utf-8")
     for name, variant in VARIANTS.items():
         rng = np.random.default_rng(args.seed)
-        folder = args.out / name
-        folder.mkdir(parents=True, exist_ok=True)
-        rows = []
-        for i, photo in enumerate(photos):
-            file = f"{i:04d}.jpg"
-            cv2.imwrite(str(folder / file), variant(load_image(photo.path), rng), [cv2.IMWRITE_JPEG_QUALITY, 90])
-            rows += [f"{file}\t{plate}\n" for plate in photo.plates or [""]]
-        (folder / "labels.tsv").write_text("".join(rows), encoding="utf-8")
-    print(f"{len(photos)} photos x {1 + len(VARIANTS)} variants in {args.out}")
+        write_set(args.out / name, [(variant(load_image(p.path), rng), p.plates) for p in photos])
+    big = [p for p in photos if max(load_image(p.path).shape[:2]) >= MOSAIC_MIN_SIDE]
+    for grid in MOSAIC_GRIDS:
+        write_set(args.out / f"mosaic{grid}", mosaic(big, grid, np.random.default_rng(args.seed)))
+    print(f"{len(photos)} photos x {1 + len(VARIANTS)} variants and {len(big)} in mosaics in {args.out}")
     return 0
 
 
