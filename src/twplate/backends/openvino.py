@@ -69,7 +69,8 @@ class OpenVinoBackend:
     Args:
         spec: the model.
         threads: ``INFERENCE_NUM_THREADS`` (``None``: OpenVINO's default, one per physical core).
-        max_batch: unused (shapes are dynamic); accepted for a uniform constructor.
+        max_batch: the largest batch a call brings: with one input width, a full batch's part per stream
+            gets a compilation of its own shape (see the module docstring); otherwise unused.
         precision: ``"fp32"``, ``"bf16"`` or ``"int8"`` (see the module docstring); ``None``: fp32
             for a float model, int8 for a quantized one.
         streams: CPU streams a batch is split over (see the module docstring); OpenVINO gives each
