@@ -220,3 +220,19 @@ def test_paddle_detector_finds_the_text_lines_onnxruntime_finds():
     (on_paddle,), (on_onnxruntime,) = paddle_detector([photo]), TextDetector(backend="onnxruntime", threads=1)([photo])
     assert len(on_paddle) == len(on_onnxruntime) == 1
     np.testing.assert_allclose(on_paddle[0].points, on_onnxruntime[0].points, atol=0.5)
+
+
+def test_openvino_detector_finds_the_text_lines_onnxruntime_finds():
+    """The detector on OpenVINO (fp32, the photo reader's detector under ``--backend openvino``): same boxes."""
+    pytest.importorskip("openvino")
+    pytest.importorskip("onnxruntime")
+    from twplate.detect.detector import TextDetector
+
+    photo = np.full((480, 640, 3), 200, np.uint8)
+    cv2.putText(photo, "ABC-1234", (80, 150), cv2.FONT_HERSHEY_SIMPLEX, 2.0, (20, 20, 20), 5)
+    cv2.putText(photo, "HELLO 99", (200, 380), cv2.FONT_HERSHEY_SIMPLEX, 1.5, (20, 20, 20), 4)
+    on_openvino = TextDetector(backend="openvino", threads=1)
+    assert on_openvino.backend.providers == ["CPU", "fp32"] and on_openvino.backend.static_batches == ()
+    (boxes,), (expected,) = on_openvino([photo]), TextDetector(backend="onnxruntime", threads=1)([photo])
+    assert len(boxes) == len(expected) == 2
+    np.testing.assert_allclose([b.points for b in boxes], [b.points for b in expected], atol=0.5)
