@@ -137,7 +137,7 @@ def test_tensorrt_cache_of_a_bare_onnx_file_is_keyed_by_its_content(tmp_path: Pa
 
 
 def test_bad_precision(tiny_model_dir: Path) -> None:
-    with pytest.raises(ValueError, match="precision"):
+    with pytest.raises(ValueError, match=r"onnxruntime precision must be one of .*not .int4."):
         PlateRecognizer(tiny_model_dir, backend="onnxruntime", precision="int4")
 
 

@@ -194,7 +194,7 @@ def test_int8_needs_an_int8_model(tiny_model_dir: Path) -> None:
 
 
 def test_unknown_precision(tiny_model_dir: Path) -> None:
-    with pytest.raises(ValueError, match="precision must be one of"):
+    with pytest.raises(ValueError, match="openvino precision must be one of"):
         PlateRecognizer(tiny_model_dir, backend="openvino", precision="fp8")
 
 

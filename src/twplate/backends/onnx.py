@@ -91,7 +91,7 @@ class OnnxBackend:
         import onnxruntime as ort
 
         if precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
+            raise ValueError(f"onnxruntime precision must be one of {PRECISIONS}, not {precision!r}")
         warn_if_both_ort_dists()
         path = spec.directory / spec.onnx_file
         requested = list(providers) if providers is not None else default_providers(

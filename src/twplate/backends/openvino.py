@@ -90,7 +90,7 @@ class OpenVinoBackend:
         import openvino as ov
 
         if precision is not None and precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
+            raise ValueError(f"openvino precision must be one of {PRECISIONS}, not {precision!r}")
         if streams < 1:
             raise ValueError(f"streams must be >= 1, not {streams}")
         core = ov.Core()
@@ -190,7 +190,7 @@ def check_precision(precision: str, capabilities: Collection[str]) -> str:
             ``BF16``: AMX or AVX512_BF16; int8 needs one of :data:`INT8_FLAGS`), naming what is missing.
     """
     if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
+        raise ValueError(f"openvino precision must be one of {PRECISIONS}, not {precision!r}")
     if precision == "bf16" and "BF16" not in capabilities:
         raise ValueError("precision='bf16' needs a CPU with native bfloat16 (AMX or AVX512_BF16); this one has "
                          "neither, and emulated bf16 would be slower than fp32: use precision='fp32'")
