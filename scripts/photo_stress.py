@@ -74,7 +74,7 @@ MOSAIC_GRIDS = (2, 4)
 
 def mosaic(photos: list[PhotoLabels], grid: int, rng: np.random.Generator) -> list[tuple[np.ndarray, list[str]]]:
     """The photos, shuffled, ``grid`` x ``grid`` to a grey :data:`MOSAIC_SIZE` canvas (a partial last canvas
-    is dropped), each shrunk to fit its cell; each canvas with the plates of its photos."""
+    is dropped), each shrunk to fit its cell (never enlarged); each canvas with the plates of its photos."""
     width, height = MOSAIC_SIZE
     cell_w, cell_h = width // grid, height // grid
     order = rng.permutation(len(photos))
@@ -84,7 +84,7 @@ def mosaic(photos: list[PhotoLabels], grid: int, rng: np.random.Generator) -> li
         for k, index in enumerate(order[start : start + grid * grid]):
             image = load_image(photos[index].path)
             h, w = image.shape[:2]
-            scale = min(cell_w / w, cell_h / h)
+            scale = min(1.0, cell_w / w, cell_h / h)
             cell = cv2.resize(image, (int(w * scale), int(h * scale)), interpolation=cv2.INTER_AREA)
             y, x = (k // grid) * cell_h, (k % grid) * cell_w
             canvas[y : y + cell.shape[0], x : x + cell.shape[1]] = cell
