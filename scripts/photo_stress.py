@@ -29,6 +29,7 @@ import cv2
 import numpy as np
 
 from twplate.image import load_image
+from twplate.image_header import read_header
 from twplate.photo_eval import PhotoLabels, read_labels
 
 
@@ -93,6 +94,12 @@ def mosaic(photos: list[PhotoLabels], grid: int, rng: np.random.Generator) -> li
     return canvases
 
 
+def longest_side(path: Path) -> int:
+    """The photo's longest side in pixels, from its header where the format has one (no decoding)."""
+    header = read_header(path.read_bytes())
+    return max(header.width, header.height) if header else max(load_image(path).shape[:2])
+
+
 def write_set(folder: Path, photos: list[tuple[np.ndarray, list[str]]]) -> None:
     """``photos`` as JPEGs in ``folder``, with the ``labels.tsv`` ``twplate eval-photos`` reads."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -120,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, variant in VARIANTS.items():
         rng = np.random.default_rng(args.seed)
         write_set(args.out / name, [(variant(load_image(p.path), rng), p.plates) for p in photos])
-    big = [p for p in photos if max(load_image(p.path).shape[:2]) >= MOSAIC_MIN_SIDE]
+    big = [p for p in photos if longest_side(p.path) >= MOSAIC_MIN_SIDE]
     for grid in MOSAIC_GRIDS:
         write_set(args.out / f"mosaic{grid}", mosaic(big, grid, np.random.default_rng(args.seed)))
     print(f"{len(photos)} photos x {1 + len(VARIANTS)} variants and {len(big)} in mosaics in {args.out}")

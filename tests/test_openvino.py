@@ -27,6 +27,8 @@ from twplate.model_files import (
 from twplate.preprocess import resize_normalize
 
 ov = pytest.importorskip("openvino")
+from twplate.backends import check_backend_options  # noqa: E402
+from twplate.backends import openvino as openvino_backend  # noqa: E402
 from twplate.backends.openvino import check_precision, cpu_capabilities  # noqa: E402
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
@@ -196,6 +198,21 @@ def test_int8_needs_an_int8_model(tiny_model_dir: Path) -> None:
 def test_unknown_precision(tiny_model_dir: Path) -> None:
     with pytest.raises(ValueError, match="openvino precision must be one of"):
         PlateRecognizer(tiny_model_dir, backend="openvino", precision="fp8")
+
+
+def test_precision_checked_before_a_model_loads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``check_backend_options`` (what ``twplate serve`` runs before its workers start) refuses a precision
+    the CPU lacks, as loading would; with the CPU's own capabilities it agrees with loading."""
+    if "BF16" in CAPABILITIES:
+        check_backend_options("openvino", {"precision": "bf16", "streams": 2})
+    else:
+        with pytest.raises(ValueError, match="native bfloat16"):
+            check_backend_options("openvino", {"precision": "bf16"})
+    monkeypatch.setattr(openvino_backend, "cpu_capabilities", lambda core: frozenset({"FP32", "INT8", "AVX2"}))
+    with pytest.raises(ValueError, match="native bfloat16"):
+        check_backend_options("openvino", {"precision": "bf16"})
+    with pytest.raises(ValueError, match="streams must be >= 1, not 0"):
+        check_backend_options("openvino", {"streams": 0})
 
 
 @pytest.mark.slow

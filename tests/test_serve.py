@@ -255,12 +255,18 @@ def test_openvino_options_reach_the_recognizer_and_status(tiny_model_dir: Path) 
         service.close()
 
 
-def test_serve_refuses_an_option_its_backend_lacks(tiny_model_dir: Path) -> None:
-    """Checked before any worker starts: exit 2, naming the option."""
+@pytest.mark.parametrize(("backend", "option", "message"), [
+    ("onnxruntime", ["--streams", "2"], "backend 'onnxruntime' has no option 'streams'"),
+    ("openvino", ["--precision", "fp8"], "openvino precision must be one of ('fp32', 'bf16', 'int8'), not 'fp8'"),
+])
+def test_serve_refuses_an_option_its_backend_cannot_take(tiny_model_dir: Path, backend: str, option: list[str],
+                                                         message: str) -> None:
+    """Checked before any worker starts: exit 2, naming the option or the value."""
+    pytest.importorskip(backend)
     done = subprocess.run([sys.executable, "-m", "twplate", "serve", "--model", str(tiny_model_dir),
-                           "--backend", "onnxruntime", "--streams", "2"], capture_output=True, text=True, timeout=120)
+                           "--backend", backend, *option], capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
-    assert "backend 'onnxruntime' has no option 'streams'" in done.stderr
+    assert message in done.stderr
 
 
 def _raw_request(server: Server, body: bytes, declared: int) -> socket.socket:

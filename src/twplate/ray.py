@@ -72,7 +72,7 @@ def read(source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | ray
             one row per plate found, and one row with empty text and no box for a photo without any.
         model: model directory or ``.onnx`` file, present at the same path on every node
             (``None``: the shipped model, installed with twplate).
-        backend: ``"auto"``, ``"onnxruntime"`` or ``"paddle"``.
+        backend: ``"auto"``, ``"onnxruntime"``, ``"paddle"`` or ``"openvino"``.
         batch_size: images per backend call; Ray hands each reader blocks of this many rows.
         concurrency: reader actors, or ``(min, max)`` for a pool that grows with the work
             (``None``: one per CPU of the cluster at the time of the call).

@@ -79,18 +79,21 @@ def resolve_backend_name(name: str, spec: AnySpec) -> str:
 
 
 def check_backend_options(name: str, options: Mapping[str, Any]) -> None:
-    """Refuse options that backend ``name`` (not ``"auto"``) does not take, before any model loads.
+    """Refuse options that backend ``name`` (not ``"auto"``) does not take, or values it cannot run on
+    this machine (``precision="bf16"`` on a CPU without bfloat16), before any model loads.
 
     Raises:
-        ValueError: naming the options it does not take and those it does.
+        ValueError: naming the options it does not take and those it does, or the value it refuses.
         BackendUnavailableError: its runtime is not installed.
     """
-    accepted = inspect.signature(backend_class(name)).parameters
+    cls = backend_class(name)
+    accepted = inspect.signature(cls).parameters
     unknown = sorted(set(options) - set(accepted))
     if unknown:
         own = [p for p in accepted if p not in ("spec", "threads", "max_batch")]
         raise ValueError(f"backend {name!r} has no option {', '.join(map(repr, unknown))} "
                          f"(its own options: {', '.join(own) or 'none'})")
+    cls.check_options(options)
 
 
 def load_backend(name: str, spec: AnySpec, **options: Any) -> Backend:

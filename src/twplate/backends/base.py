@@ -3,9 +3,9 @@ load-time check that a model fits it."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -52,6 +52,15 @@ class BackendFactory(Protocol):
 
     def files_for(self, spec: AnySpec) -> tuple[str, ...]:
         """The files of ``spec.directory`` the backend reads (checked against their sha256 before loading)."""
+        ...
+
+    def check_options(self, options: Mapping[str, Any]) -> None:
+        """Refuse option values this backend cannot run on this machine, without loading a model
+        (the constructor makes the same checks; ``twplate serve`` makes them before any worker starts).
+
+        Raises:
+            ValueError: naming the option, the value and what it allows.
+        """
         ...
 
 

@@ -32,7 +32,7 @@ import contextlib
 import functools
 import importlib.metadata
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -90,8 +90,7 @@ class OnnxBackend:
                  spinning: bool = True) -> None:
         import onnxruntime as ort
 
-        if precision not in PRECISIONS:
-            raise ValueError(f"onnxruntime precision must be one of {PRECISIONS}, not {precision!r}")
+        self.check_options({"precision": precision})
         warn_if_both_ort_dists()
         path = spec.directory / spec.onnx_file
         requested = list(providers) if providers is not None else default_providers(
@@ -119,6 +118,13 @@ class OnnxBackend:
     @staticmethod
     def files_for(spec: AnySpec) -> tuple[str, ...]:
         return (spec.onnx_file,)
+
+    @staticmethod
+    def check_options(options: Mapping[str, Any]) -> None:
+        """Refuse an unknown ``precision`` (see :meth:`twplate.backends.base.BackendFactory.check_options`)."""
+        precision = options.get("precision", "fp32")
+        if precision not in PRECISIONS:
+            raise ValueError(f"onnxruntime precision must be one of {PRECISIONS}, not {precision!r}")
 
     @property
     def providers(self) -> list[str]:

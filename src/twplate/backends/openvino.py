@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -89,10 +89,7 @@ class OpenVinoBackend:
                  precision: str | None = None, streams: int = 1) -> None:
         import openvino as ov
 
-        if precision is not None and precision not in PRECISIONS:
-            raise ValueError(f"openvino precision must be one of {PRECISIONS}, not {precision!r}")
-        if streams < 1:
-            raise ValueError(f"streams must be >= 1, not {streams}")
+        self.check_options({"precision": precision, "streams": streams})
         core = ov.Core()
         path = spec.directory / self.files_for(spec)[0]
         try:
@@ -146,6 +143,18 @@ class OpenVinoBackend:
     def files_for(spec: AnySpec) -> tuple[str, ...]:
         """The IR where the model directory has one, else the ONNX file."""
         return OPENVINO_FILES if spec.has(OPENVINO_FILES) else (spec.onnx_file,)
+
+    @staticmethod
+    def check_options(options: Mapping[str, Any]) -> None:
+        """Refuse ``streams < 1``, and a ``precision`` that is unknown or that this CPU has no native
+        support for (:func:`check_precision`; see :meth:`twplate.backends.base.BackendFactory.check_options`)."""
+        import openvino as ov
+
+        streams = options.get("streams", 1)
+        if streams < 1:
+            raise ValueError(f"streams must be >= 1, not {streams}")
+        if options.get("precision") is not None:
+            check_precision(options["precision"], cpu_capabilities(ov.Core()))
 
     @property
     def providers(self) -> list[str]:

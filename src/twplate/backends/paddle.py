@@ -24,8 +24,9 @@ their sha256 (:func:`~twplate.backends.load_backend` checks it first): Paddle In
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -56,12 +57,9 @@ class PaddleBackend:
         import paddle
         from paddle import inference
 
-        if device not in DEVICES:
-            raise ValueError(f"device must be one of {DEVICES}, not {device!r}")
+        self.check_options({"device": device})
         use_gpu = device == "gpu" or (device == "auto" and paddle.device.is_compiled_with_cuda()
                                       and paddle.device.cuda.device_count() > 0)
-        if device == "gpu" and not paddle.device.is_compiled_with_cuda():
-            raise ModelError("device='gpu' needs paddlepaddle-gpu; this Paddle is CPU-only")
         unchecked = [f for f in PADDLE_FILES if f not in spec.checksums]
         if unchecked:  # Paddle Inference loads a .pdiparams cut a few bytes short without an error
             raise ModelError(f"model {spec.name!r}: {YAML_FILE} in {spec.directory} lists no sha256 for "
@@ -98,6 +96,19 @@ class PaddleBackend:
     @staticmethod
     def files_for(spec: AnySpec) -> tuple[str, ...]:
         return PADDLE_FILES
+
+    @staticmethod
+    def check_options(options: Mapping[str, Any]) -> None:
+        """Refuse an unknown ``device``, and ``device="gpu"`` on a CPU-only Paddle (see
+        :meth:`twplate.backends.base.BackendFactory.check_options`)."""
+        device = options.get("device", "auto")
+        if device not in DEVICES:
+            raise ValueError(f"device must be one of {DEVICES}, not {device!r}")
+        if device == "gpu":
+            import paddle
+
+            if not paddle.device.is_compiled_with_cuda():
+                raise ValueError("device='gpu' needs paddlepaddle-gpu; this Paddle is CPU-only")
 
     @property
     def providers(self) -> list[str]:
