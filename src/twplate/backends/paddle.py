@@ -48,6 +48,10 @@ class PaddleBackend:
         max_batch: unused by Paddle (shapes are dynamic); accepted for a uniform constructor.
         device: ``"auto"``, ``"cpu"`` or ``"gpu"``.
         mkldnn: use oneDNN kernels on CPU.
+
+    Raises:
+        ModelError: the model files cannot be verified or loaded.
+        ValueError: an unknown ``device``, or ``"gpu"`` on a CPU-only Paddle.
     """
 
     name: ClassVar[str] = "paddle"
