@@ -1,11 +1,15 @@
 """Rank the crops of a label file by how strongly the model disagrees with their labels.
 
-Usage: python scripts/label_audit.py LABEL_FILE [--model DIR] [--top 40] [--out ranked.tsv]
+Usage: python scripts/label_audit.py LABEL_FILE [--model DIR] [--fixes FIXES] [--top 40] [--out ranked.tsv]
+       [--hard-out hard.tsv]
 
 Each crop is read as ``PlateRecognizer`` reads it (same resize, one width a batch); its score is the
 CTC loss of its label, ``-log P(label | image)``, summed over all alignments. The top of the list is
 where a label is most likely wrong, or the image hardest: look at each image and fix only what it
 clearly shows, in ``data/label_fixes.tsv`` (never the label file itself, never val).
+
+With ``--fixes`` the reviewed fixes are applied first; ``--hard-out`` writes the ``--top`` crops as a label
+file (absolute paths), a training source that weights the hardest crops up (``docs/accuracy.md``).
 """
 
 from __future__ import annotations
@@ -47,10 +51,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", help="model directory (default: the shipped model)")
     parser.add_argument("--top", type=int, default=40)
     parser.add_argument("--out", type=Path, help="write every crop, ranked: path, label, reading, loss")
+    parser.add_argument("--fixes", type=Path, help="reviewed label fixes to apply first (data/label_fixes.tsv)")
+    parser.add_argument("--hard-out", type=Path, help="write the --top crops as a label file: absolute path, label")
     args = parser.parse_args(argv)
 
     reader = PlateRecognizer(args.model, backend="onnxruntime")
-    samples = read_label_file(args.label_file)
+    samples = read_label_file(args.label_file, args.fixes)
     charset = reader.spec.charset
     tensors = [resize_normalize(load_image(s.path), reader.spec.preprocess) for s in samples]
     widths = [t.shape[2] for t in tensors]
@@ -64,6 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     lines = [f"{s.path.relative_to(args.label_file.parent)}\t{s.label}\t{text}\t{loss:.3f}" for loss, s, text in rows]
     if args.out:
         args.out.write_text("path\tlabel\treading\tloss\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    if args.hard_out:
+        args.hard_out.write_text("".join(f"{s.path.resolve()}\t{s.label}\n" for _, s, _ in rows[: args.top]),
+                                 encoding="utf-8")
     print("\n".join(lines[: args.top]))
     return 0
 
