@@ -30,17 +30,26 @@ class ConfigError(ValueError):
 
 
 @dataclass
-class GlobalSection:
-    output_dir: str = "runs/twplate-rec"
-    character_dict: str = field(default_factory=lambda: str(default_dictionary_path()))
-    init: str = "pretrained"  # "pretrained" (PP-OCRv3 from rapidocr_onnxruntime), a .pdparams or a twplate .onnx
-    use_guide: bool = False
+class RunSection:
+    """``Global`` keys every training run has; the recognizer's and the detector's sections set their defaults."""
+
+    output_dir: str
+    init: str = "pretrained"  # "pretrained" (the public PP-OCRv3 weights of rapidocr_onnxruntime) or a .pdparams
     seed: int = 0
     total_steps: int = 6000
     log_every: int = 10
     eval_every: int = 250
     threads: int = 2  # math threads in all, shared by the worker processes
     workers: int = 2  # data-parallel processes (CPU)
+
+
+@dataclass
+class GlobalSection(RunSection):
+    """The recognizer's ``Global``: ``init`` may also be a twplate ``.onnx`` (start from a shipped model's weights)."""
+
+    output_dir: str = "runs/twplate-rec"
+    character_dict: str = field(default_factory=lambda: str(default_dictionary_path()))
+    use_guide: bool = False
 
 
 @dataclass
@@ -55,6 +64,8 @@ class ArchitectureSection:
 
 @dataclass
 class OptimizerSection:
+    """The recognizer's defaults; :class:`DetOptimizerSection` has the detector's."""
+
     lr: float = 5.0e-4
     warmup_steps: int = 200
     l2: float = 3.0e-5
@@ -120,15 +131,11 @@ class TrainConfig:
 
 # ------------------------------------------------------------------ the detector's config
 @dataclass
-class DetGlobalSection:
+class DetGlobalSection(RunSection):
     output_dir: str = "runs/twplate-det"
-    init: str = "pretrained"  # "pretrained" (PP-OCRv3 det from rapidocr_onnxruntime) or a .pdparams
-    seed: int = 0
     total_steps: int = 600
-    log_every: int = 10
     eval_every: int = 100
-    threads: int = 2  # math threads in all, shared by the worker processes
-    workers: int = 1  # data-parallel processes (CPU)
+    workers: int = 1
 
 
 @dataclass
@@ -140,11 +147,11 @@ class DetArchitectureSection:
 
 
 @dataclass
-class DetOptimizerSection:
+class DetOptimizerSection(OptimizerSection):
     lr: float = 1.0e-4
     warmup_steps: int = 30
     l2: float = 1.0e-5
-    batch_size: int = 8  # in all, over the worker processes
+    batch_size: int = 8
 
 
 @dataclass
