@@ -86,14 +86,18 @@ def check_backend_options(name: str, options: Mapping[str, Any]) -> None:
         ValueError: naming the options it does not take and those it does, or the value it refuses.
         BackendUnavailableError: its runtime is not installed.
     """
-    cls = backend_class(name)
-    accepted = inspect.signature(cls).parameters
+    _check_option_names(name, options)
+    backend_class(name).check_options(options)
+
+
+def _check_option_names(name: str, options: Mapping[str, Any]) -> None:
+    """Refuse options that backend ``name``'s constructor does not take, naming those it does."""
+    accepted = inspect.signature(backend_class(name)).parameters
     unknown = sorted(set(options) - set(accepted))
     if unknown:
         own = [p for p in accepted if p not in ("spec", "threads", "max_batch")]
         raise ValueError(f"backend {name!r} has no option {', '.join(map(repr, unknown))} "
                          f"(its own options: {', '.join(own) or 'none'})")
-    cls.check_options(options)
 
 
 def load_backend(name: str, spec: AnySpec, **options: Any) -> Backend:
@@ -107,7 +111,7 @@ def load_backend(name: str, spec: AnySpec, **options: Any) -> Backend:
         have, or an option value it refuses).
     """
     resolved = resolve_backend_name(name, spec)
-    check_backend_options(resolved, options)
+    _check_option_names(resolved, options)  # the constructor checks the values
     cls = backend_class(resolved)
     spec.require(cls.files_for(spec))
     backend = cls(spec, **options)

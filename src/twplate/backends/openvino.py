@@ -89,7 +89,7 @@ class OpenVinoBackend:
                  precision: str | None = None, streams: int = 1) -> None:
         import openvino as ov
 
-        self.check_options({"precision": precision, "streams": streams})
+        self.check_options({"streams": streams})  # precision: below, against this core's CPU
         core = ov.Core()
         path = spec.directory / self.files_for(spec)[0]
         try:
