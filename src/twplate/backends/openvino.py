@@ -178,7 +178,8 @@ class OpenVinoBackend:
         for request in running:
             request.wait()
         # copies: a request reuses its output tensor on its next call
-        return np.concatenate([np.array(r.get_output_tensor(0).data, dtype=np.float32) for r in running])
+        outputs = [np.array(r.get_output_tensor(0).data, dtype=np.float32) for r in running]
+        return outputs[0] if len(outputs) == 1 else np.concatenate(outputs)
 
     def _requests_of(self, compiled: Any) -> list[Any]:
         """This thread's infer requests on ``compiled``, one per stream (made on first use)."""
