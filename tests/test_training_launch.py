@@ -104,3 +104,34 @@ def test_two_nodes_train_as_one_node_with_two_workers_and_resume_alike(config_fi
     assert f"resume from {two / 'latest.pdparams'} at global_step: {STEPS}" in log
     assert len(losses(two)) == MORE_STEPS
     assert_same_training(one, two)
+
+
+def _share_statistics_worker(out: str) -> None:
+    """One process of a real 2-process gloo group: rank-dependent BatchNorm statistics, shared, written out."""
+    import paddle
+    import paddle.distributed as dist
+
+    from twplate.training.loop import share_running_statistics
+
+    dist.init_parallel_env()
+    rank = dist.get_rank()
+    net = paddle.nn.Sequential(paddle.nn.Conv2D(3, 4, 3), paddle.nn.BatchNorm2D(4))
+    net[1]._mean.set_value(paddle.full([4], float(rank + 1)))
+    net[1]._variance.set_value(paddle.arange(4, dtype="float32") * (rank + 1))
+    weight = net[0].weight.numpy().copy()
+    share_running_statistics(net, dist.get_world_size())
+    np.savez(Path(out) / f"rank{rank}.npz", mean=net[1]._mean.numpy(), variance=net[1]._variance.numpy(),
+             weight_changed=not np.array_equal(weight, net[0].weight.numpy()))
+
+
+def test_processes_share_one_set_of_batchnorm_statistics(tmp_path: Path):
+    """Each data-parallel process updates BatchNorm's running statistics from its own batches; before
+    evaluating and saving, every process must hold their mean, so all measure the model the lead saves."""
+    import paddle.distributed as dist
+
+    dist.spawn(_share_statistics_worker, args=(str(tmp_path),), nprocs=2, backend="gloo")
+    for rank in (0, 1):
+        got = np.load(tmp_path / f"rank{rank}.npz")
+        np.testing.assert_allclose(got["mean"], [1.5] * 4)
+        np.testing.assert_allclose(got["variance"], np.arange(4) * 1.5)
+        assert not got["weight_changed"]

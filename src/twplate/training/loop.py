@@ -202,6 +202,7 @@ class Trainer:
                 self._log_progress(window, n)
                 window = _Window()
             if self._due(self.cfg.Global.eval_every):
+                share_running_statistics(self.net, self.world)
                 if self.val:
                     self._evaluate()
                 self._save_latest()
@@ -242,6 +243,30 @@ class Trainer:
         s = self.state
         log.info(f"done at global_step: {s.step}; best acc {s.best_acc:.4f} at step {s.best_step}")
 
+
+
+def share_running_statistics(net: Any, world: int) -> None:
+    """Give every process the mean of the processes' BatchNorm running means and variances.
+
+    Data-parallel training all-reduces the gradients, so the weights agree in every process. Each
+    process updates its BatchNorm running statistics from its own batches, though, and Paddle's
+    ``DataParallel`` syncs them only when it is built. Evaluation and checkpoints use these
+    statistics, so without this each process would measure its share of the validation items with a
+    slightly different model from the one the lead saves. Averaging them, as timm's ``distribute_bn``
+    does, keeps what every process has seen.
+    """
+    if world <= 1:
+        return
+    import paddle
+    import paddle.distributed as dist
+
+    norms = (paddle.nn.BatchNorm1D, paddle.nn.BatchNorm2D, paddle.nn.BatchNorm3D)
+    with paddle.no_grad():
+        for layer in net.sublayers(include_self=True):
+            if isinstance(layer, norms):
+                for statistic in (layer._mean, layer._variance):
+                    dist.all_reduce(statistic)
+                    statistic.set_value(statistic / world)
 
 
 class _Window:
