@@ -2,7 +2,8 @@
 
 Two launchers, ``--nnodes 2 --rank 0|1``, one process each, share a run folder as nodes share a file
 system. The same global batch on one node is ``Global.workers=2`` there (``dist.spawn``): the losses
-and weights must agree, rank 0 alone writes the log, and a resumed run continues alike.
+and weights must agree, rank 0 alone writes the log, and a resumed run continues alike. Processes also
+share one set of BatchNorm running statistics before they evaluate and save.
 """
 
 from __future__ import annotations
