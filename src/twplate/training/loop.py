@@ -244,7 +244,6 @@ class Trainer:
         log.info(f"done at global_step: {s.step}; best acc {s.best_acc:.4f} at step {s.best_step}")
 
 
-
 def share_running_statistics(net: Any, world: int) -> None:
     """Give every process the mean of the processes' BatchNorm running means and variances.
 
