@@ -35,7 +35,7 @@ import numpy as np
 from twplate import PlateRecognizer
 from twplate.image import load_image
 from twplate.model_files import default_model_dir, load_model_spec
-from twplate.preprocess import bucket_width, make_batch, resize_normalize, width_groups
+from twplate.preprocess import bucket_width, make_batch, resize_to_input, width_groups
 from twplate.recognizer import CHUNK_BATCHES
 
 REPO = Path(__file__).resolve().parents[1]
@@ -140,10 +140,10 @@ def model_batches(reader: PlateRecognizer, images: Sequence[np.ndarray]) -> list
     buckets = reader.backend.width_buckets
     step = reader.batch_size * CHUNK_BATCHES
     for start in range(0, len(images), step):
-        tensors = [resize_normalize(load_image(x), cfg) for x in images[start : start + step]]
-        widths = [bucket_width(t.shape[2], buckets) for t in tensors]
+        crops = [resize_to_input(load_image(x), cfg) for x in images[start : start + step]]
+        widths = [bucket_width(c.shape[1], buckets) for c in crops]
         for group in width_groups(widths, reader.batch_size):
-            batches.append(make_batch([tensors[i] for i in group], widths[group[0]]))
+            batches.append(make_batch([crops[i] for i in group], cfg, widths[group[0]]))
     return batches
 
 

@@ -37,15 +37,15 @@ VARIANTS = {"int8-all": None, "int8-matmul": ["MatMul", "Gemm"], "int8-static": 
 
 def calibration_batches(spec, count: int = 256, batch: int = 32) -> list[np.ndarray]:
     """Real train crops (never val) through twplate's preprocessing, in batches of one width."""
-    from twplate.preprocess import make_batch, resize_normalize
+    from twplate.preprocess import make_batch, resize_to_input
 
     real = benchdata.load_real("train", count)
     if real is None:
         raise FileNotFoundError(f"int8-static calibrates on real train crops: "
                                 f"no {benchdata.data_root() / 'real' / 'train.tsv'}")
-    tensors = [resize_normalize(image, spec.preprocess) for image in real[0]]
-    width = max(t.shape[2] for t in tensors)
-    return [make_batch(tensors[i : i + batch], width) for i in range(0, len(tensors), batch)]
+    crops = [resize_to_input(image, spec.preprocess) for image in real[0]]
+    width = max(c.shape[1] for c in crops)
+    return [make_batch(crops[i : i + batch], spec.preprocess, width) for i in range(0, len(crops), batch)]
 
 
 def quantize(src: Path, out: Path, op_types: list[str] | str | None, spec=None) -> Path:

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 
 from twplate.decode import ctc_greedy_decode
-from twplate.preprocess import PreprocessConfig, make_batch, resize_normalize
+from twplate.preprocess import PreprocessConfig, make_batch, resize_to_input
 
 ATOL = 1e-4
 PROBE_PLATES = ("ABC-1234", "123-ABC", "8861-TW", "MKT-0391", "EAA-2207", "AB-1234")
@@ -28,8 +28,8 @@ def probe_batches(preprocess: PreprocessConfig) -> list[np.ndarray]:
             img = np.full((h, int(h * aspect), 3), 255, np.uint8)
             scale = cv2.getFontScaleFromHeight(cv2.FONT_HERSHEY_SIMPLEX, 50, 4)
             cv2.putText(img, text, (8, 72), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 4, cv2.LINE_AA)
-            images.append(resize_normalize(img, preprocess))
-        batches.append(make_batch(images))
+            images.append(resize_to_input(img, preprocess))
+        batches.append(make_batch(images, preprocess))
     return batches
 
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from twplate import PlateRecognizer
 from twplate.image import load_image
-from twplate.preprocess import make_batch, resize_normalize, width_groups
+from twplate.preprocess import make_batch, resize_to_input, width_groups
 from twplate.training.dataset import read_label_file
 
 
@@ -58,11 +58,11 @@ def main(argv: list[str] | None = None) -> int:
     reader = PlateRecognizer(args.model, backend="onnxruntime")
     samples = read_label_file(args.label_file, args.fixes)
     charset = reader.spec.charset
-    tensors = [resize_normalize(load_image(s.path), reader.spec.preprocess) for s in samples]
-    widths = [t.shape[2] for t in tensors]
+    crops = [resize_to_input(load_image(s.path), reader.spec.preprocess) for s in samples]
+    widths = [c.shape[1] for c in crops]
     rows = []
     for group in width_groups(widths, reader.batch_size):
-        probs = reader.backend(make_batch([tensors[i] for i in group]))
+        probs = reader.backend(make_batch([crops[i] for i in group], reader.spec.preprocess))
         readings = reader.run_many([str(samples[i].path) for i in group])
         for i, p, r in zip(group, probs, readings, strict=True):
             rows.append((ctc_loss(p, list(charset.encode(samples[i].label))), samples[i], r.text))

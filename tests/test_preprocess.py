@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -56,14 +58,19 @@ def test_resize_of_tiny_and_extreme_images() -> None:
     assert resize_normalize(np.zeros((5000, 1, 3), np.uint8), CFG).shape == (3, 48, 160)
 
 
-def test_make_batch_pads_right_with_zeros() -> None:
-    a = np.ones((3, 48, 160), np.float32)
-    b = np.full((3, 48, 200), 0.5, np.float32)
-    batch = make_batch([a, b])
+def test_make_batch_normalises_and_pads_right_with_zeros() -> None:
+    a = np.full((48, 160, 3), 255, np.uint8)
+    b = np.full((48, 200, 3), 51, np.uint8)
+    batch = make_batch([a, b], CFG)
     assert batch.shape == (2, 3, 48, 200) and batch.dtype == np.float32
     np.testing.assert_array_equal(batch[0, :, :, :160], 1.0)
     np.testing.assert_array_equal(batch[0, :, :, 160:], 0.0)  # 0 = mid grey after normalisation
-    np.testing.assert_array_equal(batch[1], 0.5)
+    np.testing.assert_allclose(batch[1], 51 / 255 * 2 - 1, rtol=1e-6)
+
+
+def test_make_batch_refuses_a_width_narrower_than_a_crop() -> None:
+    with pytest.raises(ValueError, match="narrower than the widest crop"):
+        make_batch([np.zeros((48, 100, 3), np.uint8)], CFG, width=99)
 
 
 # ---------------------------------------------------------------- properties
@@ -116,15 +123,19 @@ def test_resize_normalize_any_config(cfg: PreprocessConfig, h: int, w: int, data
 
 
 @FAST
-@given(st.lists(st.integers(1, 40), min_size=1, max_size=6), st.integers(1, 8), st.data())
-def test_make_batch_pads_with_zeros_and_keeps_content(widths: list[int], height: int, data: st.DataObject) -> None:
-    tensors = [data.draw(hnp.arrays(np.float32, (3, height, w), elements=st.floats(-1, 1, width=32)))
-               for w in widths]
-    batch = make_batch(tensors)
-    assert batch.shape == (len(tensors), 3, height, max(widths)) and batch.dtype == np.float32
-    for row, t in zip(batch, tensors, strict=True):
-        np.testing.assert_array_equal(row[:, :, : t.shape[2]], t)
-        assert not row[:, :, t.shape[2] :].any()
+@given(configs(), st.lists(st.integers(1, 40), min_size=1, max_size=6), st.integers(0, 8), st.data())
+def test_make_batch_rows_are_each_crop_alone_then_zeros(cfg: PreprocessConfig, widths: list[int], extra: int,
+                                                        data: st.DataObject) -> None:
+    """A row is its crop normalised exactly as alone (``resize_normalize``), then zeros: batch-mates never leak in."""
+    crops = [data.draw(hnp.arrays(np.uint8, (cfg.height, w, 3))) for w in widths]
+    batch = make_batch(crops, cfg, max(widths) + extra)
+    assert batch.shape == (len(crops), 3, cfg.height, max(widths) + extra) and batch.dtype == np.float32
+    for row, crop in zip(batch, crops, strict=True):
+        alone = resize_normalize(crop, replace(cfg, min_width=crop.shape[1], max_width=crop.shape[1]))
+        np.testing.assert_array_equal(row[:, :, : crop.shape[1]], alone)
+        np.testing.assert_allclose(row[:, :, : crop.shape[1]],
+                                   (crop.transpose(2, 0, 1) / 255.0 - cfg.mean) / cfg.std, rtol=1e-5, atol=1e-5)
+        assert not row[:, :, crop.shape[1] :].any()
 
 
 @FAST

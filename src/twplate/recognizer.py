@@ -1,11 +1,11 @@
 """The pipeline: image -> tensor -> probabilities -> text, for one image or many.
 
-``load_image`` -> ``resize_normalize`` (on a few threads for long lists) -> batches of one width
+``load_image`` -> ``resize_to_input`` (on a few threads for long lists) -> batches of one width
 (``width_groups``; each image padded up to the backend's ``width_buckets`` where it has them, as GPU
-sessions do, never to another image's width) -> backend -> CTC decoding that knows Taiwan plate
-formats (``decode_with_formats``) -> plate confidence (``plate_confidence``: calibrated where the
-model carries a map) -> results in input order. A bad image becomes a result with
-``.error`` set; it never stops the others.
+sessions do, never to another image's width), normalised a batch at a time (``make_batch``) ->
+backend -> CTC decoding that knows Taiwan plate formats (``decode_with_formats``) -> plate
+confidence (``plate_confidence``: calibrated where the model carries a map) -> results in input
+order. A bad image becomes a result with ``.error`` set; it never stops the others.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from .decode import Decoded, ctc_greedy_decode, decode_with_formats
 from .errors import ImageError
 from .image import ImageInput, describe, load_image
 from .model_files import ModelSpec, load_model_spec
-from .preprocess import bucket_width, make_batch, resize_normalize, width_groups
+from .preprocess import bucket_width, make_batch, resize_to_input, width_groups
 from .result import PlateResult
 
 ModelInput = str | os.PathLike[str] | None
@@ -146,33 +146,33 @@ class PlateRecognizer:
     def _run_chunk(self, images: Sequence[ImageInput]) -> list[PlateResult]:
         sources = [os.fspath(x) if isinstance(x, (str, os.PathLike)) else None for x in images]
         results: list[PlateResult | None] = [None] * len(images)
-        tensors: dict[int, np.ndarray] = {}
+        crops: dict[int, np.ndarray] = {}
         encoded = sum(isinstance(x, ENCODED) for x in images)
         pool = self._load_pool if encoded >= PARALLEL_MIN_IMAGES else None
         for i, outcome in enumerate((pool.map if pool else map)(self._preprocess, images)):
             if isinstance(outcome, ImageError):
                 results[i] = PlateResult("", 0.0, (), error=outcome, source=sources[i])
             else:
-                tensors[i] = outcome
-        indices = list(tensors)
+                crops[i] = outcome
+        indices = list(crops)
         # an image's batch width is its own (or its bucket's), never its batch-mates'
-        widths = [bucket_width(tensors[i].shape[2], self.backend.width_buckets) for i in indices]
+        widths = [bucket_width(crops[i].shape[1], self.backend.width_buckets) for i in indices]
         for group in width_groups(widths, self.batch_size):
             members = [indices[g] for g in group]
-            probs = self.backend(make_batch([tensors.pop(i) for i in members], widths[group[0]]))
+            probs = self.backend(make_batch([crops.pop(i) for i in members], self.spec.preprocess, widths[group[0]]))
             for i, decoded in zip(members, self._decode(probs, self.spec.charset.characters), strict=True):
                 confidence = plate_confidence(decoded.char_confidences, self.spec.calibration)
                 results[i] = PlateResult(decoded.text, confidence, decoded.char_confidences, source=sources[i])
         return results  # type: ignore[return-value]  # every index was filled above
 
     def _preprocess(self, image: ImageInput) -> np.ndarray | ImageError:
-        """The model's input tensor for ``image``, or the error that names why there is none."""
+        """``image`` at the model's input size (uint8; batches are normalised later), or the error naming why not."""
         try:
             bgr = load_image(image)
         except ImageError as exc:
             return exc
         try:
-            return resize_normalize(bgr, self.spec.preprocess)
+            return resize_to_input(bgr, self.spec.preprocess)
         except cv2.error as exc:
             error = ImageError(f"{describe(image)}: cannot resize ({exc})")
             error.__cause__ = exc

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from twplate.charset import Charset
-from twplate.preprocess import PreprocessConfig, make_batch, resize_normalize
+from twplate.preprocess import PreprocessConfig, make_batch, resize_to_input
 
 from .augment import augment
 from .dataset import MixedSampler, Sample
@@ -93,12 +93,12 @@ class BatchMaker(Prefetcher[tuple[np.ndarray, np.ndarray, np.ndarray]]):
     def _make(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         samples = self.sampler.draw(self.batch_size)
         pre = self.pres[self.rng.integers(len(self.pres))]
-        tensors = []
+        crops = []
         for s in samples:
             img = self._image(s)
             if self.augment_prob > 0 and self.rng.random() < self.augment_prob:
                 img = augment(img, self.rng)
-            tensors.append(resize_normalize(img, pre))
+            crops.append(resize_to_input(img, pre))
         lengths = np.array([len(s.label) for s in samples], dtype=np.int64)
         labels = np.zeros((len(samples), max(lengths)), dtype=np.int32)
         for i, s in enumerate(samples):
@@ -106,5 +106,5 @@ class BatchMaker(Prefetcher[tuple[np.ndarray, np.ndarray, np.ndarray]]):
         # CTC needs a time step per character plus a blank between repeats: pad a batch of narrow
         # plates (low floors) wide enough for its longest label, never let the loss go infinite
         need = max(len(s.label) + sum(a == b for a, b in zip(s.label, s.label[1:])) for s in samples)
-        width = max(max(t.shape[2] for t in tensors), self.time_stride * need)
-        return make_batch(tensors, width), labels, lengths
+        width = max(max(c.shape[1] for c in crops), self.time_stride * need)
+        return make_batch(crops, pre, width), labels, lengths
