@@ -7,7 +7,8 @@ Usage: python benchmarks/photos.py [--photos 24] [--rounds 2] [--widths 640,1280
 Photos: the first ``--photos`` of ``scenes/labels.tsv`` in the data root (``TWPLATE_DATA``), resized
 to each width (aspect kept) and JPEG-encoded once in memory, so every case decodes the same bytes.
 Cases per width: twplate's :class:`~twplate.PhotoReader` at each detector input limit (``--limits``,
-longest side) and RapidOCR 1.4.4's ``RapidOCR()`` as shipped (PP-OCRv4 det, limit_type ``min`` 736,
+longest side), on ONNX Runtime and, where OpenVINO is installed, on OpenVINO in fp32 and bf16 (both models;
+bf16 only where the CPU has it), and RapidOCR 1.4.4's ``RapidOCR()`` as shipped (PP-OCRv4 det, limit_type ``min`` 736,
 angle classifier, PP-OCRv4 rec). RapidOCR 1.4.4 is imported from its wheel (``pip download --no-deps``
 into the twplate cache, put first on ``sys.path``), so it can sit beside the ``bench`` extra's 1.2.3;
 its dependencies are 1.2.3's.
@@ -22,6 +23,7 @@ no label; RapidOCR reports all text, so its false readings are its readings that
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import re
 import statistics
@@ -60,6 +62,24 @@ def rapidocr_144():
     from rapidocr_onnxruntime import RapidOCR
 
     return RapidOCR
+
+
+def twplate_readers(limits: list[int], threads: int) -> dict[str, PhotoReader]:
+    """twplate's photo readers by case name: ONNX Runtime at each limit, and OpenVINO fp32 and bf16 at each
+    where OpenVINO is installed and the CPU has the precision."""
+    readers = {f"twplate limit {limit}": PhotoReader(backend="onnxruntime", threads=threads, limit_side=limit)
+               for limit in limits}
+    if importlib.util.find_spec("openvino") is None:
+        return readers
+    for precision in ("fp32", "bf16"):
+        for limit in limits:
+            try:
+                readers[f"twplate openvino {precision} limit {limit}"] = PhotoReader(
+                    backend="openvino", threads=threads, limit_side=limit, precision=precision)
+            except ValueError as exc:  # no native support on this CPU
+                print(f"skipped twplate openvino {precision}: {exc}")
+                break
+    return readers
 
 
 def encoded_photos(paths: list[Path], width: int) -> list[bytes]:
@@ -111,8 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     photos = read_labels(labels_file)[: args.photos]
     labels = [p.plates for p in photos]
-    readers = {limit: PhotoReader(backend="onnxruntime", threads=args.threads, limit_side=limit)
-               for limit in map(int, args.limits.split(","))}
+    readers = twplate_readers([int(limit) for limit in args.limits.split(",")], args.threads)
     rapid = rapidocr_144()(intra_op_num_threads=args.threads)
 
     results: dict = {"photos": len(photos), "rounds": args.rounds, "threads": args.threads,
@@ -133,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
                 outputs["RapidOCR 1.4.4"] = texts
             return run
 
-        calls = {f"twplate limit {limit}": twplate_case(r, f"twplate limit {limit}") for limit, r in readers.items()}
+        calls = {name: twplate_case(reader, name) for name, reader in readers.items()}
         calls["RapidOCR 1.4.4"] = rapid_case()
         for call in calls.values():  # warm-up: every shape once
             call()

@@ -95,6 +95,17 @@ def test_openvino_speed_options(tmp_path: Path, tiny_model_dir: Path, capsys) ->
         assert (texts == {Path(n).stem: t for n, t in PLATES.items()}) is right, texts
 
 
+def test_photos_give_the_detector_the_speed_options(tiny_model_dir: Path) -> None:
+    """With --photos, --precision and --streams load the detector as they load the recognizer: the detector
+    is most of a photo's time."""
+    pytest.importorskip("openvino")
+    args = cli.build_parser().parse_args(["read", "--photos", "--model", str(tiny_model_dir), "--backend", "openvino",
+                                          "--precision", "fp32", "--streams", "2", "--threads", "2", "a.jpg"])
+    reader = cli._photo_reader(args)
+    for backend in (reader.detector.backend, reader.recognizer.backend):
+        assert (backend.name, backend.providers, backend.streams) == ("openvino", ["CPU", "fp32"], 2)
+
+
 def test_an_option_the_backend_lacks_is_a_usage_error(image_dir: Path, tiny_model_dir: Path, capsys) -> None:
     code, out, err = run(["read", "--model", str(tiny_model_dir), "--backend", "onnxruntime", "--streams", "2",
                           str(image_dir)], capsys)

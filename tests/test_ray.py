@@ -193,6 +193,19 @@ def test_photo_rows_equal_local_read_photo(cluster, photos):
     assert by_name["bad"][0]["error"].startswith(f"{photos['bad']!r}: ")
 
 
+def test_photo_rows_reader_gives_the_detector_the_recognizer_runtime_options(tiny_model_dir: Path):
+    """An actor's detector runs with the precision and streams its plate reader was given (the detector is
+    most of a photo's time); model options such as ``input_width`` stay the plate reader's."""
+    pytest.importorskip("openvino")
+    from twplate.ray import PhotoRowReader
+
+    rows = PhotoRowReader(model=str(tiny_model_dir), backend="openvino", threads=2, precision="fp32", streams=2,
+                          input_width=96)
+    for backend in (rows.reader.detector.backend, rows.reader.recognizer.backend):
+        assert (backend.name, backend.providers, backend.streams) == ("openvino", ["CPU", "fp32"], 2)
+    assert rows.reader.recognizer.spec.preprocess.max_width == 96
+
+
 @pytest.mark.slow
 def test_cli_writes_json_lines_and_reports_the_bad_images(cluster, images, tmp_path: Path, capsys):
     from twplate.cli import main

@@ -238,19 +238,19 @@ def test_crops_and_photos_share_one_recognizer_with_the_services_options(tiny_mo
 
 
 def test_openvino_options_reach_the_recognizer_and_status(tiny_model_dir: Path) -> None:
-    """``precision`` and ``streams`` load the service's recognizer on OpenVINO; ``/health``'s status names
-    the precision really in use."""
+    """``precision`` and ``streams`` load the service's recognizer and its photo detector on OpenVINO;
+    ``/health``'s status names the precision each really runs in."""
     pytest.importorskip("openvino")
     from twplate.serve import ServeConfig, create_app
 
-    config = ServeConfig(model=str(tiny_model_dir), backend="openvino", threads=2, precision="fp32", streams=2,
-                         photo=False)
+    config = ServeConfig(model=str(tiny_model_dir), backend="openvino", threads=2, precision="fp32", streams=2)
     assert config.backend_options() == {"precision": "fp32", "streams": 2}
     service = create_app(config).state.service
     try:
-        assert service.crops.wait_ready(120), service.status()
-        assert service.recognizer.backend.streams == 2
-        assert service.status()["providers"] == ["CPU", "fp32"]
+        assert service.crops.wait_ready(120) and service.photos.wait_ready(120), service.status()
+        assert service.recognizer.backend.streams == 2 and service.photo_reader.detector.backend.streams == 2
+        status = service.status()
+        assert status["providers"] == status["detector_providers"] == ["CPU", "fp32"]
     finally:
         service.close()
 

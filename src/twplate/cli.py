@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from . import __version__
 
 if TYPE_CHECKING:
+    from .photo import PhotoReader
     from .recognizer import PlateRecognizer
     from .result import PlateResult
 
@@ -96,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     read.add_argument("--no-plate-formats", dest="plate_formats", action="store_const", const=False,
                       default=None, help="plain greedy CTC reading, without fitting Taiwan plate formats")
     read.add_argument("--threads", type=_positive_int, default=None, help="CPU threads for the backend")
-    _add_speed_options(read)
+    add_runtime_options(read)
     read.add_argument("--input-width", type=_positive_int, default=None,
                       help="read every crop at this width, whatever its aspect (e.g. 72: faster, see docs/openvino.md)")
     photos = read.add_argument_group("whole photos")
@@ -135,7 +136,7 @@ def _add_serve_parser(commands: argparse._SubParsersAction) -> None:
     serve.add_argument("--backend", default="auto", help="auto (default), onnxruntime, paddle or openvino")
     serve.add_argument("--batch-size", type=_positive_int, default=32, help="most images per model call (default 32)")
     serve.add_argument("--threads", type=_positive_int, default=None, help="CPU threads for the backend")
-    _add_speed_options(serve)
+    add_runtime_options(serve)
     serve.add_argument("--input-width", type=_positive_int, default=None,
                        help="read every crop at this width (no padding: a crop reads the same in any batch)")
     serve.add_argument("--no-plate-formats", dest="plate_formats", action="store_const", const=False, default=None,
@@ -189,8 +190,9 @@ def expand_paths(patterns: Sequence[str]) -> tuple[list[str], list[str]]:
     return files, unmatched
 
 
-def _add_speed_options(parser: argparse.ArgumentParser) -> None:
-    """The backend options that trade accuracy or memory for speed (each backend says which it takes)."""
+def add_runtime_options(parser: argparse.ArgumentParser) -> None:
+    """``--precision`` and ``--streams``: the backend options that trade accuracy or memory for speed (each
+    backend says which it takes; with photos, both models take them)."""
     parser.add_argument("--precision", default=None,
                         help="the backend's precision: openvino fp32 (default), bf16 or int8; onnxruntime fp32 or fp16 "
                              "(docs/openvino.md)")
@@ -208,8 +210,12 @@ def _recognizer(args: argparse.Namespace, **options: Any) -> PlateRecognizer:
 
 def _speed_options(args: argparse.Namespace) -> dict[str, Any]:
     """``--precision``, ``--streams`` and ``--input-width`` where given, as :class:`PlateRecognizer` options."""
-    return {name: getattr(args, name) for name in ("precision", "streams", "input_width")
-            if getattr(args, name) is not None}
+    from .backends import runtime_options
+
+    options = runtime_options(vars(args))
+    if args.input_width is not None:
+        options["input_width"] = args.input_width
+    return options
 
 
 def _images_below(folder: Path) -> list[str]:
@@ -255,11 +261,10 @@ def _read(args: argparse.Namespace) -> int:
 
 def _read_photos(args: argparse.Namespace, files: list[str], unmatched: list[str]) -> int:
     from .errors import TwplateError
-    from .photo import CHUNK_PHOTOS, PhotoReader
+    from .photo import CHUNK_PHOTOS
 
     try:
-        reader = PhotoReader(recognizer=_recognizer(args, load_threads=1), detector=args.detector,
-                             backend=args.backend, threads=args.threads, limit_side=args.limit_side)
+        reader = _photo_reader(args)
     except (TwplateError, ValueError) as exc:
         print(f"twplate: {exc}", file=sys.stderr)
         return 2
@@ -282,6 +287,16 @@ def _read_photos(args: argparse.Namespace, files: list[str], unmatched: list[str
     if failed:
         print(f"twplate: {failed} of {len(files)} photos failed", file=sys.stderr)
     return 1 if failed or unmatched else 0
+
+
+def _photo_reader(args: argparse.Namespace) -> PhotoReader:
+    """The photo reader ``twplate read --photos`` asks for: its recognizer (:func:`_recognizer`), and the
+    detector on the same backend with the same threads, precision and streams."""
+    from .backends import runtime_options
+    from .photo import PhotoReader
+
+    return PhotoReader(recognizer=_recognizer(args, load_threads=1), detector=args.detector, backend=args.backend,
+                       threads=args.threads, limit_side=args.limit_side, **runtime_options(vars(args)))
 
 
 def _drawing_name(path: str, root: str) -> str:

@@ -68,7 +68,7 @@ class PhotoReader:
         detector: the text detector's model directory (``None``: the shipped ``twplate-det``), or a
             loaded :class:`~twplate.detect.detector.TextDetector`, which keeps its own input limit and
             post-processing (``backend``, ``threads`` and ``backend_options`` then load only the recognizer).
-        backend: ``"auto"``, ``"onnxruntime"`` or ``"paddle"``, for both models.
+        backend: ``"auto"``, ``"onnxruntime"``, ``"paddle"`` or ``"openvino"``, for both models.
         batch_size: crops per recognizer call (the detector takes photos of one size together, 4 at most).
         threads: CPU threads for each backend (``None``: the runtime's default).
         limit_side: longest side of the detector's input (``None``: the detector's own, 1280 for the shipped one).
@@ -79,7 +79,7 @@ class PhotoReader:
             reading crops elsewhere in the process (a recognizer is safe to share between threads).
             It keeps its own backend, batch size and options; ``backend``, ``threads`` and
             ``backend_options`` then load only the detector, and ``batch_size`` is not used.
-        **backend_options: passed to both backends.
+        **backend_options: passed to both backends, e.g. ``precision="bf16"`` on openvino (docs/photos.md).
 
     Raises:
         ValueError: both ``model`` and ``recognizer`` are given, or ``limit_side`` or ``db_settings`` with a

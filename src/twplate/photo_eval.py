@@ -143,17 +143,21 @@ def configure(parser: argparse.ArgumentParser) -> None:
                              "(default: photo_eval.json beside the labels file's name, in the current folder)")
     parser.add_argument("--model", default=None, help="plate reader model (default: the shipped one)")
     parser.add_argument("--detector", default=None, help="detector model directory (default: the shipped one)")
-    parser.add_argument("--backend", default="auto", help="auto (default), onnxruntime or paddle")
+    parser.add_argument("--backend", default="auto", help="auto (default), onnxruntime, paddle or openvino")
     parser.add_argument("--limit-side", type=int, default=None, help="longest side of the detector input")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for each backend")
+    from .cli import add_runtime_options
+
+    add_runtime_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:
+    from .backends import runtime_options
     from .photo import PhotoReader
 
     photos = read_labels(args.labels)
     reader = PhotoReader(args.model, detector=args.detector, backend=args.backend, threads=args.threads,
-                         limit_side=args.limit_side)
+                         limit_side=args.limit_side, **runtime_options(vars(args)))
     report = evaluate_photos(reader, photos)
     out = args.out or Path(f"{args.labels.stem}.photo_eval.json")
     doc = {"labels": str(args.labels), "reader": repr(reader), **report.summary(),

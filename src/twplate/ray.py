@@ -146,12 +146,13 @@ class PhotoRowReader:
 
     The detector's own options are named; every other option builds the plate reader
     (:class:`~twplate.PlateRecognizer`: ``input_width``, ``plate_formats``, ...), which the photo
-    reader then reads with. The detector runs on the same backend with the same threads.
+    reader then reads with. The detector runs on the same backend with the same threads, precision and streams.
     """
 
     def __init__(self, *, detector: str | os.PathLike[str] | None = None, limit_side: int | None = None,
                  rules: PlateRules | None = None, db_settings: DBSettings | None = None,
                  **recognizer_options: Any) -> None:
+        from .backends import runtime_options
         from .photo import PhotoReader
         from .recognizer import PlateRecognizer
 
@@ -159,7 +160,7 @@ class PhotoRowReader:
         self.reader = PhotoReader(recognizer=recognizer, detector=detector,
                                   backend=recognizer_options.get("backend", "auto"),
                                   threads=recognizer_options.get("threads"), limit_side=limit_side, rules=rules,
-                                  db_settings=db_settings)
+                                  db_settings=db_settings, **runtime_options(recognizer_options))
 
     def __call__(self, batch: pyarrow.Table) -> pyarrow.Table:
         from .result import PlateResult

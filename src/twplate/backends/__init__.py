@@ -21,14 +21,24 @@ from .onnx import OnnxBackend
 from .openvino import OpenVinoBackend
 from .paddle import PaddleBackend
 
-__all__ = ["BACKENDS", "Backend", "BackendFactory", "available_backends", "backend_class", "check_backend_options",
-           "load_backend", "resolve_backend_name"]
+__all__ = ["BACKENDS", "RUNTIME_OPTIONS", "Backend", "BackendFactory", "available_backends", "backend_class",
+           "check_backend_options", "load_backend", "resolve_backend_name", "runtime_options"]
 
 
 class BackendEntry(NamedTuple):
     factory: BackendFactory  # its module must not import the runtime at import time
     runtime: str  # top-level package the backend needs
     install: str  # how to get it
+
+
+RUNTIME_OPTIONS = ("precision", "streams")
+"""Backend options that say how the runtime computes, not what a model reads: a photo reader built around
+a recognizer gives its detector the ones the recognizer was given (the detector is most of a photo's time)."""
+
+
+def runtime_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """The :data:`RUNTIME_OPTIONS` set in ``options`` (a value of ``None`` is not set)."""
+    return {name: options[name] for name in RUNTIME_OPTIONS if options.get(name) is not None}
 
 
 BACKENDS: dict[str, BackendEntry] = {

@@ -67,7 +67,7 @@ class TextDetector:
 
     def __repr__(self) -> str:
         return (f"TextDetector(model={self.spec.name!r} {self.spec.version}, backend={self.backend.name!r}, "
-                f"limit_side={self.spec.preprocess.limit_side})")
+                f"providers={self.backend.providers}, limit_side={self.spec.preprocess.limit_side})")
 
     def __call__(self, photos: Sequence[np.ndarray]) -> list[list[TextBox]]:
         """Text boxes of each ``(H, W, 3)`` uint8 BGR photo, highest score first."""

@@ -141,7 +141,8 @@ def create_app_from_env() -> FastAPI:
 
 def load_photo_reader(config: ServeConfig, recognizer: PlateRecognizer) -> PhotoReader:
     """The photo reader behind ``?photo=true``: a :class:`~twplate.photo.PhotoReader` around the service's
-    ``recognizer`` (the one that reads crops), with the shipped detector on the service's backend and threads.
+    ``recognizer`` (the one that reads crops), with the shipped detector on the service's backend, threads,
+    precision and streams.
 
     Its ``run_many``, called with a list of encoded photos, returns one entry per photo: a list of
     :class:`PlateResult` (each with its ``box``), or a list of one result carrying the photo's error.
@@ -150,7 +151,8 @@ def load_photo_reader(config: ServeConfig, recognizer: PlateRecognizer) -> Photo
     from ..photo import PhotoReader
 
     backend = recognizer.backend.name
-    return PhotoReader(recognizer=recognizer, backend=backend, threads=config.threads, **idle_options(backend))
+    return PhotoReader(recognizer=recognizer, backend=backend, threads=config.threads, **config.backend_options(),
+                       **idle_options(backend))
 
 
 def idle_options(backend: str) -> dict[str, Any]:
@@ -219,6 +221,8 @@ class _Service:
             spec = self.recognizer.spec
             status.update(model=spec.name, model_version=spec.version, backend=self.recognizer.backend.name,
                           providers=self.recognizer.backend.providers, batch_size=self.recognizer.batch_size)
+        if self.photo_reader is not None:
+            status["detector_providers"] = self.photo_reader.detector.backend.providers
         return status
 
     def close(self) -> None:

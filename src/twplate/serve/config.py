@@ -11,6 +11,8 @@ import os
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from ..backends import runtime_options
+
 CONFIG_ENV = "TWPLATE_SERVE_CONFIG"
 API_KEY_ENV = "TWPLATE_API_KEY"
 API_KEY_HEADER = "X-API-Key"
@@ -60,9 +62,8 @@ class ServeConfig:
             raise ValueError("max_wait_ms must be >= 0 and body_timeout_s > 0")
 
     def backend_options(self) -> dict[str, Any]:
-        """The backend options this config sets (``precision``, ``streams``), for ``PlateRecognizer(**...)``."""
-        return {name: value for name, value in (("precision", self.precision), ("streams", self.streams))
-                if value is not None}
+        """The backend options this config sets (``precision``, ``streams``), for both models."""
+        return runtime_options(asdict(self))
 
     def to_env(self) -> str:
         """The config as JSON, for :data:`CONFIG_ENV`."""
