@@ -264,6 +264,24 @@ def test_cli_eval_photos_counts_found_missed_and_false(photo_dir, tmp_path, caps
     assert doc["false_reading_rows"][0]["text"] == "KCD-1636"
 
 
+def test_cli_eval_photos_runs_both_models_in_the_precision_asked(photo_dir, tmp_path):
+    """--backend and --precision load both models; the report names the precision each really runs in."""
+    ov = pytest.importorskip("openvino")
+    from twplate.backends.openvino import cpu_capabilities
+    from twplate.cli import main
+
+    if "BF16" not in cpu_capabilities(ov.Core()):
+        pytest.skip("this CPU has no native bf16: fp32, the default, cannot show that the option reached a model")
+    labels = photo_dir / "labels.tsv"
+    labels.write_text("a/car.jpg\tKCD-1636\n", encoding="utf-8")
+    out = tmp_path / "eval.json"
+    assert main(["eval-photos", str(labels), "--out", str(out), "--backend", "openvino", "--precision", "bf16",
+                 "--threads", "2"]) == 0
+    doc = json.loads(out.read_text())
+    assert (doc["found"], doc["false_readings"]) == (1, 0)
+    assert doc["reader"].count("backend='openvino', providers=['CPU', 'bf16']") == 2, doc["reader"]
+
+
 @pytest.mark.parametrize(("text", "plate"), [("ABC-1234", True), ("491-2A", True), ("試9218", True), ("使553", True),
                                              ("04-2516", False), ("2024-05", False), ("30-31", False),
                                              ("ABC1234", False), ("", False)])

@@ -136,6 +136,8 @@ def _row(plate: PlateResult) -> dict[str, Any]:
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    from .cli import add_runtime_options
+
     parser.add_argument("labels", type=Path, help="TSV: photo path (relative to the file) TAB plate; "
                         "one row per plate, an empty plate for a photo without one")
     parser.add_argument("--out", type=Path, default=None,
@@ -146,8 +148,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", default="auto", help="auto (default), onnxruntime, paddle or openvino")
     parser.add_argument("--limit-side", type=int, default=None, help="longest side of the detector input")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for each backend")
-    from .cli import add_runtime_options
-
     add_runtime_options(parser)
 
 
