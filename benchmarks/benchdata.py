@@ -220,6 +220,30 @@ def rapidocr_openvino_pipeline(model: Path, batch_size: int, threads: int = THRE
     return run
 
 
+def rapidocr_openvino_photo_pipeline(threads: int = THREADS) -> Callable[[np.ndarray], list]:
+    """RapidOCR 1.2.3's whole OpenVINO pipeline as shipped (``rapidocr_openvino.RapidOCR``: PP-OCRv3 det with
+    ``limit_type: min`` 736, the angle classifier, PP-OCRv3 rec), in OpenVINO's default precision, each of its
+    three models recompiled with ``INFERENCE_NUM_THREADS=threads`` (as :func:`rapidocr_openvino_pipeline`).
+
+    Returns ``ocr(bgr_image) -> [(box, text, score), ...]`` (empty where it finds no text).
+    """
+    import openvino as ov
+    import yaml
+
+    sys.modules.setdefault("openvino.runtime", ov)
+    import rapidocr_openvino
+    from rapidocr_openvino import RapidOCR
+
+    ocr = RapidOCR()
+    package = Path(rapidocr_openvino.__file__).parent
+    config = yaml.safe_load((package / "config.yaml").read_text(encoding="utf-8"))
+    core = ov.Core()
+    for part, section in ((ocr.text_detector, "Det"), (ocr.text_cls, "Cls"), (ocr.text_recognizer, "Rec")):
+        model = core.read_model(str(package / config[section]["model_path"]))
+        part.infer.session = core.compile_model(model, "CPU", {"INFERENCE_NUM_THREADS": threads}).create_infer_request()
+    return lambda image: ocr(image)[0] or []
+
+
 def openvino_default_precision() -> str:
     """The inference precision OpenVINO picks on this CPU when not told (``bf16`` where it has AMX or
     AVX512_BF16, else ``f32``): the one RapidOCR's OpenVINO engine runs in."""

@@ -8,7 +8,9 @@ Photos: the first ``--photos`` of ``scenes/labels.tsv`` in the data root (``TWPL
 to each width (aspect kept) and JPEG-encoded once in memory, so every case decodes the same bytes.
 Cases per width: twplate's :class:`~twplate.PhotoReader` at each detector input limit (``--limits``,
 longest side), on ONNX Runtime and, where OpenVINO is installed, on OpenVINO in fp32 and bf16 (both models;
-bf16 only where the CPU has it), and RapidOCR 1.4.4's ``RapidOCR()`` as shipped (PP-OCRv4 det, limit_type ``min`` 736,
+bf16 only where the CPU has it); RapidOCR 1.2.3's OpenVINO pipeline as shipped where ``rapidocr_openvino``
+installs (:func:`benchdata.rapidocr_openvino_photo_pipeline`, OpenVINO's default precision); and RapidOCR
+1.4.4's ``RapidOCR()`` as shipped (PP-OCRv4 det, limit_type ``min`` 736,
 angle classifier, PP-OCRv4 rec). RapidOCR 1.4.4 is imported from its wheel (``pip download --no-deps``
 into the twplate cache, put first on ``sys.path``), so it can sit beside the ``bench`` extra's 1.2.3;
 its dependencies are 1.2.3's.
@@ -133,6 +135,10 @@ def main(argv: list[str] | None = None) -> int:
     labels = [p.plates for p in photos]
     readers = twplate_readers([int(limit) for limit in args.limits.split(",")], args.threads)
     rapid = rapidocr_144()(intra_op_num_threads=args.threads)
+    rapids = {"RapidOCR 1.4.4": lambda image: rapid(image)[0] or []}
+    if benchdata.rapidocr_openvino_available():
+        precision = benchdata.openvino_default_precision()
+        rapids[f"RapidOCR 1.2.3 OpenVINO ({precision})"] = benchdata.rapidocr_openvino_photo_pipeline(args.threads)
 
     results: dict = {"photos": len(photos), "rounds": args.rounds, "threads": args.threads,
                      "cpu": benchdata.cpu_description(), "widths": {}}
@@ -143,17 +149,17 @@ def main(argv: list[str] | None = None) -> int:
         def twplate_case(reader: PhotoReader, name: str, data=data, outputs=outputs):
             return lambda: outputs.__setitem__(name, [[p.text for p in plates] for plates in reader.run_many(data)])
 
-        def rapid_case(data=data, outputs=outputs):
+        def rapid_case(ocr, name: str, data=data, outputs=outputs):
             def run():
                 texts = []
                 for blob in data:
-                    found, _ = rapid(cv2.imdecode(np.frombuffer(blob, np.uint8), cv2.IMREAD_COLOR))
-                    texts.append([text for _box, text, _score in found or []])
-                outputs["RapidOCR 1.4.4"] = texts
+                    found = ocr(cv2.imdecode(np.frombuffer(blob, np.uint8), cv2.IMREAD_COLOR))
+                    texts.append([text for _box, text, _score in found])
+                outputs[name] = texts
             return run
 
         calls = {name: twplate_case(reader, name) for name, reader in readers.items()}
-        calls["RapidOCR 1.4.4"] = rapid_case()
+        calls.update({name: rapid_case(ocr, name) for name, ocr in rapids.items()})
         for call in calls.values():  # warm-up: every shape once
             call()
         seconds = benchdata.round_robin(calls, args.rounds)
