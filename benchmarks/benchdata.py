@@ -28,6 +28,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -194,13 +195,9 @@ def rapidocr_openvino_pipeline(model: Path, batch_size: int, threads: int = THRE
 
     Its session is OpenVINO's defaults (``compile_model(model, "CPU")``: on a CPU with AMX or
     AVX512_BF16 that runs in bf16), rebuilt with ``INFERENCE_NUM_THREADS=threads`` so every
-    pipeline gets the same threads. ``rapidocr_openvino`` 1.2.3 imports ``openvino.runtime``, which
-    OpenVINO 2026 removed; the same ``Core`` lives at ``openvino``'s top level, so that name is
-    pointed there before the import.
+    pipeline gets the same threads.
     """
-    import openvino as ov
-
-    sys.modules.setdefault("openvino.runtime", ov)
+    _allow_rapidocr_openvino()
     from rapidocr_openvino.ch_ppocr_v3_rec import TextRecognizer
 
     spec = load_model_spec(model)
@@ -209,9 +206,7 @@ def rapidocr_openvino_pipeline(model: Path, batch_size: int, threads: int = THRE
     keys.write_text("\n".join(spec.charset.characters) + "\n", encoding="utf-8")
     recognizer = TextRecognizer({"model_path": path, "keys_path": str(keys), "rec_img_shape": [3, 48, 320],
                                  "rec_batch_num": batch_size})
-    core = ov.Core()
-    compiled = core.compile_model(core.read_model(path), "CPU", {"INFERENCE_NUM_THREADS": threads})
-    recognizer.infer.session = compiled.create_infer_request()
+    recognizer.infer.session = _openvino_request(path, threads)
 
     def run(images: Sequence[np.ndarray]) -> list[str]:
         results, _ = recognizer(list(images))
@@ -227,21 +222,36 @@ def rapidocr_openvino_photo_pipeline(threads: int = THREADS) -> Callable[[np.nda
 
     Returns ``ocr(bgr_image) -> [(box, text, score), ...]`` (empty where it finds no text).
     """
-    import openvino as ov
     import yaml
 
-    sys.modules.setdefault("openvino.runtime", ov)
+    _allow_rapidocr_openvino()
     import rapidocr_openvino
     from rapidocr_openvino import RapidOCR
 
     ocr = RapidOCR()
     package = Path(rapidocr_openvino.__file__).parent
     config = yaml.safe_load((package / "config.yaml").read_text(encoding="utf-8"))
-    core = ov.Core()
     for part, section in ((ocr.text_detector, "Det"), (ocr.text_cls, "Cls"), (ocr.text_recognizer, "Rec")):
-        model = core.read_model(str(package / config[section]["model_path"]))
-        part.infer.session = core.compile_model(model, "CPU", {"INFERENCE_NUM_THREADS": threads}).create_infer_request()
+        part.infer.session = _openvino_request(package / config[section]["model_path"], threads)
     return lambda image: ocr(image)[0] or []
+
+
+def _allow_rapidocr_openvino() -> None:
+    """``rapidocr_openvino`` 1.2.3 imports ``openvino.runtime``, which OpenVINO 2026 removed; the same
+    ``Core`` lives at ``openvino``'s top level, so that name is pointed there before the import."""
+    import openvino as ov
+
+    sys.modules.setdefault("openvino.runtime", ov)
+
+
+def _openvino_request(model_path: str | Path, threads: int) -> Any:
+    """An infer request on ``model_path`` compiled for the CPU as RapidOCR's OpenVINO engine compiles it
+    (OpenVINO's default precision), with ``INFERENCE_NUM_THREADS=threads`` so every pipeline gets the same threads."""
+    import openvino as ov
+
+    core = ov.Core()
+    return core.compile_model(core.read_model(str(model_path)), "CPU",
+                              {"INFERENCE_NUM_THREADS": threads}).create_infer_request()
 
 
 def openvino_default_precision() -> str:
