@@ -10,7 +10,11 @@ is written again as:
 - ``as_is``: unchanged (its labels file points at the original);
 - ``far50``, ``far30``: shrunk to 50% and 30% of its size: plates as far away as a dash-cam sees them;
 - ``angled``: turned 35 to 45 degrees about the vertical axis (perspective), as from a kerb-side camera;
+- ``tilted``: rotated 30 to 60 degrees in the image plane, either way, as a scooter plate hangs from one
+  screw; the canvas grows so that nothing is cut off;
 - ``night``: dark, with sensor noise and a warm cast, as a street lamp lights it;
+- ``blurred``: motion blur over 0.6 to 1.2% of the photo's width, then JPEG at quality 25 to 45, as a
+  moving dash-cam records;
 - ``mosaic2``, ``mosaic4``: the photos of at least 1500 px, 2 x 2 and 4 x 4 to a 4032 x 3024 canvas (a
   12-megapixel phone photo), each shrunk to its cell: many small plates in a big photo, where the
   detector's input limit shrinks the photo while the plates' detail is still in it.
@@ -57,6 +61,17 @@ def angled(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return cv2.warpPerspective(image, matrix, (round(new_w), h), flags=cv2.INTER_AREA)
 
 
+def tilted(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Rotated 30 to 60 degrees either way about the photo's centre, on a canvas grown to hold all of it."""
+    h, w = image.shape[:2]
+    angle = rng.uniform(30, 60) * rng.choice([-1, 1])
+    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
+    cos, sin = abs(matrix[0, 0]), abs(matrix[0, 1])
+    new_w, new_h = round(w * cos + h * sin), round(w * sin + h * cos)
+    matrix[:, 2] += [(new_w - w) / 2, (new_h - h) / 2]
+    return cv2.warpAffine(image, matrix, (new_w, new_h), flags=cv2.INTER_AREA, borderValue=(110, 110, 110))
+
+
 def night(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     dark = (image.astype(np.float32) / 255.0) ** rng.uniform(2.0, 2.6) * rng.uniform(0.25, 0.4) * 255
     dark *= np.float32([0.8, 0.95, 1.1])  # BGR: a sodium lamp's warm cast
@@ -64,8 +79,21 @@ def night(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.clip(dark, 0, 255).astype(np.uint8)
 
 
+def blurred(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A straight motion blur within 20 degrees of horizontal, then saved as a low-quality JPEG."""
+    length = max(3, round(rng.uniform(0.006, 0.012) * image.shape[1]))
+    kernel = np.zeros((length, length), np.float32)
+    kernel[length // 2, :] = 1
+    centre = ((length - 1) / 2, (length - 1) / 2)
+    kernel = cv2.warpAffine(kernel, cv2.getRotationMatrix2D(centre, rng.uniform(-20, 20), 1.0), (length, length))
+    smeared = cv2.filter2D(image, -1, kernel / kernel.sum())
+    _, encoded = cv2.imencode(".jpg", smeared, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(25, 46))])
+    return cv2.imdecode(encoded, cv2.IMREAD_COLOR)
+
+
 VARIANTS: dict[str, Callable[[np.ndarray, np.random.Generator], np.ndarray]] = {
-    "far50": shrink(0.5), "far30": shrink(0.3), "angled": angled, "night": night}
+    "far50": shrink(0.5), "far30": shrink(0.3), "angled": angled, "tilted": tilted, "night": night,
+    "blurred": blurred}
 
 
 MOSAIC_SIZE = (4032, 3024)

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from twplate.detect.postprocess import DBSettings, box_score, boxes_from_map, order_clockwise, unclip
+from twplate.detect.postprocess import DBSettings, box_score, boxes_from_map, order_for_reading, unclip
 from twplate.detect.preprocess import DetectPreprocessConfig, detector_input
 from twplate.errors import ModelError
 from twplate.model_files import PADDLE_FILES, DetectorSpec, load_detector_spec, load_model_spec, read_model_yaml
@@ -94,22 +94,26 @@ def test_boxes_come_highest_score_first():
     assert scores == sorted(scores, reverse=True) and len(scores) == 2
 
 
-@pytest.mark.parametrize("angle", [-30, -10, 0, 10, 30])
-def test_rotated_text_gives_a_rotated_box_ordered_clockwise_from_top_left(angle):
+@pytest.mark.parametrize("angle", [-80, -60, -45, -30, -10, 0, 10, 30, 45, 60, 80])
+def test_a_tilted_line_gives_a_box_ordered_as_it_reads(angle):
+    """Whatever the tilt (up to 90 degrees either way), the first edge runs along the line, left to right,
+    and the box's width is the line's length."""
     prob = _map_with([((150, 100), (120, 24), angle)])
     (box,) = boxes_from_map(prob, prob.shape)
     tl, tr, br, bl = box.points
-    assert tl[0] < tr[0] and bl[0] < br[0] and tl[1] < bl[1] and tr[1] < br[1]
-    top = tr - tl
+    top, left = tr - tl, bl - tl
     assert np.degrees(np.arctan2(top[1], top[0])) == pytest.approx(angle, abs=2)
+    assert np.cross(top, left) > 0  # clockwise on screen (y down)
     assert box.size[0] > 2.5 * box.size[1]
 
 
-def test_order_clockwise_starts_top_left_whatever_the_input_order():
-    corners = np.array([[10, 10], [110, 20], [105, 50], [5, 40]], np.float32)
-    for shift in range(4):
-        for points in (np.roll(corners, shift, axis=0), np.roll(corners[::-1], shift, axis=0)):
-            np.testing.assert_array_equal(order_clockwise(points), corners)
+def test_order_for_reading_starts_at_the_lines_top_left_whatever_the_input_order():
+    flat = np.array([[10, 10], [110, 20], [105, 50], [5, 40]], np.float32)
+    steep = np.array([[10, 100], [60, 13], [86, 28], [36, 115]], np.float32)  # a line rising at 60 degrees
+    for corners in (flat, steep):
+        for shift in range(4):
+            for points in (np.roll(corners, shift, axis=0), np.roll(corners[::-1], shift, axis=0)):
+                np.testing.assert_array_equal(order_for_reading(points), corners)
 
 
 def test_unclip_matches_pyclipper_round_offset_then_min_area_rect():

@@ -51,6 +51,23 @@ def test_reads_the_pasted_plate_and_boxes_it(reader, car_photo):
     assert tl[0] < tr[0] and bl[0] < br[0] and tl[1] < bl[1] and tr[1] < br[1]
 
 
+@pytest.mark.parametrize("angle", [-60, 60])
+def test_a_plate_hanging_steeply_is_read_and_boxed_from_its_own_top_left(reader, angle):
+    """A plate turned 60 degrees in the photo has a box taller than wide on screen: it is still cut out
+    upright and read, and its box starts at the plate's own top-left corner."""
+    centre = np.float32([480, 360])
+    turn = np.radians(angle)
+    rotation = np.float32([[np.cos(turn), -np.sin(turn)], [np.sin(turn), np.cos(turn)]])
+    corners = [tuple(map(float, centre + rotation @ np.float32(p))) for p in [(-130, -60), (130, -60), (130, 60),
+                                                                               (-130, 60)]]
+    (plate,) = reader(paste_plate("00_car2014.jpg", corners))
+    assert plate.text == "KCD-1636"
+    tl, tr, _, _ = np.float32(plate.box)
+    top = tr - tl
+    assert np.degrees(np.arctan2(top[1], top[0])) == pytest.approx(angle, abs=10)
+    assert np.linalg.norm(tl - corners[0]) < np.linalg.norm(tl - corners[2])  # nearer the plate's top-left
+
+
 def test_photo_without_a_plate_gives_an_empty_list(reader):
     assert reader(_empty_scene()) == []
 

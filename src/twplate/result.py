@@ -23,7 +23,8 @@ class PlateResult:
             with ``error`` set instead of raising, so the other images still get their results.
         source: the path the image came from, when it came from a path.
         box: for a plate found in a photo: its 4 corners ``(x, y)`` in the photo's pixels, clockwise
-            from the top-left; ``None`` for a crop.
+            from the plate's own top-left (its number line as it reads, however the plate is turned);
+            ``None`` for a crop.
         detection_score: for a plate found in a photo: the detector's text probability inside
             ``box``, in ``[0, 1]``; ``None`` for a crop.
     """

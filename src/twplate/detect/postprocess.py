@@ -9,7 +9,8 @@ As PaddleOCR's ``DBPostProcess`` (box type ``quad``, score mode ``fast``) does i
 3. score a rectangle by the mean probability inside it; drop it under ``box_threshold``;
 4. *unclip*: DB's map marks a shrunk text core, so grow the rectangle back by
    ``distance = area * unclip_ratio / perimeter`` on every side;
-5. scale to the photo and order the corners clockwise from the top-left.
+5. scale to the photo and order the corners as the line reads: clockwise from its top-left, so that
+   the first edge is a long side running left to right, whatever the line's tilt.
 
 Unclipping a rectangle with pyclipper's round offset and taking the minimum-area rectangle of the
 result (what PaddleOCR does) gives exactly the rectangle widened by ``distance`` on each side, so
@@ -38,15 +39,16 @@ class DBSettings:
 
 @dataclass(frozen=True)
 class TextBox:
-    """A detected text line: ``points`` ``(4, 2)`` float32 ``(x, y)``, clockwise from the top-left,
-    in photo pixels; ``score``: mean text probability inside the box, in ``[0, 1]``."""
+    """A detected text line: ``points`` ``(4, 2)`` float32 ``(x, y)`` in photo pixels, clockwise from the
+    line's top-left as it reads (:func:`order_for_reading`); ``score``: mean text probability inside the
+    box, in ``[0, 1]``."""
 
     points: np.ndarray
     score: float
 
     @property
     def size(self) -> tuple[float, float]:
-        """``(width, height)``: lengths of the top and left edges."""
+        """``(width, height)``: lengths of the top and left edges (the line's length and its height)."""
         p = self.points
         return float(np.linalg.norm(p[1] - p[0])), float(np.linalg.norm(p[3] - p[0]))
 
@@ -72,7 +74,7 @@ def boxes_from_map(prob: np.ndarray, photo_size: tuple[int, int], settings: DBSe
         if min(grown[1]) < settings.min_size + 2:
             continue
         points = np.clip(cv2.boxPoints(grown) * scale, 0, limit)
-        boxes.append(TextBox(order_clockwise(points), score))
+        boxes.append(TextBox(order_for_reading(points), score))
     return sorted(boxes, key=lambda b: -b.score)
 
 
@@ -93,10 +95,21 @@ def unclip(rect: tuple, ratio: float) -> tuple:
     return center, (w + 2 * distance, h + 2 * distance), angle
 
 
-def order_clockwise(points: np.ndarray) -> np.ndarray:
-    """The 4 corners of a convex quadrilateral ordered clockwise on screen (y down), starting with the
-    top-left one (the smallest ``x + y``)."""
+def order_for_reading(points: np.ndarray) -> np.ndarray:
+    """The 4 corners of a text line's convex quadrilateral, clockwise on screen (y down), starting at the
+    line's top-left as it reads: the first edge is the longer of a pair of opposite sides, taken in the
+    direction that runs left to right.
+
+    A plate hanging from one screw can be turned 60 degrees or more in the photo: its box is then taller
+    than wide on screen, and the corner with the smallest ``x + y`` is not the line's top-left. Ordered
+    this way, any line turned less than 90 degrees either way has its length as the box's width and is
+    cut out upright. (A line turned more than that reads upside down; a vertical line cannot be told
+    from one turned the other way.)"""
     points = np.asarray(points, dtype=np.float32)
     center = points.mean(axis=0)
-    by_angle = points[np.argsort(np.arctan2(points[:, 1] - center[1], points[:, 0] - center[0]))]
-    return np.roll(by_angle, -int(np.argmin(by_angle.sum(axis=1))), axis=0)
+    clockwise = points[np.argsort(np.arctan2(points[:, 1] - center[1], points[:, 0] - center[0]))]
+    edges = np.roll(clockwise, -1, axis=0) - clockwise  # edge i runs from corner i to corner i + 1
+    lengths = np.linalg.norm(edges[0:2], axis=1) + np.linalg.norm(edges[2:4], axis=1)
+    long = int(np.argmax(lengths))  # 0: edges 0 and 2 are the long pair, 1: edges 1 and 3
+    first = long if edges[long][0] > edges[long + 2][0] else long + 2  # of the pair, the one running rightwards
+    return np.roll(clockwise, -first, axis=0)
