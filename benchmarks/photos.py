@@ -2,7 +2,7 @@
 RapidOCR's own detector + recognizer pipeline on the same photos, round-robin in one run.
 
 Usage: python benchmarks/photos.py [--photos 24] [--rounds 2] [--widths 640,1280,1920]
-                                   [--limits 960,1280] [--json benchmarks/results/photos.json]
+                                   [--limits 1280,1600] [--json benchmarks/results/photos.json]
 
 Photos: the first ``--photos`` of ``scenes/labels.tsv`` in the data root (``TWPLATE_DATA``), resized
 to each width (aspect kept) and JPEG-encoded once in memory, so every case decodes the same bytes.
@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--photos", type=int, default=24)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--widths", default="640,1280,1920")
-    parser.add_argument("--limits", default="960,1280")
+    parser.add_argument("--limits", default="1280,1600")
     parser.add_argument("--threads", type=int, default=benchdata.THREADS)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)

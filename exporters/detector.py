@@ -44,7 +44,7 @@ from .to_onnx import convert_to_onnx
 from .to_paddle import export_paddle
 from .verify import ExportMismatch
 
-DETECTOR_INPUT = DetectPreprocessConfig(limit_side=1280, mean=INPUT_MEAN, std=INPUT_STD)
+DETECTOR_INPUT = DetectPreprocessConfig(limit_side=1600, mean=INPUT_MEAN, std=INPUT_STD)
 """Normalisation as the detector was trained with; the size limit is twplate's (``docs/photos.md``, "Input size")."""
 PARITY_ATOL = 5e-4
 """Largest probability difference allowed between two forms of the model. Float32 kernels that fuse and

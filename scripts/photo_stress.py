@@ -15,6 +15,9 @@ is written again as:
 - ``night``: dark, with sensor noise and a warm cast, as a street lamp lights it;
 - ``blurred``: motion blur over 0.6 to 1.2% of the photo's width, then JPEG at quality 25 to 45, as a
   moving dash-cam records;
+- ``dashcam_far``, ``dashcam_mid``, ``dashcam_near``: the photos of at least 1000 px, shrunk to 6-9%, 9-12% and
+  12-30% of their size and placed at random in a grey 1920 x 1080 frame: small plates in a dash-cam frame, which
+  the detector's input limit shrinks further;
 - ``mosaic2``, ``mosaic4``: the photos of at least 1500 px, 2 x 2 and 4 x 4 to a 4032 x 3024 canvas (a
   12-megapixel phone photo), each shrunk to its cell: many small plates in a big photo, where the
   detector's input limit shrinks the photo while the plates' detail is still in it.
@@ -96,6 +99,26 @@ VARIANTS: dict[str, Callable[[np.ndarray, np.random.Generator], np.ndarray]] = {
     "blurred": blurred}
 
 
+DASHCAM_SIZE = (1920, 1080)
+DASHCAM_MIN_SIDE = 1000
+DASHCAM_SCALES = {"dashcam_far": (0.06, 0.09), "dashcam_mid": (0.09, 0.12), "dashcam_near": (0.12, 0.30)}
+
+
+def dashcam(scale: tuple[float, float]) -> Callable[[np.ndarray, np.random.Generator], np.ndarray]:
+    """The photo shrunk by a factor drawn from ``scale``, at a random place in a grey :data:`DASHCAM_SIZE` frame."""
+    def apply(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        width, height = DASHCAM_SIZE
+        frame = np.full((height, width, 3), 110, np.uint8)
+        factor = rng.uniform(*scale)
+        h, w = image.shape[:2]
+        small = cv2.resize(image, (max(1, round(w * factor)), max(1, round(h * factor))), interpolation=cv2.INTER_AREA)
+        sh, sw = small.shape[:2]
+        y, x = int(rng.integers(0, height - sh + 1)), int(rng.integers(0, width - sw + 1))
+        frame[y : y + sh, x : x + sw] = small
+        return frame
+    return apply
+
+
 MOSAIC_SIZE = (4032, 3024)
 MOSAIC_MIN_SIDE = 1500
 MOSAIC_GRIDS = (2, 4)
@@ -155,10 +178,15 @@ def main(argv: list[str] | None = None) -> int:
     for name, variant in VARIANTS.items():
         rng = np.random.default_rng(args.seed)
         write_set(args.out / name, [(variant(load_image(p.path), rng), p.plates) for p in photos])
+    framed = [p for p in photos if longest_side(p.path) >= DASHCAM_MIN_SIDE]
+    for name, scale in DASHCAM_SCALES.items():
+        rng = np.random.default_rng(args.seed)
+        write_set(args.out / name, [(dashcam(scale)(load_image(p.path), rng), p.plates) for p in framed])
     big = [p for p in photos if longest_side(p.path) >= MOSAIC_MIN_SIDE]
     for grid in MOSAIC_GRIDS:
         write_set(args.out / f"mosaic{grid}", mosaic(big, grid, np.random.default_rng(args.seed)))
-    print(f"{len(photos)} photos x {1 + len(VARIANTS)} variants and {len(big)} in mosaics in {args.out}")
+    print(f"{len(photos)} photos x {1 + len(VARIANTS)} variants, {len(framed)} in dash-cam frames and {len(big)} in "
+          f"mosaics in {args.out}")
     return 0
 
 

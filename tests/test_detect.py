@@ -168,7 +168,9 @@ def test_detector_yaml_with_unknown_task_or_bad_input_is_refused(tmp_path):
     yml.write_text(text.replace("task: det", "task: segment"))
     with pytest.raises(ModelError, match="task must be one of"):
         read_model_yaml(model)
-    yml.write_text(text.replace("limit_side: 1280", "limit_side: 8"))
+    spec_limit = f"limit_side: {load_detector_spec().preprocess.limit_side}"
+    assert spec_limit in text
+    yml.write_text(text.replace(spec_limit, "limit_side: 8"))
     with pytest.raises(ModelError, match="invalid detector input"):
         read_model_yaml(model)
 

@@ -30,7 +30,7 @@ of :class:`~twplate.detect.preprocess.DetectPreprocessConfig`::
     name: twplate-det
     version: "1.0"
     task: det
-    input: {name: x, layout: NCHW, channels: BGR, limit_side: 1280, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5]}
+    input: {name: x, layout: NCHW, channels: BGR, limit_side: 1600, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5]}
     files: {inference.onnx: <sha256>}
 
 The ONNX file of a reader carries the same dictionary and input spec in its ``metadata_props`` (``character``:

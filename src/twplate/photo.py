@@ -71,7 +71,7 @@ class PhotoReader:
         backend: ``"auto"``, ``"onnxruntime"``, ``"paddle"`` or ``"openvino"``, for both models.
         batch_size: crops per recognizer call (the detector takes photos of one size together, 4 at most).
         threads: CPU threads for each backend (``None``: the runtime's default).
-        limit_side: longest side of the detector's input (``None``: the detector's own, 1280 for the shipped one).
+        limit_side: longest side of the detector's input (``None``: the detector's own, 1600 for the shipped one).
         rules: what counts as a plate (``None``: :class:`PlateRules`' defaults).
         db_settings: the detector's post-processing (``None``: the defaults of
             :class:`~twplate.detect.postprocess.DBSettings`).

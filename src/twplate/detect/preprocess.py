@@ -23,7 +23,7 @@ class DetectPreprocessConfig:
     pixels scaled to ``[0, 1]``.
     """
 
-    limit_side: int = 1280
+    limit_side: int = 1600
     mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
     std: tuple[float, float, float] = (0.5, 0.5, 0.5)
 
