@@ -58,8 +58,8 @@ def test_a_plate_hanging_steeply_is_read_and_boxed_from_its_own_top_left(reader,
     centre = np.float32([480, 360])
     turn = np.radians(angle)
     rotation = np.float32([[np.cos(turn), -np.sin(turn)], [np.sin(turn), np.cos(turn)]])
-    corners = [tuple(map(float, centre + rotation @ np.float32(p))) for p in [(-130, -60), (130, -60), (130, 60),
-                                                                               (-130, 60)]]
+    from_centre = [(-130, -60), (130, -60), (130, 60), (-130, 60)]  # a 260 x 120 plate, clockwise from its top-left
+    corners = [tuple(map(float, centre + rotation @ np.float32(p))) for p in from_centre]
     (plate,) = reader(paste_plate("00_car2014.jpg", corners))
     assert plate.text == "KCD-1636"
     tl, tr, _, _ = np.float32(plate.box)

@@ -171,7 +171,7 @@ class DetDataSection:
     keep_text: bool = False  # outside plates, learn the public detector's own map: add plates, unlearn no text
     glyphs: str | None = None  # glyph folder for synthetic plates (../shared/data/glyphs)
     size: int = 512  # side of each training sample
-    limit_side: int = 1280  # the input limit val photos are read at (the fine-tunes of the detector's card: 1280)
+    limit_side: int = 1280  # the input limit val photos are read at (the detector card's fine-tunes used 1280)
     val: str | None = None
     val_sources: list[str] = field(default_factory=list)  # folders of the val file to read; empty: all
 
