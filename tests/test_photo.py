@@ -7,6 +7,7 @@ import csv
 import io
 import json
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -197,6 +198,17 @@ def test_plate_rules_are_checked(reader, car_photo):
     assert strict(car_photo) == []
     tall_only = PhotoReader(backend="onnxruntime", threads=1, rules=PlateRules(aspect=(0.1, 1.0)))
     assert tall_only(car_photo) == []
+
+
+def test_a_reading_the_formats_changed_in_more_than_one_character_is_no_plate(reader):
+    """A badge or a sign forced into a plate format needs several changes; a real plate at most one."""
+    from twplate.detect.postprocess import TextBox
+
+    box = TextBox(np.float32([[0, 0], [140, 0], [140, 40], [0, 40]]), 0.9)
+    read = PlateResult("HYL-1711", 0.95, (0.99,) * 7)
+    assert reader._is_plate(read, box)
+    assert reader._is_plate(replace(read, format_edits=1), box)
+    assert not reader._is_plate(replace(read, format_edits=2), box)
 
 
 # --- command line ---------------------------------------------------------------------------------

@@ -46,6 +46,10 @@ class PlateRules:
             in the shared scenes); a shop sign, a dealer frame or a badge read into a plate format
             gives fewer characters than it has, so more width per character (0.82 to 2.2 for the
             false readings there).
+        max_format_edits: the most characters the plate formats may have changed in the recognizer's own
+            reading (:attr:`~twplate.result.PlateResult.format_edits`). On 1,769 real plate crops no
+            reading needed more than one; car badges and signs forced into a format need two or more
+            (``HYUNDAI`` read ``HY-LU-17U-11``, fitted to ``HYL-1711``).
         margin: the crop is the box grown by these fractions of its height, ``(left and right,
             top and bottom)``: the detector boxes the characters, the recognizer was trained on whole
             plates, border included; and a box that ends on a character's edge does not cut it.
@@ -57,6 +61,7 @@ class PlateRules:
     min_height: float = 8.0
     aspect: tuple[float, float] = (1.2, 8.0)
     char_aspect: tuple[float, float] = (0.25, 0.75)
+    max_format_edits: int = 1
     margin: tuple[float, float] = (0.5, 0.25)
 
 
@@ -169,11 +174,13 @@ class PhotoReader:
                 and low * height <= width <= high * height)
 
     def _is_plate(self, reading: PlateResult, box: TextBox) -> bool:
-        """The reading is a plate number, confidently read, from a box shaped for that many characters."""
+        """The reading is a plate number, confidently read (and fitted to a plate format by few changes, if any),
+        from a box shaped for that many characters."""
         rules = self.rules
         chars = reading.char_confidences
         if not (reading.ok and is_plate_number(reading.text) and bool(chars)
-                and float(np.mean(chars)) >= rules.min_confidence and min(chars) >= rules.min_char_confidence):
+                and float(np.mean(chars)) >= rules.min_confidence and min(chars) >= rules.min_char_confidence
+                and reading.format_edits <= rules.max_format_edits):
             return False
         width, height = box.size
         low, high = rules.char_aspect

@@ -162,7 +162,8 @@ class PlateRecognizer:
             probs = self.backend(make_batch([crops.pop(i) for i in members], self.spec.preprocess, widths[group[0]]))
             for i, decoded in zip(members, self._decode(probs, self.spec.charset.characters), strict=True):
                 confidence = plate_confidence(decoded.char_confidences, self.spec.calibration)
-                results[i] = PlateResult(decoded.text, confidence, decoded.char_confidences, source=sources[i])
+                results[i] = PlateResult(decoded.text, confidence, decoded.char_confidences, source=sources[i],
+                                         format_edits=decoded.format_edits)
         return results  # type: ignore[return-value]  # every index was filled above
 
     def _preprocess(self, image: ImageInput) -> np.ndarray | ImageError:

@@ -27,6 +27,10 @@ class PlateResult:
             ``None`` for a crop.
         detection_score: for a plate found in a photo: the detector's text probability inside
             ``box``, in ``[0, 1]``; ``None`` for a crop.
+        format_edits: how many characters of the model's own (greedy) reading the plate formats changed
+            to make ``text`` (dashes not counted): 0 when the reading fitted a format as read. On real
+            plate crops a fitted reading changes one character at most; text that is no plate, forced
+            into a format, changes more (docs/photos.md).
     """
 
     text: str
@@ -36,6 +40,7 @@ class PlateResult:
     source: str | None = None
     box: tuple[tuple[float, float], ...] | None = None
     detection_score: float | None = None
+    format_edits: int = 0
 
     @property
     def ok(self) -> bool:
@@ -47,6 +52,8 @@ class PlateResult:
         if self.error is not None:
             return f"PlateResult(error={type(self.error).__name__}({str(self.error)!r}){where})"
         chars = ", ".join(f"{c}:{p:.2f}" for c, p in zip(self.text, self.char_confidences, strict=False))
+        if self.format_edits:
+            where = f", format_edits={self.format_edits}{where}"
         if self.box is not None:
             corners = ", ".join(f"({x:.0f}, {y:.0f})" for x, y in self.box)
             where = f", box=[{corners}], detection_score={self.detection_score:.2f}{where}"

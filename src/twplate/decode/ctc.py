@@ -15,10 +15,12 @@ import numpy as np
 
 
 class Decoded(NamedTuple):
-    """A reading and the confidence of each of its characters, in order."""
+    """A reading, the confidence of each of its characters in order, and how many characters of the greedy
+    reading the plate formats changed to make it (:func:`~twplate.decode.formats.decode_with_formats`)."""
 
     text: str
     char_confidences: tuple[float, ...]
+    format_edits: int = 0
 
 
 def ctc_greedy_decode(probs: np.ndarray, characters: Sequence[str]) -> list[Decoded]:

@@ -20,6 +20,7 @@ from functools import lru_cache
 import numpy as np
 
 from .ctc import Decoded, ctc_greedy_decode
+from .edits import alignment
 
 PLATE_FORMATS: tuple[str, ...] = (
     "LLL-DDDD",
@@ -169,9 +170,13 @@ def constrained_decode(probs: np.ndarray, characters: Sequence[str]) -> Decoded 
 
 
 def decode_with_formats(probs: np.ndarray, characters: Sequence[str]) -> list[Decoded]:
-    """Greedy CTC decoding; a reading that fits no plate format is replaced by the best one that does."""
+    """Greedy CTC decoding; a reading that fits no plate format is replaced by the best one that does, which
+    records how many characters it changed (``format_edits``: edit distance, dashes not counted)."""
     decoded = ctc_greedy_decode(probs, characters)
     for i, d in enumerate(decoded):
         if d.text and not is_plate(d.text):
-            decoded[i] = constrained_decode(probs[i], characters) or d
+            fitted = constrained_decode(probs[i], characters)
+            if fitted is not None:
+                edits, _ = alignment(d.text.replace("-", ""), fitted.text.replace("-", ""))
+                decoded[i] = fitted._replace(format_edits=edits)
     return decoded
