@@ -10,7 +10,7 @@ import pytest
 
 from twplate.charset import Charset, default_dictionary_path
 from twplate.decode import PLATE_FORMATS, constrained_decode, ctc_greedy_decode, decode_with_formats, is_plate
-from twplate.decode.edits import alignment
+from twplate.decode.edits import infix_distance
 from twplate.decode.formats import _format_masks
 
 CHARS = Charset.from_file(default_dictionary_path()).characters
@@ -54,11 +54,14 @@ def test_letter_among_digits_is_read_as_the_likely_digit():
 
 
 def test_a_fitted_reading_counts_the_characters_the_formats_changed():
-    """``format_edits``: 0 for a reading that fits as read, or whose only change is a dash; else the edit distance."""
+    """``format_edits``: 0 for a reading that fits as read, or whose only changes are a dash or stray characters
+    dropped from its ends; else the edit distance of what changed inside it."""
     one = clear("AUM-") + [{"Z": 0.55, "2": 0.40}, {"": 0.95}] + clear("608")
     two = clear("AUM-") + [{"Z": 0.55, "2": 0.40}, {"": 0.95}, {"Z": 0.55, "7": 0.40}, {"": 0.95}] + clear("08")
     dash = clear("221") + [{"": 0.6, "-": 0.35}] + clear("PSE")
-    cases = {"AUM-2608": (one, 1), "AUM-2708": (two, 2), "221-PSE": (dash, 0), "NEW-3835": (clear("NEW-3835"), 0)}
+    ends = [{"M": 0.5, "": 0.45}, {"": 0.95}] + clear("RCY-0838") + [{"T": 0.5, "": 0.45}]
+    cases = {"AUM-2608": (one, 1), "AUM-2708": (two, 2), "221-PSE": (dash, 0), "NEW-3835": (clear("NEW-3835"), 0),
+             "RCY-0838": (ends, 0)}
     for text, (steps, edits) in cases.items():
         [decoded] = decode_with_formats(path_probs(steps), CHARS)
         assert (decoded.text, decoded.format_edits) == (text, edits)
@@ -110,7 +113,7 @@ def test_recognizer_follows_the_model_unless_told(tiny_model_dir, tmp_path):
     assert (greedy.text, greedy.format_edits) == ("AA", 0)
     fitted = PlateRecognizer(tiny_model_dir, plate_formats=True)(image)
     assert fitted.text != "AA"
-    assert fitted.format_edits == alignment("AA", fitted.text.replace("-", ""))[0] > 0  # carried to the result
+    assert fitted.format_edits == infix_distance(fitted.text.replace("-", ""), "AA") > 0  # carried to the result
     declared = Path(shutil.copytree(tiny_model_dir, tmp_path / "m"))
     doc = yaml.safe_load((declared / "inference.yml").read_text(encoding="utf-8"))
     doc["decode"] = {"plate_formats": True}

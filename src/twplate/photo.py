@@ -46,9 +46,9 @@ class PlateRules:
             in the shared scenes); a shop sign, a dealer frame or a badge read into a plate format
             gives fewer characters than it has, so more width per character (0.82 to 2.2 for the
             false readings there).
-        max_format_edits: the most characters the plate formats may have changed in the recognizer's own
-            reading (:attr:`~twplate.result.PlateResult.format_edits`). On 1,769 real plate crops no
-            reading needed more than one; car badges and signs forced into a format need two or more
+        max_format_edits: the most characters the plate formats may have changed inside the recognizer's
+            own reading (:attr:`~twplate.result.PlateResult.format_edits`). On 1,769 real plate crops no
+            reading needed more than one; car badges and signs forced into a format can need two or more
             (``HYUNDAI`` read ``HY-LU-17U-11``, fitted to ``HYL-1711``).
         margin: the crop is the box grown by these fractions of its height, ``(left and right,
             top and bottom)``: the detector boxes the characters, the recognizer was trained on whole

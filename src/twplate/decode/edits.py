@@ -1,5 +1,6 @@
-"""Edit distance between two readings, with the edits themselves: how far the plate formats moved a reading
-(:func:`~twplate.decode.formats.decode_with_formats`), and how a reading differs from its label (training metrics)."""
+"""Edit distances between readings: how a reading differs from its label, with the edits (:func:`alignment`,
+training metrics), and how far the plate formats moved a reading (:func:`infix_distance`,
+:func:`~twplate.decode.formats.decode_with_formats`)."""
 
 from __future__ import annotations
 
@@ -28,3 +29,15 @@ def alignment(a: str, b: str) -> tuple[int, list[tuple[str, str]]]:
             edits.append(("", b[j - 1]))
             j -= 1
     return d[n][m], edits[::-1]
+
+
+def infix_distance(part: str, whole: str) -> int:
+    """Edit distance from ``part`` to the closest stretch of ``whole``: characters of ``whole`` before and after
+    that stretch cost nothing (a reading with stray characters at its ends holds a plate unchanged)."""
+    previous = [0] * (len(whole) + 1)  # an empty part matches an empty stretch anywhere
+    for i, a in enumerate(part, 1):
+        current = [i] + [0] * len(whole)
+        for j, b in enumerate(whole, 1):
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a != b))
+        previous = current
+    return min(previous)

@@ -20,7 +20,7 @@ from functools import lru_cache
 import numpy as np
 
 from .ctc import Decoded, ctc_greedy_decode
-from .edits import alignment
+from .edits import infix_distance
 
 PLATE_FORMATS: tuple[str, ...] = (
     "LLL-DDDD",
@@ -171,12 +171,13 @@ def constrained_decode(probs: np.ndarray, characters: Sequence[str]) -> Decoded 
 
 def decode_with_formats(probs: np.ndarray, characters: Sequence[str]) -> list[Decoded]:
     """Greedy CTC decoding; a reading that fits no plate format is replaced by the best one that does, which
-    records how many characters it changed (``format_edits``: edit distance, dashes not counted)."""
+    records how many characters it changed (``format_edits``: the edit distance to the closest stretch of the
+    greedy reading, dashes not counted; stray characters dropped from the reading's ends count nothing)."""
     decoded = ctc_greedy_decode(probs, characters)
     for i, d in enumerate(decoded):
         if d.text and not is_plate(d.text):
             fitted = constrained_decode(probs[i], characters)
             if fitted is not None:
-                edits, _ = alignment(d.text.replace("-", ""), fitted.text.replace("-", ""))
+                edits = infix_distance(fitted.text.replace("-", ""), d.text.replace("-", ""))
                 decoded[i] = fitted._replace(format_edits=edits)
     return decoded
