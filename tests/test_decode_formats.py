@@ -10,8 +10,7 @@ import pytest
 
 from twplate.charset import Charset, default_dictionary_path
 from twplate.decode import PLATE_FORMATS, constrained_decode, ctc_greedy_decode, decode_with_formats, is_plate
-from twplate.decode.edits import infix_distance
-from twplate.decode.formats import _format_masks
+from twplate.decode.formats import _format_masks, infix_distance
 
 CHARS = Charset.from_file(default_dictionary_path()).characters
 INDEX = {c: i + 1 for i, c in enumerate(CHARS)}

@@ -20,7 +20,6 @@ from functools import lru_cache
 import numpy as np
 
 from .ctc import Decoded, ctc_greedy_decode
-from .edits import infix_distance
 
 PLATE_FORMATS: tuple[str, ...] = (
     "LLL-DDDD",
@@ -167,6 +166,18 @@ def constrained_decode(probs: np.ndarray, characters: Sequence[str]) -> Decoded 
         return None
     table = ["", *characters]
     return Decoded("".join(table[i] for i in ids), tuple(char_probs))
+
+
+def infix_distance(part: str, whole: str) -> int:
+    """Edit distance from ``part`` to the closest stretch of ``whole``: characters of ``whole`` before and after
+    that stretch cost nothing (a reading with stray characters at its ends holds a plate unchanged)."""
+    previous = [0] * (len(whole) + 1)  # an empty part matches an empty stretch anywhere
+    for i, a in enumerate(part, 1):
+        current = [i] + [0] * len(whole)
+        for j, b in enumerate(whole, 1):
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a != b))
+        previous = current
+    return min(previous)
 
 
 def decode_with_formats(probs: np.ndarray, characters: Sequence[str]) -> list[Decoded]:

@@ -9,7 +9,31 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from twplate.decode.edits import alignment
+
+def _alignment(a: str, b: str) -> tuple[int, list[tuple[str, str]]]:
+    """Levenshtein distance from ``a`` to ``b`` and the edits as (expected, read) pairs ('' = none)."""
+    n, m = len(a), len(b)
+    d = [[0] * (m + 1) for _ in range(n + 1)]
+    for i in range(n + 1):
+        d[i][0] = i
+    for j in range(m + 1):
+        d[0][j] = j
+    for i in range(1, n + 1):
+        for j in range(1, m + 1):
+            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] != b[j - 1]))
+    edits, i, j = [], n, m
+    while i or j:
+        if i and j and d[i][j] == d[i - 1][j - 1] + (a[i - 1] != b[j - 1]):
+            if a[i - 1] != b[j - 1]:
+                edits.append((a[i - 1], b[j - 1]))
+            i, j = i - 1, j - 1
+        elif i and d[i][j] == d[i - 1][j] + 1:
+            edits.append((a[i - 1], ""))
+            i -= 1
+        else:
+            edits.append(("", b[j - 1]))
+            j -= 1
+    return d[n][m], edits[::-1]
 
 
 @dataclass
@@ -25,7 +49,7 @@ class RecMetrics:
     def update(self, predictions: Sequence[str], labels: Sequence[str], sources: Sequence[str] | None = None) -> None:
         for k, (pred, label) in enumerate(zip(predictions, labels, strict=True)):
             self.total += 1
-            dist, edits = alignment(label, pred)
+            dist, edits = _alignment(label, pred)
             self.norm_edit_sum += dist / max(len(pred), len(label), 1)
             if pred == label:
                 self.correct += 1
