@@ -49,7 +49,8 @@ def reading(result) -> dict:
     """What the service answers for a :class:`PlateResult` (JSON floats round-trip exactly)."""
     if result.error is not None:
         return {"error": str(result.error)}
-    return {"text": result.text, "confidence": result.confidence, "char_confidences": list(result.char_confidences)}
+    return {"text": result.text, "confidence": result.confidence, "char_confidences": list(result.char_confidences),
+            "format_edits": result.format_edits}
 
 
 def metric(server: Server, name: str, **labels: str) -> float:
