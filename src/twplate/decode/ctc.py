@@ -15,8 +15,8 @@ import numpy as np
 
 
 class Decoded(NamedTuple):
-    """A reading, the confidence of each of its characters in order, and how many characters of the greedy
-    reading the plate formats changed to make it (:func:`~twplate.decode.formats.decode_with_formats`)."""
+    """A reading, the confidence of each of its characters in order, and how many characters the plate formats
+    changed inside the greedy reading to make it (:func:`~twplate.decode.formats.decode_with_formats`)."""
 
     text: str
     char_confidences: tuple[float, ...]
