@@ -84,6 +84,22 @@ def model_copy(tiny_model_dir: Path, tmp_path: Path) -> Path:
     return Path(shutil.copytree(tiny_model_dir, tmp_path / "model"))
 
 
+@pytest.fixture
+def formats_model(model_copy: Path) -> Path:
+    """The tiny model declaring format-aware decoding (``decode: plate_formats``) in its inference.yml.
+
+    It reads ``tiny_models.stripe_image("AA")``, which is no plate, as the closest plate format, so its
+    ``format_edits`` is above 0.
+    """
+    import yaml
+
+    spec_path = model_copy / "inference.yml"
+    spec = yaml.safe_load(spec_path.read_text(encoding="utf-8"))
+    spec["decode"] = {"plate_formats": True}
+    spec_path.write_text(yaml.safe_dump(spec, allow_unicode=True), encoding="utf-8")
+    return model_copy
+
+
 @pytest.fixture(scope="session")
 def real_data() -> Path:
     """The real plate photos (``real/val.tsv`` ...); never copied into the repository."""

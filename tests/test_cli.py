@@ -62,6 +62,20 @@ def test_csv(image_dir: Path, tiny_model_dir: Path, capsys) -> None:
     assert all(r["error"] == "" for r in rows)
 
 
+def test_json_and_csv_rows_say_how_many_characters_the_plate_formats_changed(image_dir: Path, formats_model: Path,
+                                                                               capsys) -> None:
+    from twplate import PlateRecognizer
+
+    image = image_dir / "b.jpg"  # "AA": no plate, so the formats change it
+    expected = PlateRecognizer(formats_model)(image)
+    assert expected.format_edits > 0
+    code, out, _ = run(["read", "--json", "--model", str(formats_model), str(image)], capsys)
+    assert code == 0 and json.loads(out)["format_edits"] == expected.format_edits
+    code, out, _ = run(["read", "--csv", "--model", str(formats_model), str(image)], capsys)
+    (row,) = csv.DictReader(io.StringIO(out))
+    assert code == 0 and (row["text"], int(row["format_edits"])) == (expected.text, expected.format_edits)
+
+
 def test_glob(image_dir: Path, tiny_model_dir: Path, capsys) -> None:
     code, out, _ = run(["read", "--model", str(tiny_model_dir), str(image_dir / "**" / "*.bmp")], capsys)
     assert code == 0

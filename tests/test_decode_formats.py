@@ -3,8 +3,6 @@ the plate format, and the constrained search against brute force over every path
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -98,12 +96,8 @@ def test_special_plate_without_dash():
 
 
 
-def test_recognizer_follows_the_model_unless_told(tiny_model_dir, tmp_path):
+def test_recognizer_follows_the_model_unless_told(tiny_model_dir, formats_model):
     """Models declare format-aware decoding in inference.yml; the caller can override either way."""
-    import shutil
-
-    import yaml
-
     import tiny_models
     from twplate import PlateRecognizer
 
@@ -113,12 +107,8 @@ def test_recognizer_follows_the_model_unless_told(tiny_model_dir, tmp_path):
     fitted = PlateRecognizer(tiny_model_dir, plate_formats=True)(image)
     assert fitted.text != "AA"
     assert fitted.format_edits == infix_distance(fitted.text.replace("-", ""), "AA") > 0  # carried to the result
-    declared = Path(shutil.copytree(tiny_model_dir, tmp_path / "m"))
-    doc = yaml.safe_load((declared / "inference.yml").read_text(encoding="utf-8"))
-    doc["decode"] = {"plate_formats": True}
-    (declared / "inference.yml").write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
-    assert is_plate(PlateRecognizer(declared)(image).text)
-    assert PlateRecognizer(declared, plate_formats=False)(image).text == "AA"
+    assert is_plate(PlateRecognizer(formats_model)(image).text)
+    assert PlateRecognizer(formats_model, plate_formats=False)(image).text == "AA"
 
 
 # ---------------------------------------------------------------- the constrained search against brute force

@@ -240,11 +240,11 @@ def test_cli_read_photos_json_and_csv(photo_dir, capsys):
     assert main(["read", "--photos", "--json", str(photo_dir / "a" / "car.jpg")]) == 0
     row = json.loads(capsys.readouterr().out)
     assert row["text"] == "KCD-1636" and len(row["box"]) == 4 and 0.5 <= row["detection_score"] <= 1
-    assert row["error"] is None
+    assert row["format_edits"] == 0 and row["error"] is None
     assert main(["read", "--photos", "--csv", str(photo_dir / "a" / "car.jpg")]) == 0
     header, values = list(csv.reader(io.StringIO(capsys.readouterr().out)))
-    assert header == ["path", "text", "confidence", "box", "detection_score", "error"]
-    assert values[1] == "KCD-1636" and len(values[3].split(" ")) == 4
+    assert header == ["path", "text", "confidence", "format_edits", "box", "detection_score", "error"]
+    assert values[1] == "KCD-1636" and values[3] == "0" and len(values[4].split(" ")) == 4
 
 
 def test_cli_draw_writes_each_photo_outlined_under_distinct_names(photo_dir, tmp_path, capsys):

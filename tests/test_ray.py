@@ -206,6 +206,24 @@ def test_photo_rows_reader_gives_the_detector_the_recognizer_runtime_options(tin
     assert rows.reader.recognizer.spec.preprocess.max_width == 96
 
 
+def test_rows_carry_every_reading_field(formats_model: Path):
+    """A row has what the plate reader gives, ``format_edits`` included (run here, as one actor runs it)."""
+    pytest.importorskip("ray")
+    import pyarrow as pa
+
+    import tiny_models
+    from twplate import PlateRecognizer
+    from twplate.ray import CropReader
+
+    image = cv2.imencode(".png", tiny_models.stripe_image("AA"))[1].tobytes()  # no plate: the formats change it
+    expected = PlateRecognizer(formats_model)(image)
+    (row,) = CropReader(model=str(formats_model))(pa.table({"path": ["aa.png"], "bytes": [image]})).to_pylist()
+    assert expected.format_edits > 0
+    assert row == {"path": "aa.png", "text": expected.text, "confidence": pytest.approx(expected.confidence),
+                   "char_confidences": pytest.approx(list(expected.char_confidences)),
+                   "format_edits": expected.format_edits, "error": None}
+
+
 @pytest.mark.slow
 def test_cli_writes_json_lines_and_reports_the_bad_images(cluster, images, tmp_path: Path, capsys):
     from twplate.cli import main

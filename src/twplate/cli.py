@@ -422,7 +422,8 @@ class _SafeStream:
 class _Writer:
     """One output row per image (per plate with ``photos``): tab-separated, JSON lines or CSV.
 
-    With ``photos``, rows add the plate's box (``x,y`` corners clockwise from the top-left,
+    JSON and CSV rows carry ``format_edits`` (how many characters the plate formats changed in the
+    reading). With ``photos``, rows add the plate's box (``x,y`` corners clockwise from the top-left,
     space-separated in text and CSV) and, in JSON and CSV, its detection score.
     """
 
@@ -431,7 +432,8 @@ class _Writer:
         self.stream, self.fmt, self.photos = stream, fmt, photos
         if fmt == "csv":
             self.csv = csv.writer(stream)
-            self.csv.writerow(["path", "text", "confidence", *(["box", "detection_score"] if photos else []), "error"])
+            self.csv.writerow(["path", "text", "confidence", "format_edits",
+                              *(["box", "detection_score"] if photos else []), "error"])
 
     def write(self, result: PlateResult) -> None:
         error = "" if result.error is None else str(result.error)
@@ -439,7 +441,8 @@ class _Writer:
         if self.fmt == "json":
             row: dict[str, Any] = {"path": result.source, "text": result.text,
                                    "confidence": round(result.confidence, 6),
-                                   "char_confidences": [round(p, 6) for p in result.char_confidences]}
+                                   "char_confidences": [round(p, 6) for p in result.char_confidences],
+                                   "format_edits": result.format_edits}
             if self.photos:
                 row["box"] = [[round(x, 1), round(y, 1)] for x, y in result.box or ()]
                 row["detection_score"] = None if result.detection_score is None else round(result.detection_score, 6)
@@ -447,7 +450,8 @@ class _Writer:
         elif self.fmt == "csv":
             score = "" if result.detection_score is None else f"{result.detection_score:.4f}"
             columns = [box, score] if self.photos else []
-            self.csv.writerow([result.source, result.text, f"{result.confidence:.4f}", *columns, error])
+            self.csv.writerow([result.source, result.text, f"{result.confidence:.4f}", result.format_edits,
+                               *columns, error])
         else:
             extra = f"\t{box}" if self.photos else ""
             self.stream.write(f"{result.source}\t{result.text}\t{result.confidence:.4f}{extra}\n")

@@ -183,6 +183,7 @@ def result_table(paths: Sequence[str], results: Sequence[PlateResult], photos: b
         "text": pa.array([r.text for r in results], pa.string()),
         "confidence": pa.array([r.confidence for r in results], pa.float64()),
         "char_confidences": pa.array([list(r.char_confidences) for r in results], pa.list_(pa.float64())),
+        "format_edits": pa.array([r.format_edits for r in results], pa.int32()),
     }
     if photos:
         columns["box"] = pa.array([None if r.box is None else [list(c) for c in r.box] for r in results],
