@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from twplate.training.augment import TILT_MAX_DEG, TURN_MAX_DEG, augment, low_light, occlude, tilt, turn
+from twplate.training.config import DataSection
 
 
 def test_importing_augment_loads_neither_the_generator_nor_fonts():
@@ -37,20 +38,43 @@ def test_augment_real_crop():
     assert np.array_equal(a, b)
 
 
+def _tilted_by(out: np.ndarray) -> float:
+    """The angle of the dark bar's long side against the x axis, in degrees."""
+    dark = np.argwhere(out[..., 0] < 120)[:, ::-1].astype(np.float32)
+    (_, _), (w, h), angle = cv2.minAreaRect(dark)
+    turned = angle if w > h else angle - 90
+    return (turned + 90) % 180 - 90
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_tilt_turns_the_crop_inside_its_bounding_box(seed: int):
     img = np.full((100, 240, 3), 230, np.uint8)
     img[30:70, 20:220] = 10                     # a dark bar: the row of characters
     out = tilt(img, np.random.default_rng(seed))
-    dark = np.argwhere(out[..., 0] < 120)[:, ::-1].astype(np.float32)
-    (_, _), (w, h), angle = cv2.minAreaRect(dark)
-    turned = angle if w > h else angle - 90     # the bar's long side against the x axis
-    turned = (turned + 90) % 180 - 90
+    turned = _tilted_by(out)
     assert 2.0 <= abs(turned) <= TILT_MAX_DEG + 4, turned
     rad = np.deg2rad(abs(turned))
     expected_w = 240 * np.cos(rad) + 100 * np.sin(rad)
     assert abs(out.shape[1] - expected_w) <= 0.12 * 240, (out.shape, turned)
-    assert out.shape[0] > 100 and dark.shape[0] > 0.6 * 40 * 200   # the bar survives whole
+    assert out.shape[0] > 100 and np.count_nonzero(out[..., 0] < 120) > 0.6 * 40 * 200   # the bar survives whole
+
+
+def test_the_strongest_tilt_is_an_option_that_augment_passes_on():
+    """``Data.tilt_max_deg``: plates hanging past the default 35 degrees are drawn when asked for, and only then."""
+    img = np.full((100, 240, 3), 230, np.uint8)
+    img[30:70, 20:220] = 10
+    steep = [abs(_tilted_by(tilt(img, np.random.default_rng(seed), 60.0))) for seed in range(12)]
+    assert max(steep) > TILT_MAX_DEG + 4 and max(steep) <= 64
+    crop = np.full((200, 320, 3), 235, np.uint8)
+    crop[60:150, 20:300] = 20
+    default_bound = 200 * np.cos(np.deg2rad(TILT_MAX_DEG)) + 320 * np.sin(np.deg2rad(TILT_MAX_DEG)) + 20
+
+    def tallest(max_deg: float) -> int:
+        rng = np.random.default_rng(3)
+        return max(augment(crop, rng, max_deg).shape[0] for _ in range(60))
+
+    assert tallest(TILT_MAX_DEG) <= default_bound < tallest(85.0)
+    assert DataSection().tilt_max_deg == TILT_MAX_DEG  # a config without the key trains as before
 
 
 def _plate() -> np.ndarray:

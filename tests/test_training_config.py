@@ -48,6 +48,7 @@ def test_unknown_keys_are_rejected_by_name(override: str, message: str):
     ("Data.min_width_range=[80]", r"Data\.min_width_range must be a list of 2 values"),
     ("Data.min_width_range=[160, 80]", r"Data\.min_width_range must be \[lo, hi\]"),
     ("Data.fixed_width_range=[64, 80]", r"exclude each other"),   # the file sets min_width_range
+    ("Data.tilt_max_deg=90", r"Data\.tilt_max_deg must be between 0 and 90 degrees, got 90"),
     ("Global=3", r"must look like Section\.key=value"),
 ])
 def test_wrong_values_are_rejected_by_name(override: str, message: str):

@@ -119,12 +119,12 @@ def degrade(rng: np.random.Generator, img: np.ndarray, s: float) -> np.ndarray:
     return img
 
 
-def augment(image_bgr: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def augment(image_bgr: np.ndarray, rng: np.random.Generator, tilt_max_deg: float = TILT_MAX_DEG) -> np.ndarray:
     """On-the-fly augmentation for (real or synthetic) plate crops.
 
     Mild geometry (small perspective / rotation, crop jitter of a few percent
-    with replicated borders), on about a third of the crops a strong tilt (see
-    ``tilt``) or else now and then a turn seen from the side (``turn``), on one in ten
+    with replicated borders), on about a third of the crops a strong tilt of up to
+    ``tilt_max_deg`` degrees (see ``tilt``) or else now and then a turn seen from the side (``turn``), on one in ten
     part of a character hidden (``occlude``), photometric changes (lighting, shadow, colour
     cast, blur, low resolution, noise, JPEG) at a moderate strength, so the characters stay
     legible, and on one in ten night light (``low_light``). Returns a uint8 BGR image of about
@@ -149,7 +149,7 @@ def augment(image_bgr: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         M = cv2.getPerspectiveTransform(dst.astype(np.float32), src)
         img = cv2.warpPerspective(img, M, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     if rng.random() < TILT_PROB:
-        img = tilt(img, rng)
+        img = tilt(img, rng, tilt_max_deg)
     elif rng.random() < TURN_PROB:
         img = turn(img, rng)
     if rng.random() < OCCLUDE_PROB:

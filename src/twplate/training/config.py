@@ -92,10 +92,13 @@ class DataSection:
     train: list[TrainSource] = field(default_factory=list)
     val: str | None = None
     augment_prob: float = 0.0  # share of crops through twplate.training.augment
+    tilt_max_deg: float = 35.0  # augment's strongest in-plane tilt, in degrees (augment.TILT_MAX_DEG)
     min_width_range: tuple[int, int] | None = None
     fixed_width_range: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
+        if not 0 < self.tilt_max_deg < 90:
+            raise ConfigError(f"Data.tilt_max_deg must be between 0 and 90 degrees, got {self.tilt_max_deg}")
         if self.min_width_range and self.fixed_width_range:
             raise ConfigError("Data.min_width_range and Data.fixed_width_range exclude each other; set one")
         for name in ("min_width_range", "fixed_width_range"):
