@@ -4,18 +4,18 @@ Usage: python benchmarks/interleaved.py [--batch 32] [--rounds 15] [--images 256
        [--exclude NAME ...] [--json out.json]
 
 pytest-benchmark times one case after another, so a slow spell of a shared machine lands on
-whichever case runs then (cells of 3 rounds vary by +-10%). Here every round runs each case once,
-in turn, on the same images: twplate end to end (by the model's policy, and at ``input_width=72``)
-and model-only (onnxruntime), twplate on OpenVINO in fp32, bf16 and int8 (each where the CPU and
-the models allow: ``--int8``, default ``models/twplate-rec-int8`` if present; bf16 also at
-``input_width=72``, on one stream and split over two), RapidOCR's recognizer
-as configured and fed twplate's widths, on ONNX Runtime and on its own OpenVINO engine
-(``rapidocr_openvino``, OpenVINO's default precision), PaddleOCR's pipeline on Paddle Inference and
-on ONNX Runtime (peers skipped where not installed; ``--exclude`` drops cases by name). Ratios are of
-medians; the efficiency figure is twplate's end to end over its model-only throughput. The summary
-compares twplate's fastest case that reads at least as many plates as ``twplate`` (within
-:data:`ACCURACY_TOLERANCE`) with the fastest RapidOCR case. The CPU's model and flags are recorded
-with the figures.
+whichever case runs then (cells of 3 rounds vary by +-10%). Here every round runs each case once, in
+turn, on the same images: twplate end to end (by the model's policy, at ``input_width=72``, and with
+narrow crops also read through the detector: ``PhotoReader.read_crops``) and model-only
+(onnxruntime), twplate on OpenVINO in fp32, bf16 and int8 (each where the CPU and the models allow:
+``--int8``, default ``models/twplate-rec-int8`` if present; bf16 also at ``input_width=72``, on one
+stream and split over two), RapidOCR's recognizer as configured and fed twplate's widths, on ONNX
+Runtime and on its own OpenVINO engine (``rapidocr_openvino``, OpenVINO's default precision),
+PaddleOCR's pipeline on Paddle Inference and on ONNX Runtime (peers skipped where not installed;
+``--exclude`` drops cases by name). Ratios are of medians; the efficiency figure is twplate's end to
+end over its model-only throughput. The summary compares twplate's fastest case that reads at least
+as many plates as ``twplate`` (within :data:`ACCURACY_TOLERANCE`) with the fastest RapidOCR case.
+The CPU's model and flags are recorded with the figures.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchdata  # noqa: E402
 
 from twplate import PlateRecognizer  # noqa: E402
+from twplate.photo import PhotoReader  # noqa: E402
 
 MODEL_ONLY_SUFFIX = "model-only"
 MODEL_ONLY = f"twplate {MODEL_ONLY_SUFFIX}"
@@ -88,8 +89,10 @@ def cases(batch: int, threads: int, images: list, int8: Path | None = None) -> d
     batches = benchdata.model_batches(reader, images)
     fixed = benchdata.twplate_pipeline(PlateRecognizer(model, backend="onnxruntime", batch_size=batch, threads=threads,
                                                        plate_formats=False, input_width=FIXED_WIDTH))
+    straighten = PhotoReader(recognizer=reader, backend="onnxruntime", threads=threads).read_crops
     out = {"twplate": lambda: twplate(images), MODEL_ONLY: lambda: [reader.backend(b) for b in batches],
-           f"twplate input_width={FIXED_WIDTH}": lambda: fixed(images)}
+           f"twplate input_width={FIXED_WIDTH}": lambda: fixed(images),
+           "twplate straighten": lambda: [r.text for r in straighten(images)]}
     if benchdata.rapidocr_available():
         rapid = benchdata.rapidocr_pipeline(model, batch, threads)
         at_widths = benchdata.stretch_to_twplate_width(rapid, model)

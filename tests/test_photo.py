@@ -16,7 +16,7 @@ import pytest
 
 from photos import PLATE_CORNERS, SAMPLES, paste_plate
 from twplate.errors import ImageError
-from twplate.photo import PlateRules, crop_box, merge_overlapping
+from twplate.photo import STEEP_CROP_ASPECT, PlateRules, crop_box, merge_overlapping
 from twplate.result import PlateResult
 
 pytest.importorskip("onnxruntime")
@@ -221,6 +221,61 @@ def photo_dir(tmp_path_factory, car_photo) -> Path:
     cv2.imwrite(str(root / "a" / "car.jpg"), car_photo, [cv2.IMWRITE_JPEG_QUALITY, 95])
     cv2.imwrite(str(root / "b" / "car.jpg"), _empty_scene())   # same name, other folder: no plate
     return root
+
+
+def steep_crop(sample: str, angle: float) -> np.ndarray:
+    """``samples/<sample>`` hanging ``angle`` degrees in a photo, cut out by its axis-aligned bounding box (as a
+    plate detector that gives upright boxes would cut it)."""
+    turn = np.radians(angle)
+    rotation = np.float32([[np.cos(turn), -np.sin(turn)], [np.sin(turn), np.cos(turn)]])
+    corners = np.float32([480, 360]) + np.float32([(-130, -60), (130, -60), (130, 60), (-130, 60)]) @ rotation.T
+    (x0, y0), (x1, y1) = corners.min(0).astype(int) - 4, corners.max(0).astype(int) + 4
+    return paste_plate(sample, [tuple(map(float, c)) for c in corners])[y0:y1, x0:x1]
+
+
+STEEP = [("00_car2014.jpg", "KCD-1636", 50), ("01_moto2014.jpg", "LAW-1095", -60), ("07_diplomat.jpg", "使553", 55)]
+
+
+def test_read_crops_straightens_plates_hanging_steeply_in_their_crop(reader):
+    """A plate turned 50-60 degrees inside its bounding box is too small and slanted for the recognizer; read
+    through the detector it is cut out upright and read."""
+    crops = [steep_crop(sample, angle) for sample, _, angle in STEEP]
+    assert all(c.shape[1] < STEEP_CROP_ASPECT * c.shape[0] for c in crops)
+    as_crops = reader.recognizer.run_many(crops)
+    assert [r.text for r in as_crops] != [text for _, text, _ in STEEP]   # why the detector is needed
+    straightened = reader.read_crops(crops)
+    assert [r.text for r in straightened] == [text for _, text, _ in STEEP]
+    assert all(r.confidence > 0.9 and r.box is None and r.detection_score is None for r in straightened)
+
+
+def test_read_crops_reads_a_wide_crop_as_the_recognizer_does(reader, tmp_path):
+    """Only narrow crops go to the detector; a bad crop gets its error and the others are read."""
+    wide = SAMPLES / "00_car2014.jpg"
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"not an image")
+    read = reader.read_crops([str(wide), str(broken), steep_crop("01_moto2014.jpg", 50)])
+    assert read[0] == replace(reader.recognizer(str(wide)), source=str(wide))
+    assert read[1].error is not None and "broken.jpg" in str(read[1].error) and read[1].source == str(broken)
+    assert read[2].text == "LAW-1095"
+    assert reader.read_crops([]) == []
+
+
+def test_cli_straightens_crops_and_eval_measures_it(tmp_path, capsys):
+    from twplate.cli import main
+
+    texts = [text for _, text, _ in STEEP]
+    for i, (sample, _, angle) in enumerate(STEEP):
+        cv2.imwrite(str(tmp_path / f"{i}.png"), steep_crop(sample, angle))
+    (tmp_path / "labels.tsv").write_text("".join(f"{i}.png\t{t}\n" for i, t in enumerate(texts)), encoding="utf-8")
+    assert main(["read", "--straighten", str(tmp_path)]) == 0
+    assert sorted(line.split("\t")[1] for line in capsys.readouterr().out.splitlines()) == sorted(texts)
+    assert main(["read", "--straighten", "--photos", str(tmp_path)]) == 2
+    assert "--straighten reads crops" in capsys.readouterr().err
+    exact = []
+    for flags in ([], ["--straighten"]):
+        assert main(["eval", str(tmp_path / "labels.tsv"), "--json", *flags]) == 0
+        exact.append(json.loads(capsys.readouterr().out)["acc"])
+    assert exact[0] < exact[1] == 1.0
 
 
 def test_cli_read_photos_prints_one_line_per_plate_with_its_box(photo_dir, capsys):

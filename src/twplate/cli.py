@@ -100,6 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_runtime_options(read)
     read.add_argument("--input-width", type=_positive_int, default=None,
                       help="read every crop at this width, whatever its aspect (e.g. 72: faster, see docs/openvino.md)")
+    read.add_argument("--straighten", action="store_true",
+                      help="narrow crops (plates hanging steeply in an axis-aligned box) are also read through the "
+                           "text detector, which cuts the plate out upright (PhotoReader.read_crops)")
     photos = read.add_argument_group("whole photos")
     photos.add_argument("--photos", action="store_true",
                         help="the images are photos: find the plates in them, then read them")
@@ -225,6 +228,10 @@ def _images_below(folder: Path) -> list[str]:
 def _read(args: argparse.Namespace) -> int:
     from .errors import TwplateError
 
+    if args.straighten and (args.photos or args.ray):
+        print("twplate: --straighten reads crops on this machine; not with --photos (the detector already cuts "
+              "each plate out upright) or --ray", file=sys.stderr)
+        return 2
     if args.ray:
         return _read_on_ray(args)
     if args.draw is not None and not args.photos:
@@ -239,7 +246,7 @@ def _read(args: argparse.Namespace) -> int:
     if args.photos:
         return _read_photos(args, files, unmatched)
     try:
-        recognizer = _recognizer(args)
+        read = _photo_reader(args).read_crops if args.straighten else _recognizer(args).run_many
     except (TwplateError, ValueError) as exc:
         print(f"twplate: {exc}", file=sys.stderr)
         return 2
@@ -247,7 +254,7 @@ def _read(args: argparse.Namespace) -> int:
     progress = _Progress(len(files), sys.stderr)
     failed = 0
     for chunk in _chunks(files, args.batch_size * 8):
-        for result in recognizer.run_many(chunk):
+        for result in read(chunk):
             writer.write(result)
             if result.error is not None:
                 failed += 1

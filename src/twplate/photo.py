@@ -2,7 +2,7 @@
 
 photo (:func:`~twplate.image.load_image`) -> text boxes (:class:`~twplate.detect.detector.TextDetector`)
 -> crops (perspective, a margin around each box) -> readings (:class:`~twplate.recognizer.PlateRecognizer`)
--> plates (:func:`is_plate_reading`: format, confidences, the box's shape) -> one result per plate
+-> plates (:class:`PlateRules`: format, confidences, the box's shape) -> one result per plate
 (:func:`merge_overlapping`), most confident first.
 """
 
@@ -22,11 +22,19 @@ from .detect.detector import TextDetector
 from .detect.postprocess import DBSettings, TextBox
 from .errors import ImageError
 from .image import ImageInput, load_image
-from .recognizer import ModelInput, PlateRecognizer
+from .recognizer import CHUNK_BATCHES, ModelInput, PlateRecognizer
 from .result import PlateResult
 
 CHUNK_PHOTOS = 16
 """Photos are read this many at a time, so a long list needs bounded memory."""
+
+STEEP_CROP_ASPECT = 1.4
+"""A plate crop narrower than this (width / height) is also read as a photo by :meth:`PhotoReader.read_crops`.
+
+A plate hanging steeply inside an axis-aligned box fills little of it, slanted, so the recognizer
+sees small, turned characters. 1.4 was chosen on the 1,473 real train crops: read both ways, the
+more confident plate reading gains 3 crops below 1.4 and loses none; wider crops gain nothing more
+(``scripts/steep_crops.py``; docs/accuracy.md, section 6)."""
 
 
 @dataclass(frozen=True)
@@ -143,6 +151,39 @@ class PhotoReader:
         results: list[list[PlateResult]] = []
         for start in range(0, len(photos), CHUNK_PHOTOS):
             results.extend(self._run_chunk(photos[start : start + CHUNK_PHOTOS]))
+        return results
+
+    def read_crops(self, crops: Sequence[ImageInput]) -> list[PlateResult]:
+        """Read plate crops (one plate each, e.g. boxes of another plate detector): one result per crop, in order.
+
+        Each crop is read as :class:`~twplate.PlateRecognizer` reads it. A crop narrower than
+        :data:`STEEP_CROP_ASPECT` (a plate hanging steeply inside an axis-aligned box) is also read as a
+        photo: the detector finds the plate's number line and cuts it out upright. The more confident of
+        the two readings is kept, the photo's only where it is a plate by :attr:`rules`. Results carry no
+        box, as crop readings; a crop that cannot be loaded gets a result with ``error`` set.
+        """
+        step = self.recognizer.batch_size * CHUNK_BATCHES
+        results: list[PlateResult] = []
+        for start in range(0, len(crops), step):
+            results.extend(self._read_crop_chunk(crops[start : start + step]))
+        return results
+
+    def _read_crop_chunk(self, crops: Sequence[ImageInput]) -> list[PlateResult]:
+        sources = [os.fspath(c) if isinstance(c, (str, os.PathLike)) else None for c in crops]
+        results: list[PlateResult] = [PlateResult("", 0.0)] * len(crops)
+        images: dict[int, np.ndarray] = {}
+        for i, crop in enumerate(crops):
+            try:
+                images[i] = load_image(crop)
+            except ImageError as exc:
+                results[i] = PlateResult("", 0.0, error=exc, source=sources[i])
+        indices = list(images)
+        for i, reading in zip(indices, self.recognizer.run_many([images[i] for i in indices]), strict=True):
+            results[i] = replace(reading, source=sources[i])
+        steep = [i for i in indices if images[i].shape[1] < STEEP_CROP_ASPECT * images[i].shape[0]]
+        for i, plates in zip(steep, self._run_chunk([images[i] for i in steep]) if steep else [], strict=True):
+            if plates and plates[0].confidence > results[i].confidence:  # plates: most confident first
+                results[i] = replace(plates[0], source=sources[i], box=None, detection_score=None)
         return results
 
     def _run_chunk(self, photos: Sequence[ImageInput]) -> list[list[PlateResult]]:

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from twplate.charset import Charset, default_dictionary_path
+from twplate.photo import STEEP_CROP_ASPECT, PhotoReader
 from twplate.recognizer import PlateRecognizer
+from twplate.result import PlateResult
 
 from .checkpoint import checkpoint_recognizer, load_student
 from .config import RunSettings
@@ -20,9 +22,10 @@ from .dataset import Sample, read_label_file
 from .metrics import RecMetrics
 
 
-def evaluate(recognizer: PlateRecognizer, samples: Sequence[Sample]) -> RecMetrics:
-    """Read every sample with ``recognizer`` and score the readings against the labels."""
-    results = recognizer.run_many([str(s.path) for s in samples])
+def evaluate(read: Callable[[list[str]], list[PlateResult]], samples: Sequence[Sample]) -> RecMetrics:
+    """Read every sample with ``read`` (``PlateRecognizer.run_many``, ``PhotoReader.read_crops``) and score the
+    readings against the labels."""
+    results = read([str(s.path) for s in samples])
     metrics = RecMetrics()
     metrics.update([r.text for r in results], [s.label for s in samples], [str(s.path) for s in samples])
     return metrics
@@ -63,10 +66,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--misread", type=Path, help="write misread images here (path<TAB>label<TAB>read)")
     parser.add_argument("--top", type=int, default=10, help="how many confusions to print")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.add_argument("--straighten", action="store_true",
+                        help=f"read as PhotoReader.read_crops does: crops narrower than {STEEP_CROP_ASPECT}:1 are also "
+                             "read through the text detector, which cuts a steeply hanging plate out upright")
 
 
 def run(args: argparse.Namespace) -> int:
-    metrics = evaluate(recognizer_for(args), read_label_file(args.label_file))
+    recognizer = recognizer_for(args)
+    if args.straighten:
+        read = PhotoReader(recognizer=recognizer, backend=args.backend).read_crops
+    else:
+        read = recognizer.run_many
+    metrics = evaluate(read, read_label_file(args.label_file))
     confusions = [(format_confusion(*pair), n) for pair, n in metrics.confusions.most_common(args.top)]
     if args.json:
         print(json.dumps({**metrics.summary(), "confusions": confusions, "misread": len(metrics.misread)},

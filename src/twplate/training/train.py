@@ -177,7 +177,7 @@ class RecTrainer(Trainer):
     def _evaluate(self) -> None:
         """Every process reads its share of the validation crops; the counts are added up."""
         recognizer = checkpoint_recognizer(self.net, self.charset.characters, self.cfg.Preprocess)
-        m = evaluate(recognizer, self.val[self.rank :: self.world])
+        m = evaluate(recognizer.run_many, self.val[self.rank :: self.world])
         correct, edit_sum, total = self._summed_over_processes([m.correct, m.norm_edit_sum, m.total])
         result = {"acc": correct / total, "norm_edit_dis": 1.0 - edit_sum / total, "total": int(total)}
         log.info(f"cur metric, acc: {result['acc']:.4f}, norm_edit_dis: {result['norm_edit_dis']:.4f}")
