@@ -73,10 +73,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     recognizer = recognizer_for(args)
-    if args.straighten:
-        read = PhotoReader(recognizer=recognizer, backend=args.backend).read_crops
-    else:
-        read = recognizer.run_many
+    read = (PhotoReader(recognizer=recognizer, backend=args.backend).read_crops if args.straighten
+            else recognizer.run_many)
     metrics = evaluate(read, read_label_file(args.label_file))
     confusions = [(format_confusion(*pair), n) for pair, n in metrics.confusions.most_common(args.top)]
     if args.json:
