@@ -27,3 +27,13 @@ def paste_plate(sample: str, corners: list[tuple[float, float]], size=(720, 960)
     mask = cv2.warpPerspective(np.full((ph, pw), 255, np.uint8), matrix, (w, h))
     scene[mask > 0] = warped[mask > 0]
     return scene
+
+
+def steep_crop(sample: str, angle: float) -> np.ndarray:
+    """``samples/<sample>`` hanging ``angle`` degrees in a photo, cut out by its axis-aligned bounding box (as a
+    plate detector that gives upright boxes would cut it)."""
+    turn = np.radians(angle)
+    rotation = np.float32([[np.cos(turn), -np.sin(turn)], [np.sin(turn), np.cos(turn)]])
+    corners = np.float32([480, 360]) + np.float32([(-130, -60), (130, -60), (130, 60), (-130, 60)]) @ rotation.T
+    (x0, y0), (x1, y1) = corners.min(0).astype(int) - 4, corners.max(0).astype(int) + 4
+    return paste_plate(sample, [tuple(map(float, c)) for c in corners])[y0:y1, x0:x1]

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import pytest
 
-from photos import PLATE_CORNERS, SAMPLES, paste_plate
+from photos import PLATE_CORNERS, SAMPLES, paste_plate, steep_crop
 from twplate.errors import ImageError
 from twplate.photo import STEEP_CROP_ASPECT, PlateRules, crop_box, merge_overlapping
 from twplate.result import PlateResult
@@ -223,16 +223,6 @@ def photo_dir(tmp_path_factory, car_photo) -> Path:
     return root
 
 
-def steep_crop(sample: str, angle: float) -> np.ndarray:
-    """``samples/<sample>`` hanging ``angle`` degrees in a photo, cut out by its axis-aligned bounding box (as a
-    plate detector that gives upright boxes would cut it)."""
-    turn = np.radians(angle)
-    rotation = np.float32([[np.cos(turn), -np.sin(turn)], [np.sin(turn), np.cos(turn)]])
-    corners = np.float32([480, 360]) + np.float32([(-130, -60), (130, -60), (130, 60), (-130, 60)]) @ rotation.T
-    (x0, y0), (x1, y1) = corners.min(0).astype(int) - 4, corners.max(0).astype(int) + 4
-    return paste_plate(sample, [tuple(map(float, c)) for c in corners])[y0:y1, x0:x1]
-
-
 STEEP = [("00_car2014.jpg", "KCD-1636", 50), ("01_moto2014.jpg", "LAW-1095", -60), ("07_diplomat.jpg", "使553", 55)]
 
 
@@ -270,7 +260,7 @@ def test_cli_straightens_crops_and_eval_measures_it(tmp_path, capsys):
     assert main(["read", "--straighten", str(tmp_path)]) == 0
     assert sorted(line.split("\t")[1] for line in capsys.readouterr().out.splitlines()) == sorted(texts)
     assert main(["read", "--straighten", "--photos", str(tmp_path)]) == 2
-    assert "--straighten reads crops" in capsys.readouterr().err
+    assert "--straighten reads crops; with --photos" in capsys.readouterr().err
     exact = []
     for flags in ([], ["--straighten"]):
         assert main(["eval", str(tmp_path / "labels.tsv"), "--json", *flags]) == 0

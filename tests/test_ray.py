@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO
+from photos import steep_crop
 from plates import draw_plate, random_plates
 
 SAMPLES = REPO / "samples"
@@ -222,6 +223,24 @@ def test_rows_carry_every_reading_field(formats_model: Path):
     assert row == {"path": "aa.png", "text": expected.text, "confidence": pytest.approx(expected.confidence),
                    "char_confidences": pytest.approx(list(expected.char_confidences)),
                    "format_edits": expected.format_edits, "error": None}
+
+
+@pytest.mark.slow
+def test_straighten_reads_narrow_crops_as_read_crops_does(cluster, tmp_path: Path):
+    """``read(..., straighten=True)``: each actor reads crops as :meth:`PhotoReader.read_crops` does, so a plate
+    hanging steeply in its crop is read upright; with ``photos`` the option is refused by name."""
+    from twplate.photo import PhotoReader
+    from twplate.ray import read
+
+    steep, wide = str(tmp_path / "steep.png"), str(SAMPLES / "00_car2014.jpg")
+    cv2.imwrite(steep, steep_crop("00_car2014.jpg", 50))
+    rows = by_path(read([steep, wide], straighten=True, concurrency=1).take_all())
+    expected = PhotoReader(backend="onnxruntime").read_crops([steep, wide])
+    assert [rows[p]["text"] for p in (steep, wide)] == [e.text for e in expected] == ["KCD-1636", "KCD-1636"]
+    np.testing.assert_allclose([rows[p]["confidence"] for p in (steep, wide)], [e.confidence for e in expected],
+                               atol=1e-5)
+    with pytest.raises(ValueError, match="straighten reads crops"):
+        read([steep], photos=True, straighten=True)
 
 
 @pytest.mark.slow

@@ -24,7 +24,7 @@ import pytest
 
 import tiny_models
 from conftest import REPO
-from photos import PLATE_CORNERS, paste_plate
+from photos import PLATE_CORNERS, paste_plate, steep_crop
 from serving import Server
 from twplate import PlateRecognizer
 
@@ -216,6 +216,24 @@ def test_photo_mode_reads_whole_photos_with_the_services_recognizer() -> None:
     assert crop_reading["text"] == expected_crop.text
     assert crop_reading["confidence"] == pytest.approx(expected_crop.confidence, abs=1e-6)
     assert crop_reading["char_confidences"] == pytest.approx(expected_crop.char_confidences, abs=1e-6)
+
+
+def test_straighten_reads_narrow_crops_as_read_crops_does() -> None:
+    """``twplate serve --straighten``: a crop of a plate hanging steeply in its box is read upright, as
+    :meth:`PhotoReader.read_crops` reads it, with ``--no-photo`` too (photos still answer 501)."""
+    from twplate.photo import PhotoReader
+
+    steep = cv2.imencode(".png", steep_crop("00_car2014.jpg", 50))[1].tobytes()
+    crop = SAMPLES[0].read_bytes()
+    files = [("image", ("steep.png", steep)), ("image", ("crop.jpg", crop))]
+    with Server(["--backend", "onnxruntime", "--straighten", "--no-photo"]) as server:
+        results = httpx.post(server.url + "/v1/read", files=files, timeout=120).json()["results"]
+        photos = httpx.post(server.url + "/v1/read", params={"photo": "true"}, files=files[:1], timeout=60)
+    expected = PhotoReader(backend="onnxruntime").read_crops([steep, crop])
+    assert [r["text"] for r in results] == [e.text for e in expected] == ["KCD-1636", "KCD-1636"]
+    assert [r["confidence"] for r in results] == pytest.approx([e.confidence for e in expected], abs=1e-6)
+    assert PlateRecognizer(backend="onnxruntime")(steep).text != "KCD-1636"  # read as a plain crop
+    assert photos.status_code == 501
 
 
 def test_crops_and_photos_share_one_recognizer_with_the_services_options(tiny_model_dir: Path) -> None:

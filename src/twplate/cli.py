@@ -145,6 +145,9 @@ def _add_serve_parser(commands: argparse._SubParsersAction) -> None:
     serve.add_argument("--no-plate-formats", dest="plate_formats", action="store_const", const=False, default=None,
                        help="plain greedy CTC reading, without fitting Taiwan plate formats")
     serve.add_argument("--no-photo", dest="photo", action="store_false", help="do not load the photo reader")
+    serve.add_argument("--straighten", action="store_true",
+                       help="narrow crops (plates hanging steeply in an axis-aligned box) are also read through the "
+                            "text detector, which cuts the plate out upright (PhotoReader.read_crops)")
     serve.add_argument("--max-wait-ms", type=float, default=5.0,
                        help="how long a batch waits for another request (default 5; ten times that in all)")
     serve.add_argument("--max-images", type=_positive_int, default=64, help="images per request (default 64)")
@@ -228,9 +231,9 @@ def _images_below(folder: Path) -> list[str]:
 def _read(args: argparse.Namespace) -> int:
     from .errors import TwplateError
 
-    if args.straighten and (args.photos or args.ray):
-        print("twplate: --straighten reads crops on this machine; not with --photos (the detector already cuts "
-              "each plate out upright) or --ray", file=sys.stderr)
+    if args.straighten and args.photos:
+        print("twplate: --straighten reads crops; with --photos the detector already cuts each plate out upright",
+              file=sys.stderr)
         return 2
     if args.ray:
         return _read_on_ray(args)
@@ -355,8 +358,9 @@ def _read_on_ray(args: argparse.Namespace) -> int:
         twplate_ray.connect(args.address)
         options = ({"detector": args.detector, "limit_side": args.limit_side} if args.photos
                    else {"plate_formats": args.plate_formats})
-        dataset = twplate_ray.read(files + uris, photos=args.photos, model=args.model, backend=args.backend,
-                                   batch_size=args.batch_size, concurrency=args.concurrency, **options,
+        dataset = twplate_ray.read(files + uris, photos=args.photos, straighten=args.straighten, model=args.model,
+                                   backend=args.backend, batch_size=args.batch_size, concurrency=args.concurrency,
+                                   **options,
                                    **_speed_options(args), **({"threads": args.threads} if args.threads else {}))
         summary = twplate_ray.write(dataset, args.out, json_lines=args.json)
     except (TwplateError, ValueError) as exc:
@@ -382,7 +386,7 @@ def _serve(args: argparse.Namespace) -> int:
         config = serve.ServeConfig(
             model=args.model, backend=args.backend, batch_size=args.batch_size, threads=args.threads,
             input_width=args.input_width, precision=args.precision, streams=args.streams,
-            plate_formats=args.plate_formats, photo=args.photo,
+            plate_formats=args.plate_formats, photo=args.photo, straighten=args.straighten,
             max_wait_ms=args.max_wait_ms, max_images=args.max_images,
             max_body_bytes=int(args.max_body_mb * 1024 * 1024), body_timeout_s=args.body_timeout, api_key=args.api_key)
         # fail here, not in every worker

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import ModuleType
@@ -59,7 +59,8 @@ def connect(address: str | None = None) -> None:
 
 
 def read(source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | ray.data.Dataset, *,
-         photos: bool = False, model: str | os.PathLike[str] | None = None, backend: str = "auto", batch_size: int = 32,
+         photos: bool = False, straighten: bool = False, model: str | os.PathLike[str] | None = None,
+         backend: str = "auto", batch_size: int = 32,
          concurrency: int | tuple[int, int] | None = None, num_cpus: float = 1.0, reader: type | None = None,
          **recognizer_options: Any) -> ray.data.Dataset:
     """Plate readings of images on the connected Ray cluster, one row per image (lazy: nothing runs yet).
@@ -70,6 +71,9 @@ def read(source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | ray
             Dataset with a ``bytes`` (encoded image) and a ``path`` column.
         photos: the images are whole photos: find the plates in them (:class:`~twplate.photo.PhotoReader`),
             one row per plate found, and one row with empty text and no box for a photo without any.
+        straighten: read crops as :meth:`~twplate.photo.PhotoReader.read_crops` does: a narrow crop (a plate
+            hanging steeply in its box) is also read through the text detector, which cuts the plate out
+            upright. Not with ``photos``, where the detector already does.
         model: model directory or ``.onnx`` file, present at the same path on every node
             (``None``: the shipped model, installed with twplate).
         backend: ``"auto"``, ``"onnxruntime"``, ``"paddle"`` or ``"openvino"``.
@@ -89,6 +93,8 @@ def read(source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | ray
         ``photos`` also ``box`` (4 corners ``[x, y]`` in the photo) and ``detection_score``. Row order
         follows Ray's blocks, not the inputs; ``path`` identifies a row (a photo's plates share it).
     """
+    if photos and straighten:
+        raise ValueError("straighten reads crops; with photos the detector already cuts each plate out upright")
     ray = import_ray()
     if not ray.is_initialized():
         connect()
@@ -101,6 +107,8 @@ def read(source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | ray
     recognizer_options.setdefault("threads", max(1, int(num_cpus)))
     if not photos:  # the actor's CPUs go to the backend; other actors decode (a PhotoReader decodes on its caller)
         recognizer_options.setdefault("load_threads", 1)
+    if straighten:  # only then: PhotoRowReader and readers written before the option do not take it
+        recognizer_options["straighten"] = True
     # Ray Data restarts a reader actor that dies and retries the batch it held (max_restarts and
     # max_task_retries default to -1 for actor pools), so every input still gets one row.
     return dataset.map_batches(
@@ -128,16 +136,27 @@ def _read_files(ray: ModuleType, source: str | os.PathLike[str] | Sequence[str |
 
 
 class CropReader:
-    """A Ray Data callable class: one :class:`~twplate.PlateRecognizer` per actor, loaded once."""
+    """A Ray Data callable class: one :class:`~twplate.PlateRecognizer` per actor, loaded once.
 
-    def __init__(self, **recognizer_options: Any) -> None:
+    With ``straighten``, crops are read as :meth:`~twplate.photo.PhotoReader.read_crops` reads them: the
+    actor also loads the text detector, on the recognizer's backend with its threads, precision and streams.
+    """
+
+    def __init__(self, *, straighten: bool = False, **recognizer_options: Any) -> None:
+        from .backends import runtime_options
+        from .photo import PhotoReader
         from .recognizer import PlateRecognizer
 
         self.recognizer = PlateRecognizer(**recognizer_options)
+        self.read: Callable[[list[bytes]], list[PlateResult]] = self.recognizer.run_many
+        if straighten:
+            self.read = PhotoReader(recognizer=self.recognizer, backend=recognizer_options.get("backend", "auto"),
+                                    threads=recognizer_options.get("threads"),
+                                    **runtime_options(recognizer_options)).read_crops
 
     def __call__(self, batch: pyarrow.Table) -> pyarrow.Table:
         paths = batch.column("path").to_pylist()
-        results = self.recognizer.run_many(batch.column("bytes").to_pylist())
+        results = self.read(batch.column("bytes").to_pylist())
         return result_table(paths, results)
 
 

@@ -163,21 +163,22 @@ def idle_options(backend: str) -> dict[str, Any]:
 
 class _Service:
     """The models behind the routes: one plate reader, loaded once, shared by the batcher for crops and
-    the one for photos (when available), which adds a text detector to it."""
+    the one for photos (when available), which adds a text detector to it. With ``straighten`` the crops
+    are read by the photo reader too (:meth:`~twplate.photo.PhotoReader.read_crops`)."""
 
     def __init__(self, config: ServeConfig, metrics: ServeMetrics) -> None:
         self.config = config
         self.recognizer: PlateRecognizer | None = None
         self.photo_reader: PhotoReader | None = None
         self._loading_recognizer = threading.Lock()
+        self._loading_photo_reader = threading.Lock()
         wait = config.max_wait_ms / 1000.0
 
         def load_crop_reader() -> Callable[[list[bytes]], list[PlateResult]]:
-            return self.load_recognizer().run_many
+            return self.shared_photo_reader().read_crops if config.straighten else self.load_recognizer().run_many
 
         def load_photos() -> Callable[[list[bytes]], list[list[PlateResult]]]:
-            self.photo_reader = load_photo_reader(config, self.load_recognizer())
-            return self.photo_reader.run_many
+            return self.shared_photo_reader().run_many
 
         self.crops = MicroBatcher(load_crop_reader, config.batch_size, wait, "twplate-crops",
                                   lambda n, s: metrics.observe_batch("crop", n, s))
@@ -201,6 +202,15 @@ class _Service:
                     plate_formats=config.plate_formats, input_width=config.input_width,
                     **config.backend_options(), **idle_options(backend))
             return self.recognizer
+
+    def shared_photo_reader(self) -> PhotoReader:
+        """The service's photo reader around its plate reader: loaded by the first batcher worker to ask,
+        shared with the other."""
+        recognizer = self.load_recognizer()
+        with self._loading_photo_reader:
+            if self.photo_reader is None:
+                self.photo_reader = load_photo_reader(self.config, recognizer)
+            return self.photo_reader
 
     def batcher(self, mode: str) -> MicroBatcher:
         if mode == "crop":
