@@ -3,7 +3,8 @@
 photo (:func:`~twplate.image.load_image`) -> text boxes (:class:`~twplate.detect.detector.TextDetector`)
 -> crops (perspective, a margin around each box) -> readings (:class:`~twplate.recognizer.PlateRecognizer`)
 -> plates (:class:`PlateRules`: format, confidences, the box's shape) -> one result per plate
-(:func:`merge_overlapping`), most confident first.
+(:func:`merge_overlapping`), most confident first. :meth:`PhotoReader.read_crops` reads plate crops, and
+reads a narrow one (a plate hanging steeply in its box) this way as well.
 """
 
 from __future__ import annotations
