@@ -89,7 +89,7 @@ def read(source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | ray
 
     Returns:
         A Dataset of rows ``path`` (as Ray Data names it: local paths become absolute), ``text``,
-        ``confidence``, ``char_confidences`` and ``error`` (``None`` when the image was read); with
+        ``confidence``, ``char_confidences``, ``format_edits`` and ``error`` (``None`` when the image was read); with
         ``photos`` also ``box`` (4 corners ``[x, y]`` in the photo) and ``detection_score``. Row order
         follows Ray's blocks, not the inputs; ``path`` identifies a row (a photo's plates share it).
     """
