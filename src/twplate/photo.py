@@ -170,32 +170,30 @@ class PhotoReader:
         return results
 
     def _read_crop_chunk(self, crops: Sequence[ImageInput]) -> list[PlateResult]:
-        sources = [os.fspath(c) if isinstance(c, (str, os.PathLike)) else None for c in crops]
-        results: list[PlateResult] = [PlateResult("", 0.0)] * len(crops)
-        images: dict[int, np.ndarray] = {}
-        for i, crop in enumerate(crops):
-            try:
-                images[i] = load_image(crop)
-            except ImageError as exc:
-                results[i] = PlateResult("", 0.0, error=exc, source=sources[i])
+        sources, images, failed = _load(crops)
         indices = list(images)
-        for i, reading in zip(indices, self.recognizer.run_many([images[i] for i in indices]), strict=True):
-            results[i] = replace(reading, source=sources[i])
-        steep = [i for i in indices if images[i].shape[1] < STEEP_CROP_ASPECT * images[i].shape[0]]
-        for i, plates in zip(steep, self._run_chunk([images[i] for i in steep]) if steep else [], strict=True):
-            if plates and plates[0].confidence > results[i].confidence:  # plates: most confident first
-                results[i] = replace(plates[0], source=sources[i], box=None, detection_score=None)
+        readings = dict(zip(indices, self.recognizer.run_many([images[i] for i in indices]), strict=True))
+        steep = {i: image for i, image in images.items() if image.shape[1] < STEEP_CROP_ASPECT * image.shape[0]}
+        upright = self._plates(steep, sources)
+        results = []
+        for i in range(len(crops)):
+            if i in failed:
+                results.append(failed[i])
+                continue
+            reading, plates = readings[i], upright.get(i)
+            if plates and plates[0].confidence > reading.confidence:  # plates: most confident first
+                reading = replace(plates[0], box=None, detection_score=None)
+            results.append(replace(reading, source=sources[i]))
         return results
 
     def _run_chunk(self, photos: Sequence[ImageInput]) -> list[list[PlateResult]]:
-        sources = [os.fspath(p) if isinstance(p, (str, os.PathLike)) else None for p in photos]
-        results: list[list[PlateResult]] = [[] for _ in photos]
-        images: dict[int, np.ndarray] = {}
-        for i, photo in enumerate(photos):
-            try:
-                images[i] = load_image(photo)
-            except ImageError as exc:
-                results[i] = [PlateResult("", 0.0, error=exc, source=sources[i])]
+        sources, images, failed = _load(photos)
+        plates = self._plates(images, sources)
+        return [[failed[i]] if i in failed else plates[i] for i in range(len(photos))]
+
+    def _plates(self, images: dict[int, np.ndarray], sources: list[str | None]) -> dict[int, list[PlateResult]]:
+        """The plates found in each photo of ``images`` (by position), most confident first."""
+        found: dict[int, list[PlateResult]] = {i: [] for i in images}
         indices = list(images)
         candidates: list[tuple[int, TextBox]] = []
         for i, boxes in zip(indices, self.detector([images[i] for i in indices]), strict=True):
@@ -204,9 +202,9 @@ class PhotoReader:
         readings = self.recognizer.run_many(crops) if crops else []
         for (i, box), reading in zip(candidates, readings, strict=True):
             if self._is_plate(reading, box):
-                results[i].append(replace(reading, source=sources[i], box=_corners(box.points),
-                                          detection_score=box.score))
-        return [merge_overlapping(plates) for plates in results]
+                found[i].append(replace(reading, source=sources[i], box=_corners(box.points),
+                                        detection_score=box.score))
+        return {i: merge_overlapping(plates) for i, plates in found.items()}
 
     def _plausible_box(self, box: TextBox) -> bool:
         """The box's score and shape allow a plate (checked before reading, to save the recognizer's time)."""
@@ -227,6 +225,20 @@ class PhotoReader:
         width, height = box.size
         low, high = rules.char_aspect
         return low <= width / len(reading.text.replace("-", "")) / height <= high
+
+
+def _load(inputs: Sequence[ImageInput]) -> tuple[list[str | None], dict[int, np.ndarray], dict[int, PlateResult]]:
+    """The path each input came from (``None`` if none), the inputs that decoded (by position), and for each
+    that did not, a result carrying the error that names it."""
+    sources = [os.fspath(x) if isinstance(x, (str, os.PathLike)) else None for x in inputs]
+    images: dict[int, np.ndarray] = {}
+    failed: dict[int, PlateResult] = {}
+    for i, image in enumerate(inputs):
+        try:
+            images[i] = load_image(image)
+        except ImageError as exc:
+            failed[i] = PlateResult("", 0.0, error=exc, source=sources[i])
+    return sources, images, failed
 
 
 def is_plate_number(text: str) -> bool:
