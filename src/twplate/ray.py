@@ -143,16 +143,13 @@ class CropReader:
     """
 
     def __init__(self, *, straighten: bool = False, **recognizer_options: Any) -> None:
-        from .backends import runtime_options
         from .photo import PhotoReader
         from .recognizer import PlateRecognizer
 
         self.recognizer = PlateRecognizer(**recognizer_options)
         self.read: Callable[[list[bytes]], list[PlateResult]] = self.recognizer.run_many
         if straighten:
-            self.read = PhotoReader(recognizer=self.recognizer, backend=recognizer_options.get("backend", "auto"),
-                                    threads=recognizer_options.get("threads"),
-                                    **runtime_options(recognizer_options)).read_crops
+            self.read = PhotoReader(recognizer=self.recognizer, **_detector_runtime(recognizer_options)).read_crops
 
     def __call__(self, batch: pyarrow.Table) -> pyarrow.Table:
         paths = batch.column("path").to_pylist()
@@ -171,15 +168,12 @@ class PhotoRowReader:
     def __init__(self, *, detector: str | os.PathLike[str] | None = None, limit_side: int | None = None,
                  rules: PlateRules | None = None, db_settings: DBSettings | None = None,
                  **recognizer_options: Any) -> None:
-        from .backends import runtime_options
         from .photo import PhotoReader
         from .recognizer import PlateRecognizer
 
         recognizer = PlateRecognizer(**{"load_threads": 1, **recognizer_options})  # crops are cut on this thread
-        self.reader = PhotoReader(recognizer=recognizer, detector=detector,
-                                  backend=recognizer_options.get("backend", "auto"),
-                                  threads=recognizer_options.get("threads"), limit_side=limit_side, rules=rules,
-                                  db_settings=db_settings, **runtime_options(recognizer_options))
+        self.reader = PhotoReader(recognizer=recognizer, detector=detector, limit_side=limit_side, rules=rules,
+                                  db_settings=db_settings, **_detector_runtime(recognizer_options))
 
     def __call__(self, batch: pyarrow.Table) -> pyarrow.Table:
         from .result import PlateResult
@@ -191,6 +185,14 @@ class PhotoRowReader:
             paths += [path] * len(found)
             plates += found
         return result_table(paths, plates, photos=True)
+
+
+def _detector_runtime(recognizer_options: dict[str, Any]) -> dict[str, Any]:
+    """The text detector's backend, threads, precision and streams: those the plate reader was given."""
+    from .backends import runtime_options
+
+    return {"backend": recognizer_options.get("backend", "auto"), "threads": recognizer_options.get("threads"),
+            **runtime_options(recognizer_options)}
 
 
 def result_table(paths: Sequence[str], results: Sequence[PlateResult], photos: bool = False) -> pyarrow.Table:
