@@ -147,6 +147,8 @@ BAD_REQUESTS = [
     ("photo not a boolean", {"params": {"photo": "maybe"}, "json": {"images": ["aGk="]}}, 422, "bool"),
     ("photo reading turned off", {"params": {"photo": "true"}, "json": {"images": ["aGk="]}}, 501,
      "photo reading is turned off"),
+    ("straighten without the detector", {"params": {"straighten": "true"}, "json": {"images": ["aGk="]}}, 501,
+     "straightening crops needs the text detector"),
 ]
 
 
@@ -173,6 +175,7 @@ def test_api_key(tiny_server: Server) -> None:
 def test_healthz_metrics_openapi_and_page(tiny_server: Server) -> None:
     health = httpx.get(tiny_server.url + "/healthz").json()
     assert health["status"] == "ready" and health["model"] == "tiny" and health["photo"] is False
+    assert health["straighten"] == {"available": False, "default": False}
     metrics = httpx.get(tiny_server.url + "/metrics")
     assert metrics.headers["content-type"].startswith("text/plain")
     assert "twplate_batch_size_bucket" in metrics.text and "twplate_request_seconds_bucket" in metrics.text
@@ -220,20 +223,54 @@ def test_photo_mode_reads_whole_photos_with_the_services_recognizer() -> None:
 
 def test_straighten_reads_narrow_crops_as_read_crops_does() -> None:
     """``twplate serve --straighten``: a crop of a plate hanging steeply in its box is read upright, as
-    :meth:`PhotoReader.read_crops` reads it, with ``--no-photo`` too (photos still answer 501)."""
+    :meth:`PhotoReader.read_crops` reads it, with ``--no-photo`` too (photos still answer 501); a request
+    with ``?straighten=false`` reads its crops as plain crops."""
     from twplate.photo import PhotoReader
 
     steep = cv2.imencode(".png", steep_crop("00_car2014.jpg", 50))[1].tobytes()
     crop = SAMPLES[0].read_bytes()
     files = [("image", ("steep.png", steep)), ("image", ("crop.jpg", crop))]
     with Server(["--backend", "onnxruntime", "--straighten", "--no-photo"]) as server:
+        assert httpx.get(server.url + "/healthz").json()["straighten"] == {"available": True, "default": True}
         results = httpx.post(server.url + "/v1/read", files=files, timeout=120).json()["results"]
+        plain = httpx.post(server.url + "/v1/read", params={"straighten": "false"}, files=files,
+                           timeout=60).json()["results"]
         photos = httpx.post(server.url + "/v1/read", params={"photo": "true"}, files=files[:1], timeout=60)
     expected = PhotoReader(backend="onnxruntime").read_crops([steep, crop])
     assert [r["text"] for r in results] == [e.text for e in expected] == ["KCD-1636", "KCD-1636"]
     assert [r["confidence"] for r in results] == pytest.approx([e.confidence for e in expected], abs=1e-6)
-    assert PlateRecognizer(backend="onnxruntime")(steep).text != "KCD-1636"  # read as a plain crop
+    as_crops = PlateRecognizer(backend="onnxruntime")([steep, crop])
+    assert as_crops[0].text != "KCD-1636"  # read as a plain crop
+    assert [r["text"] for r in plain] == [r.text for r in as_crops]
+    assert [r["confidence"] for r in plain] == pytest.approx([r.confidence for r in as_crops], abs=1e-6)
     assert photos.status_code == 501
+
+
+def test_each_request_chooses_straighten_and_shared_batches_keep_the_choice() -> None:
+    """A service with photo reading (not ``--straighten``) straightens the crops of the requests that ask
+    (``?straighten=true``); concurrent requests asking both ways, gathered into shared batches, each get
+    their own kind of reading. ``straighten`` with ``photo=true`` is refused by name."""
+    steep = cv2.imencode(".png", steep_crop("00_car2014.jpg", 50))[1].tobytes()
+    plain_text = PlateRecognizer(backend="onnxruntime")(steep).text
+    assert plain_text != "KCD-1636"
+    with Server(["--backend", "onnxruntime", "--max-wait-ms", "50"]) as server:
+        assert httpx.get(server.url + "/healthz").json()["straighten"] == {"available": True, "default": False}
+        calls_before = metric(server, "twplate_batch_size_count", mode="crop")
+
+        def one_request(k: int) -> str:
+            params = {"straighten": "true"} if k % 2 else {}
+            response = httpx.post(server.url + "/v1/read", params=params, files={"image": ("s.png", steep)},
+                                  timeout=120)
+            return response.json()["results"][0]["text"]
+
+        with ThreadPoolExecutor(12) as pool:
+            texts = list(pool.map(one_request, range(12)))
+        calls = metric(server, "twplate_batch_size_count", mode="crop") - calls_before
+        refused = httpx.post(server.url + "/v1/read", params={"photo": "true", "straighten": "true"},
+                             files={"image": ("s.png", steep)}, timeout=60)
+    assert texts == [plain_text, "KCD-1636"] * 6
+    assert calls < 12  # requests were gathered into shared batches
+    assert refused.status_code == 400 and "straighten reads crops" in refused.json()["detail"]
 
 
 def test_crops_and_photos_share_one_recognizer_with_the_services_options(tiny_model_dir: Path) -> None:

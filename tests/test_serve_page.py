@@ -11,7 +11,7 @@ import cv2
 import pytest
 
 from conftest import REPO
-from photos import PLATE_CORNERS, paste_plate
+from photos import PLATE_CORNERS, paste_plate, steep_crop
 from serving import Server
 from twplate import PlateRecognizer
 
@@ -50,6 +50,7 @@ def test_page_reads_a_chosen_sample(browser: webdriver.Chrome, tmp_path: Path) -
     with Server(["--backend", "onnxruntime", "--no-photo"]) as server:
         browser.get(server.url + "/")
         WebDriverWait(browser, 30).until(lambda d: not d.find_element(By.ID, "photo").is_enabled())  # crops only
+        assert not browser.find_element(By.ID, "straighten").is_enabled()  # no detector in this service
         browser.find_element(By.ID, "file").send_keys("\n".join(str(p) for p in samples))
         WebDriverWait(browser, 60).until(expected_conditions.text_to_be_present_in_element((By.ID, "status"), "Read 2"))
         readings = [e.text for e in browser.find_elements(By.CSS_SELECTOR, ".reading")]
@@ -75,12 +76,16 @@ def test_page_shows_a_bad_image_error(browser: webdriver.Chrome, tmp_path: Path)
     assert error.startswith("image 0: ") and "cannot decode" in error
 
 
-def test_page_outlines_the_plates_of_a_photo(browser: webdriver.Chrome, tmp_path: Path) -> None:
+def test_page_outlines_the_plates_of_a_photo_and_straightens_a_steep_crop(browser: webdriver.Chrome,
+                                                                          tmp_path: Path) -> None:
     from twplate.photo import PhotoReader
 
     photo = tmp_path / "street.jpg"
     cv2.imwrite(str(photo), paste_plate("03_car1992.jpg", PLATE_CORNERS))
     (expected,) = PhotoReader(backend="onnxruntime")(str(photo))
+    steep = tmp_path / "steep.png"
+    cv2.imwrite(str(steep), steep_crop("00_car2014.jpg", 50))
+    assert PlateRecognizer(backend="onnxruntime")(str(steep)).text != "KCD-1636"  # as a plain crop
     with Server(["--backend", "onnxruntime"]) as server:
         browser.get(server.url + "/")
         WebDriverWait(browser, 30).until(lambda d: d.find_element(By.ID, "photo").is_enabled())
@@ -100,6 +105,17 @@ def test_page_outlines_the_plates_of_a_photo(browser: webdriver.Chrome, tmp_path
         shots = Path(os.environ.get("TWPLATE_SCREENSHOTS", tmp_path))
         shots.mkdir(parents=True, exist_ok=True)
         browser.save_screenshot(str(shots / "serve_page_photo.png"))
+
+        straighten = browser.find_element(By.ID, "straighten")
+        assert straighten.is_enabled() and not straighten.is_selected()  # available, off by default
+        browser.find_element(By.ID, "photo").click()
+        straighten.click()
+        file_input = browser.find_element(By.ID, "file")
+        file_input.clear()
+        file_input.send_keys(str(steep))
+        WebDriverWait(browser, 60).until(expected_conditions.text_to_be_present_in_element((By.ID, "status"), "Read 1"))
+        straightened = browser.find_element(By.CSS_SELECTOR, ".reading").text
+    assert straightened == "KCD-1636"
     assert expected.text in reading
     xs, ys = [p[0] for p in expected.box], [p[1] for p in expected.box]
     assert outline is not None

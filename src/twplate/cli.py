@@ -146,8 +146,9 @@ def _add_serve_parser(commands: argparse._SubParsersAction) -> None:
                        help="plain greedy CTC reading, without fitting Taiwan plate formats")
     serve.add_argument("--no-photo", dest="photo", action="store_false", help="do not load the photo reader")
     serve.add_argument("--straighten", action="store_true",
-                       help="narrow crops (plates hanging steeply in an axis-aligned box) are also read through the "
-                            "text detector, which cuts the plate out upright (PhotoReader.read_crops)")
+                       help="by default, narrow crops (plates hanging steeply in an axis-aligned box) are also read "
+                            "through the text detector, which cuts the plate out upright (PhotoReader.read_crops); "
+                            "a request sets it for itself with ?straighten=true|false")
     serve.add_argument("--max-wait-ms", type=float, default=5.0,
                        help="how long a batch waits for another request (default 5; ten times that in all)")
     serve.add_argument("--max-images", type=_positive_int, default=64, help="images per request (default 64)")

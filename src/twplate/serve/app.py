@@ -22,9 +22,9 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
 from dataclasses import fields
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import APIKeyHeader
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -67,6 +67,10 @@ READ_BODY = {
     },
 }
 
+STRAIGHTEN_HELP = ("crops only: also read a narrow crop (a plate hanging steeply in its box) through the text "
+                   "detector, which cuts the plate out upright (PhotoReader.read_crops); default: the service's "
+                   "--straighten")
+
 
 def create_app(config: ServeConfig | None = None) -> FastAPI:
     """The service as a FastAPI app; its models start loading at once, on the batchers' worker threads.
@@ -106,16 +110,24 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
 
     @app.post("/v1/read", summary="Read plates from crops, or from whole photos with ?photo=true",
               dependencies=[Depends(check_key)], openapi_extra={"requestBody": READ_BODY})
-    async def read(request: Request, photo: bool = False) -> Response:
+    async def read(request: Request, photo: bool = False,
+                   straighten: bool | None = Query(None, description=STRAIGHTEN_HELP)) -> Response:
         mode = "photo" if photo else "crop"
         batcher = service.batcher(mode)
+        if photo and straighten:
+            raise HTTPException(400, "straighten reads crops; with photo=true the detector already cuts each plate "
+                                     "out upright")
+        straighten_crops = not photo and (config.straighten if straighten is None else straighten)
+        if straighten_crops:
+            service.require_straightening()
         try:
             images = await _request_images(request, config.max_images)
         except ClientDisconnect:  # nobody is left to answer; the batcher never saw these images
             return Response(status_code=499)
-        good = [i for i, image in enumerate(images) if not isinstance(image, ImageError)]
+        good = {i: image for i, image in enumerate(images) if not isinstance(image, ImageError)}
+        items = list(good.values()) if photo else [CropRequest(image, straighten_crops) for image in good.values()]
         try:
-            outputs = await batcher.submit([images[i] for i in good])
+            outputs = await batcher.submit(items)
         except NotReadyError as exc:
             raise HTTPException(503, str(exc), headers={"Retry-After": "1"}) from exc
         except Exception as exc:
@@ -161,10 +173,18 @@ def idle_options(backend: str) -> dict[str, Any]:
     return {"spinning": False} if backend == "onnxruntime" else {}
 
 
+class CropRequest(NamedTuple):
+    """One crop of a request, as the crop batcher takes it: the encoded image, and whether a narrow one is
+    also read upright through the detector (the request's ``straighten``)."""
+
+    image: bytes
+    straighten: bool
+
+
 class _Service:
     """The models behind the routes: one plate reader, loaded once, shared by the batcher for crops and
-    the one for photos (when available), which adds a text detector to it. With ``straighten`` the crops
-    are read by the photo reader too (:meth:`~twplate.photo.PhotoReader.read_crops`)."""
+    the one for photos (when available), which adds a text detector to it. Crops a request asks to
+    straighten are read by the photo reader (:meth:`~twplate.photo.PhotoReader.read_crops`)."""
 
     def __init__(self, config: ServeConfig, metrics: ServeMetrics) -> None:
         self.config = config
@@ -174,8 +194,11 @@ class _Service:
         self._loading_photo_reader = threading.Lock()
         wait = config.max_wait_ms / 1000.0
 
-        def load_crop_reader() -> Callable[[list[bytes]], list[PlateResult]]:
-            return self.shared_photo_reader().read_crops if config.straighten else self.load_recognizer().run_many
+        def load_crop_reader() -> Callable[[list[CropRequest]], list[PlateResult]]:
+            self.load_recognizer()
+            if config.straighten:  # the default for crops: ready only with the detector
+                self.shared_photo_reader()
+            return self.read_crops
 
         def load_photos() -> Callable[[list[bytes]], list[list[PlateResult]]]:
             return self.shared_photo_reader().run_many
@@ -189,6 +212,43 @@ class _Service:
         else:
             self.photos = MicroBatcher(load_photos, config.batch_size, wait, "twplate-photos",
                                        lambda n, s: metrics.observe_batch("photo", n, s))
+
+    @property
+    def can_straighten(self) -> bool:
+        """The service loads the detector (for photos, or to straighten crops by default)."""
+        return self.config.photo or self.config.straighten
+
+    def read_crops(self, crops: list[CropRequest]) -> list[PlateResult]:
+        """One gathered batch of crops, in order: those to straighten through the photo reader, the others
+        through the plate reader alone. A crop reads the same in any batch, so the split changes no reading."""
+        results: list[PlateResult | None] = [None] * len(crops)
+        for straighten in (False, True):
+            chosen = [i for i, crop in enumerate(crops) if crop.straighten is straighten]
+            if not chosen:
+                continue
+            images = [crops[i].image for i in chosen]
+            if straighten:
+                assert self.photo_reader is not None  # require_straightening let the request in
+                readings = self.photo_reader.read_crops(images)
+            else:
+                readings = self.load_recognizer().run_many(images)
+            for i, reading in zip(chosen, readings, strict=True):
+                results[i] = reading
+        return cast("list[PlateResult]", results)
+
+    def require_straightening(self) -> None:
+        """Let a request straighten its crops only when the photo reader is loaded.
+
+        Raises:
+            HTTPException: 501 when this service does not load the detector; 503 while it loads or if it failed.
+        """
+        if not self.can_straighten:
+            raise HTTPException(501, "straightening crops needs the text detector, which this service does not "
+                                     "load (--no-photo without --straighten)")
+        if self.photo_reader is None:
+            batcher = self.crops if self.config.straighten else self.photos
+            assert batcher is not None
+            raise HTTPException(503, f"straightening crops: {batcher.state_text()}", headers={"Retry-After": "1"})
 
     def load_recognizer(self) -> PlateRecognizer:
         """The service's plate reader, with every model option of its config: the first batcher worker
@@ -224,7 +284,8 @@ class _Service:
         batchers = [b for b in (self.crops, self.photos) if b is not None]
         failed = [b.load_error for b in batchers if b.load_error is not None]
         state = "failed" if failed else "loading" if any(b.loading for b in batchers) else "ready"
-        status: dict[str, Any] = {"status": state, "version": __version__, "photo": self.photos is not None}
+        status: dict[str, Any] = {"status": state, "version": __version__, "photo": self.photos is not None,
+                                  "straighten": {"available": self.can_straighten, "default": self.config.straighten}}
         if failed:
             status["error"] = "; ".join(f"{type(e).__name__}: {e}" for e in failed)
         if self.recognizer is not None:

@@ -106,7 +106,7 @@ class MicroBatcher(Generic[Item, Output]):
         job = _Job(items, loop, loop.create_future())
         with self._closing:
             if not self.ready:
-                raise NotReadyError(self._state_text())
+                raise NotReadyError(self.state_text())
             self._queue.put(job)
         return await job.future
 
@@ -117,7 +117,8 @@ class MicroBatcher(Generic[Item, Output]):
             self._queue.put(_STOP)
         self._thread.join(timeout)
 
-    def _state_text(self) -> str:
+    def state_text(self) -> str:
+        """Why the batcher takes no work: shutting down, failed to load (naming the error), or still loading."""
         if self._closed:
             return "the service is shutting down"
         if self.load_error is not None:
@@ -161,7 +162,7 @@ class MicroBatcher(Generic[Item, Output]):
     def _run(self, run: Callable[[list[Any]], list[Any]] | None, jobs: list[_Job]) -> None:
         if run is None:
             for job in jobs:
-                _deliver(job, error=NotReadyError(self._state_text()))
+                _deliver(job, error=NotReadyError(self.state_text()))
             return
         items = [item for job in jobs for item in job.items]
         start = time.perf_counter()
