@@ -63,8 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for group in width_groups(widths, reader.batch_size):
         probs = reader.backend(make_batch([crops[i] for i in group], reader.spec.preprocess))
-        readings = reader.run_many([str(samples[i].path) for i in group])
-        for i, p, r in zip(group, probs, readings, strict=True):
+        for i, p, r in zip(group, probs, reader.decode(probs), strict=True):
             rows.append((ctc_loss(p, list(charset.encode(samples[i].label))), samples[i], r.text))
     rows.sort(key=lambda row: -row[0])
     lines = [f"{s.path.relative_to(args.label_file.parent)}\t{s.label}\t{text}\t{loss:.3f}" for loss, s, text in rows]

@@ -13,6 +13,7 @@ import pytest
 import tiny_models
 import twplate.recognizer as recognizer_module
 from twplate import ImageError, PlateRecognizer, PlateResult, recognize
+from twplate.preprocess import make_batch, resize_to_input
 
 TEXTS = ["ABC-1234", "外0872", "AA", "", "使22", "9999-AA", "臨A", "Z"]
 
@@ -47,6 +48,19 @@ def test_long_list_is_processed_in_chunks(reader: PlateRecognizer, monkeypatch: 
     monkeypatch.setattr(recognizer_module, "CHUNK_BATCHES", 1)  # chunks of 3 images
     images = [tiny_models.stripe_image(t) for t in TEXTS]
     assert [r.text for r in reader(images)] == TEXTS
+
+
+def test_decode_reads_the_backends_probabilities_as_run_does(formats_model: Path) -> None:
+    """``decode`` turns a batch's probabilities into the readings ``run`` gives: plate formats as the model
+    declares them (the tiny model's "AA" is fitted, with its format edits) and calibrated confidences."""
+    reader = PlateRecognizer(formats_model)
+    images = [tiny_models.stripe_image(t) for t in ("ABC-1234", "AA", "使22")]
+    crops = [resize_to_input(image, reader.spec.preprocess) for image in images]
+    decoded = []
+    for crop in crops:  # one image a batch: each at its own width, as run reads it
+        decoded += reader.decode(reader.backend(make_batch([crop], reader.spec.preprocess)))
+    assert decoded == reader(images)
+    assert decoded[1].format_edits > 0
 
 
 def test_empty_list(reader: PlateRecognizer) -> None:

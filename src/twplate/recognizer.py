@@ -160,11 +160,20 @@ class PlateRecognizer:
         for group in width_groups(widths, self.batch_size):
             members = [indices[g] for g in group]
             probs = self.backend(make_batch([crops.pop(i) for i in members], self.spec.preprocess, widths[group[0]]))
-            for i, decoded in zip(members, self._decode(probs, self.spec.charset.characters), strict=True):
-                confidence = plate_confidence(decoded.char_confidences, self.spec.calibration)
-                results[i] = PlateResult(decoded.text, confidence, decoded.char_confidences, source=sources[i],
-                                         format_edits=decoded.format_edits)
+            for i, result in zip(members, self.decode(probs), strict=True):
+                results[i] = replace(result, source=sources[i]) if sources[i] is not None else result
         return results  # type: ignore[return-value]  # every index was filled above
+
+    def decode(self, probs: np.ndarray) -> list[PlateResult]:
+        """The readings of per-step character probabilities ``(N, T, C)``, as the backend gives them for a batch:
+        decoded as this recognizer reads (plate formats or greedy), each with its calibrated plate confidence.
+        For tools that need the probabilities themselves as well (e.g. ``scripts/label_audit.py``)."""
+        results = []
+        for decoded in self._decode(probs, self.spec.charset.characters):
+            confidence = plate_confidence(decoded.char_confidences, self.spec.calibration)
+            results.append(PlateResult(decoded.text, confidence, decoded.char_confidences,
+                                       format_edits=decoded.format_edits))
+        return results
 
     def _preprocess(self, image: ImageInput) -> np.ndarray | ImageError:
         """``image`` at the model's input size (uint8; batches are normalised later), or the error naming why not."""
