@@ -90,6 +90,7 @@ def test_page_outlines_the_plates_of_a_photo_and_straightens_a_steep_crop(browse
         browser.get(server.url + "/")
         WebDriverWait(browser, 30).until(lambda d: d.find_element(By.ID, "photo").is_enabled())
         browser.find_element(By.ID, "photo").click()
+        assert not browser.find_element(By.ID, "straighten").is_enabled()  # crops only
         browser.find_element(By.ID, "file").send_keys(str(photo))
         WebDriverWait(browser, 60).until(expected_conditions.text_to_be_present_in_element((By.ID, "status"), "Read 1"))
         WebDriverWait(browser, 30).until(lambda d: d.execute_script("return document.querySelector('canvas').width"))
@@ -106,9 +107,9 @@ def test_page_outlines_the_plates_of_a_photo_and_straightens_a_steep_crop(browse
         shots.mkdir(parents=True, exist_ok=True)
         browser.save_screenshot(str(shots / "serve_page_photo.png"))
 
+        browser.find_element(By.ID, "photo").click()  # back to crops
         straighten = browser.find_element(By.ID, "straighten")
         assert straighten.is_enabled() and not straighten.is_selected()  # available, off by default
-        browser.find_element(By.ID, "photo").click()
         straighten.click()
         file_input = browser.find_element(By.ID, "file")
         file_input.clear()
