@@ -54,15 +54,18 @@ def by_path(rows: list[dict]) -> dict[str, dict]:
 
 
 @pytest.mark.slow
-def test_rows_equal_local_readings_at_fixed_width(cluster, images):
-    """At a fixed input width no batch is padded, so Ray's batches read exactly as local ones."""
+@pytest.mark.parametrize("input_width", [72, None], ids=["fixed-width", "by-aspect"])
+def test_rows_equal_local_readings(cluster, images, input_width):
+    """A crop reads the same in any batch (a backend call holds one width), so Ray's batches of 8 on two
+    actors read exactly as one local recognizer: at a fixed width and by aspect (the default)."""
     from twplate import PlateRecognizer
     from twplate.ray import read
 
     good, bad = images
-    rows = by_path(read(good + bad, batch_size=8, concurrency=2, input_width=72).take_all())
+    options = {"input_width": input_width} if input_width else {}
+    rows = by_path(read(good + bad, batch_size=8, concurrency=2, **options).take_all())
     assert sorted(rows) == sorted(good + bad)
-    local = PlateRecognizer(input_width=72, threads=1)
+    local = PlateRecognizer(threads=1, **options)
     for path, expected in zip(good, local.run_many(good)):
         row = rows[path]
         assert row["error"] is None, row
@@ -72,20 +75,6 @@ def test_rows_equal_local_readings_at_fixed_width(cluster, images):
     for path in bad:
         assert rows[path]["text"] == "" and rows[path]["confidence"] == 0.0
         assert rows[path]["error"].startswith(f"{path!r}: ") and "cannot decode" in rows[path]["error"]
-
-
-@pytest.mark.slow
-def test_texts_equal_local_readings_by_aspect(cluster, images):
-    """By aspect (the default), batches are padded to their widest plate: the texts match, the
-    confidences move with the batch's company (up to 0.1 on val plates, locally as on Ray)."""
-    from twplate import recognize
-    from twplate.ray import read
-
-    good, bad = images
-    rows = by_path(read(good + bad, batch_size=8, concurrency=2).take_all())
-    assert sorted(rows) == sorted(good + bad)
-    assert [rows[p]["text"] for p in good] == [r.text for r in recognize(good)]
-    assert all(rows[p]["error"] for p in bad)
 
 
 def _crashing_reader():
@@ -241,6 +230,24 @@ def test_straighten_reads_narrow_crops_as_read_crops_does(cluster, tmp_path: Pat
                                atol=1e-5)
     with pytest.raises(ValueError, match="straighten reads crops"):
         read([steep], photos=True, straighten=True)
+
+    from twplate.cli import main
+
+    out = tmp_path / "small_detector"  # the detector's options reach the actors: at 32 px it finds no plate
+    assert main(["read", "--ray", "--straighten", "--limit-side", "32", "--json", "--out", str(out), steep]) == 0
+    (row,) = [json.loads(line) for f in out.glob("*.json") for line in f.read_text().splitlines()]
+    (small,) = PhotoReader(backend="onnxruntime", limit_side=32).read_crops([steep])
+    assert row["text"] == small.text != "KCD-1636"
+
+
+def test_crop_reader_takes_detector_options_only_to_straighten(tiny_model_dir: Path):
+    pytest.importorskip("ray")
+    from twplate.ray import CropReader
+
+    with pytest.raises(ValueError, match="detector and limit_side are for straighten=True"):
+        CropReader(model=str(tiny_model_dir), limit_side=640)
+    reader = CropReader(model=str(tiny_model_dir), straighten=True, limit_side=640)
+    assert reader.read.__self__.detector.spec.preprocess.limit_side == 640
 
 
 @pytest.mark.slow

@@ -149,6 +149,8 @@ BAD_REQUESTS = [
      "photo reading is turned off"),
     ("straighten without the detector", {"params": {"straighten": "true"}, "json": {"images": ["aGk="]}}, 501,
      "straightening crops needs the text detector"),
+    ("straighten with photos", {"params": {"photo": "true", "straighten": "true"}, "json": {"images": ["aGk="]}},
+     400, "straighten reads crops"),
 ]
 
 
@@ -271,6 +273,21 @@ def test_each_request_chooses_straighten_and_shared_batches_keep_the_choice() ->
     assert texts == [plain_text, "KCD-1636"] * 6
     assert calls < 12  # requests were gathered into shared batches
     assert refused.status_code == 400 and "straighten reads crops" in refused.json()["detail"]
+
+
+@pytest.mark.parametrize(("values", "message"), [
+    ({"straighten": 1}, "straighten must be true or false, not 1"),
+    ({"photo": "no"}, "photo must be true or false, not 'no'"),
+    ({"plate_formats": 0}, "plate_formats must be true or false, not 0"),
+    ({"batch_size": 0}, "batch_size must be >= 1, not 0"),
+])
+def test_config_refuses_values_of_the_wrong_kind(values: dict, message: str) -> None:
+    """A config value of the wrong kind (``serve run twplate.ray:build_app straighten=1`` reads 1 as YAML) is
+    refused by name, before any model loads."""
+    from twplate.serve import ServeConfig
+
+    with pytest.raises(ValueError, match=message):
+        ServeConfig(**values)
 
 
 def test_crops_and_photos_share_one_recognizer_with_the_services_options(tiny_model_dir: Path) -> None:

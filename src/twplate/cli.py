@@ -357,8 +357,9 @@ def _read_on_ray(args: argparse.Namespace) -> int:
         from . import ray as twplate_ray
 
         twplate_ray.connect(args.address)
-        options = ({"detector": args.detector, "limit_side": args.limit_side} if args.photos
-                   else {"plate_formats": args.plate_formats})
+        options = {"plate_formats": args.plate_formats}
+        if args.photos or args.straighten:
+            options.update(detector=args.detector, limit_side=args.limit_side)
         dataset = twplate_ray.read(files + uris, photos=args.photos, straighten=args.straighten, model=args.model,
                                    backend=args.backend, batch_size=args.batch_size, concurrency=args.concurrency,
                                    **options,

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
     from .detect.postprocess import DBSettings
     from .photo import PlateRules
+    from .recognizer import PlateRecognizer
     from .result import PlateResult
     from .serve import ServeConfig
 
@@ -85,7 +86,8 @@ def read(source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | ray
             with ``photos``); a subclass can add work per batch. It is built with the reader's arguments.
         **recognizer_options: passed to :class:`~twplate.PlateRecognizer` (``threads``,
             ``plate_formats``, ``input_width``, ...); with ``photos`` also the detector's (``detector``,
-            ``limit_side``, ``rules``, ``db_settings``, as :class:`~twplate.photo.PhotoReader` takes them).
+            ``limit_side``, ``rules``, ``db_settings``, as :class:`~twplate.photo.PhotoReader` takes them), and
+            with ``straighten`` its ``detector`` and ``limit_side``.
 
     Returns:
         A Dataset of rows ``path`` (as Ray Data names it: local paths become absolute), ``text``,
@@ -139,17 +141,23 @@ class CropReader:
     """A Ray Data callable class: one :class:`~twplate.PlateRecognizer` per actor, loaded once.
 
     With ``straighten``, crops are read as :meth:`~twplate.photo.PhotoReader.read_crops` reads them: the
-    actor also loads the text detector, on the recognizer's backend with its threads, precision and streams.
+    actor also loads the text detector (``detector``: its model directory, ``None`` for the shipped one;
+    ``limit_side``: its input limit), on the recognizer's backend with its threads, precision and streams.
     """
 
-    def __init__(self, *, straighten: bool = False, **recognizer_options: Any) -> None:
+    def __init__(self, *, straighten: bool = False, detector: str | os.PathLike[str] | None = None,
+                 limit_side: int | None = None, **recognizer_options: Any) -> None:
         from .photo import PhotoReader
         from .recognizer import PlateRecognizer
 
+        if not straighten and (detector is not None or limit_side is not None):
+            raise ValueError(f"detector and limit_side are for straighten=True (detector={detector!r}, "
+                             f"limit_side={limit_side!r})")
         self.recognizer = PlateRecognizer(**recognizer_options)
         self.read: Callable[[list[bytes]], list[PlateResult]] = self.recognizer.run_many
         if straighten:
-            self.read = PhotoReader(recognizer=self.recognizer, **_detector_runtime(recognizer_options)).read_crops
+            self.read = PhotoReader(recognizer=self.recognizer, detector=detector, limit_side=limit_side,
+                                    **_detector_runtime(self.recognizer, recognizer_options)).read_crops
 
     def __call__(self, batch: pyarrow.Table) -> pyarrow.Table:
         paths = batch.column("path").to_pylist()
@@ -173,7 +181,7 @@ class PhotoRowReader:
 
         recognizer = PlateRecognizer(**{"load_threads": 1, **recognizer_options})  # crops are cut on this thread
         self.reader = PhotoReader(recognizer=recognizer, detector=detector, limit_side=limit_side, rules=rules,
-                                  db_settings=db_settings, **_detector_runtime(recognizer_options))
+                                  db_settings=db_settings, **_detector_runtime(recognizer, recognizer_options))
 
     def __call__(self, batch: pyarrow.Table) -> pyarrow.Table:
         from .result import PlateResult
@@ -187,11 +195,12 @@ class PhotoRowReader:
         return result_table(paths, plates, photos=True)
 
 
-def _detector_runtime(recognizer_options: dict[str, Any]) -> dict[str, Any]:
-    """The text detector's backend, threads, precision and streams: those the plate reader was given."""
+def _detector_runtime(recognizer: PlateRecognizer, recognizer_options: dict[str, Any]) -> dict[str, Any]:
+    """The text detector's backend, threads, precision and streams: those of the plate reader (its backend as
+    resolved, so that ``"auto"`` cannot pick another runtime for the detector's files)."""
     from .backends import runtime_options
 
-    return {"backend": recognizer_options.get("backend", "auto"), "threads": recognizer_options.get("threads"),
+    return {"backend": recognizer.backend.name, "threads": recognizer_options.get("threads"),
             **runtime_options(recognizer_options)}
 
 

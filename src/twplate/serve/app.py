@@ -112,11 +112,11 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
               dependencies=[Depends(check_key)], openapi_extra={"requestBody": READ_BODY})
     async def read(request: Request, photo: bool = False,
                    straighten: bool | None = Query(None, description=STRAIGHTEN_HELP)) -> Response:
-        mode = "photo" if photo else "crop"
-        batcher = service.batcher(mode)
         if photo and straighten:
             raise HTTPException(400, "straighten reads crops; with photo=true the detector already cuts each plate "
                                      "out upright")
+        mode = "photo" if photo else "crop"
+        batcher = service.batcher(mode)
         straighten_crops = not photo and (config.straighten if straighten is None else straighten)
         if straighten_crops:
             service.require_straightening()

@@ -58,6 +58,10 @@ class ServeConfig:
     api_key: str | None = None
 
     def __post_init__(self) -> None:
+        for name in ("photo", "straighten", "plate_formats"):
+            value = getattr(self, name)
+            if not isinstance(value, bool) and not (name == "plate_formats" and value is None):
+                raise ValueError(f"{name} must be true or false, not {value!r}")
         for name in ("batch_size", "max_images", "max_body_bytes"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, not {getattr(self, name)}")
