@@ -52,6 +52,22 @@ def test_reads_the_pasted_plate_and_boxes_it(reader, car_photo):
     assert tl[0] < tr[0] and bl[0] < br[0] and tl[1] < bl[1] and tr[1] < br[1]
 
 
+def test_a_jpeg_decoded_smaller_gives_boxes_in_its_own_pixels(reader, car_photo):
+    """A JPEG over the decode limit (here 7680 x 5760, 44 Mpx) is decoded at half size; its plate's box is
+    still given in the file's own pixels, as it is for the same photo at 3840 x 2880 (decoded whole)."""
+    from twplate.image import MAX_DECODE_PIXELS
+
+    huge = cv2.resize(car_photo, None, fx=8, fy=8, interpolation=cv2.INTER_LINEAR)
+    assert huge.shape[0] * huge.shape[1] > MAX_DECODE_PIXELS
+    encoded = cv2.imencode(".jpg", huge, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes()
+    del huge
+    (plate,) = reader(encoded)
+    (half,) = reader(cv2.resize(car_photo, None, fx=4, fy=4, interpolation=cv2.INTER_LINEAR))
+    assert plate.text == half.text == "KCD-1636"
+    assert quad_overlap(np.float32(plate.box) / 8, PLATE_CORNERS) > 0.9
+    np.testing.assert_allclose(plate.box, np.float32(half.box) * 2, atol=16)  # a few pixels of the half-size decode
+
+
 @pytest.mark.parametrize("angle", [-60, 60])
 def test_a_plate_hanging_steeply_is_read_and_boxed_from_its_own_top_left(reader, angle):
     """A plate turned 60 degrees in the photo has a box taller than wide on screen: it is still cut out
@@ -99,6 +115,37 @@ def test_a_list_gives_a_list_per_photo_and_a_bad_photo_an_error_entry(reader, ca
         assert not error.ok and isinstance(error.error, ImageError) and error.text == "" and error.box is None
     assert results[1][0].source == str(broken)
     assert results[2] == []
+
+
+@pytest.mark.parametrize("limit", ["photos", "pixels"])
+def test_chunks_bounded_by_count_or_pixels_read_as_one(reader, car_photo, tmp_path, monkeypatch, limit):
+    """A long list is decoded a chunk at a time: chunks of 2 photos, or of 1 by their pixels, give the
+    same entries, in order, as one chunk does (errors and sources included), for photos and for crops."""
+    import twplate.photo as photo_module
+
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"not a jpeg")
+    photos = [car_photo, str(broken), _empty_scene(), cv2.resize(car_photo, None, fx=0.8, fy=0.8), car_photo, b""]
+    crops = [steep_crop("00_car2014.jpg", 50), str(broken), str(SAMPLES / "00_car2014.jpg")] * 2
+
+    def read() -> tuple[list, list]:  # texts, sources, errors; the numbers (batch sizes move their last bits)
+        entries = [tuple(plates) for plates in reader.run_many(photos)] + [(r,) for r in reader.read_crops(crops)]
+        exact = [[(r.text, r.source, str(r.error)) for r in entry] for entry in entries]
+        numbers = [[r.confidence, *np.ravel(r.box if r.box is not None else [])] for entry in entries for r in entry]
+        return exact, numbers
+
+    exact, numbers = read()
+    monkeypatch.setattr(photo_module, *(("CHUNK_PHOTOS", 2) if limit == "photos" else ("MAX_CHUNK_PIXELS", 1)))
+    monkeypatch.setattr(photo_module, "CHUNK_BATCHES", 1)
+    monkeypatch.setattr(reader.recognizer, "batch_size", 2)  # read_crops: chunks of 2 crops
+    chunked_exact, chunked_numbers = read()
+    assert chunked_exact == exact
+    for got, expected in zip(chunked_numbers, numbers, strict=True):
+        np.testing.assert_allclose(got, expected, atol=1e-3)
+    assert [[r[0] for r in entry] for entry in exact[: len(photos)]] == [["KCD-1636"], [""], [], ["KCD-1636"],
+                                                                         ["KCD-1636"], [""]]
+    assert exact[1][0][1] == str(broken) and "cannot decode" in exact[1][0][2]
+    assert [entry[0][0] for entry in exact[len(photos):]] == ["KCD-1636", "", "KCD-1636"] * 2
 
 
 def test_a_single_bad_photo_raises(reader, tmp_path):
@@ -269,14 +316,30 @@ def test_cli_straightens_crops_and_eval_measures_it(tmp_path, capsys):
 
 
 def test_cli_read_photos_prints_one_line_per_plate_with_its_box(photo_dir, capsys):
+    """One line per plate found, and one with empty text for the photo without a plate."""
     from twplate.cli import main
 
     assert main(["read", "--photos", "--backend", "onnxruntime", str(photo_dir)]) == 0
-    (line,) = capsys.readouterr().out.splitlines()
+    line, empty = capsys.readouterr().out.splitlines()
     path, text, confidence, box = line.split("\t")
     assert path.endswith("car.jpg") and "/a/" in path and text == "KCD-1636" and float(confidence) > 0.9
     corners = [tuple(map(float, corner.split(","))) for corner in box.split(" ")]
     assert len(corners) == 4 and quad_overlap(corners, PLATE_CORNERS) > 0.9
+    assert empty == f"{photo_dir / 'b' / 'car.jpg'}\t\t0.0000\t"
+
+
+def test_cli_read_photos_gives_a_failed_photo_a_row_with_its_error(photo_dir, tmp_path, capsys):
+    from twplate.cli import main
+
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"not an image")
+    assert main(["read", "--photos", "--json", str(photo_dir / "a" / "car.jpg"), str(broken)]) == 1
+    captured = capsys.readouterr()
+    rows = [json.loads(line) for line in captured.out.splitlines()]
+    assert [(r["path"], r["text"]) for r in rows] == [(str(photo_dir / "a" / "car.jpg"), "KCD-1636"),
+                                                     (str(broken), "")]
+    assert "cannot decode" in rows[1]["error"] and rows[1]["box"] == [] and rows[0]["error"] is None
+    assert "broken.jpg" in captured.err and "1 of 2 photos failed" in captured.err
 
 
 def test_cli_read_photos_json_and_csv(photo_dir, capsys):
@@ -304,6 +367,12 @@ def test_cli_draw_writes_each_photo_outlined_under_distinct_names(photo_dir, tmp
     assert "broken.jpg" in capsys.readouterr().err
     drawn = sorted(p.name for p in (tmp_path / "drawn").iterdir())
     assert drawn == ["a__car.jpg", "b__car.jpg"]
+    (photo_dir / "a" / "car.png").write_bytes(cv2.imencode(".png", cv2.imread(str(photo_dir / "a" / "car.jpg")))[1])
+    try:  # car.png beside car.jpg: both drawn, under two names
+        assert main(["read", "--photos", "--draw", str(tmp_path / "both"), str(photo_dir / "a")]) == 0
+    finally:
+        (photo_dir / "a" / "car.png").unlink()
+    assert sorted(p.name for p in (tmp_path / "both").iterdir()) == ["car-2.jpg", "car.jpg"]
     original = cv2.imread(str(photo_dir / "a" / "car.jpg"))
     outlined = cv2.imread(str(tmp_path / "drawn" / "a__car.jpg"))
     assert outlined.shape == original.shape

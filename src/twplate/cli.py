@@ -86,7 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     read = commands.add_parser("read", help="read plates from image files, folders or globs",
                                description="Print one line per image: path, text, confidence; with --photos, "
-                                           "one line per plate found: path, text, confidence, box.")
+                                           "one line per plate found: path, text, confidence, box (a photo "
+                                           "without a plate: one line with empty text).")
     read.add_argument("paths", nargs="+", metavar="PATH", help="image file, folder (searched recursively) or glob")
     fmt = read.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="JSON lines instead of tab-separated text")
@@ -273,6 +274,7 @@ def _read(args: argparse.Namespace) -> int:
 def _read_photos(args: argparse.Namespace, files: list[str], unmatched: list[str]) -> int:
     from .errors import TwplateError
     from .photo import CHUNK_PHOTOS
+    from .result import PlateResult
 
     try:
         reader = _photo_reader(args)
@@ -282,17 +284,17 @@ def _read_photos(args: argparse.Namespace, files: list[str], unmatched: list[str
     writer = _Writer(sys.stdout, "json" if args.json else "csv" if args.csv else "tsv", photos=True)
     progress = _Progress(len(files), sys.stderr)
     root = os.path.commonpath([os.path.abspath(os.path.dirname(f)) for f in files])
+    drawn: set[str] = set()
     failed = 0
     for chunk in _chunks(files, CHUNK_PHOTOS):
         for path, plates in zip(chunk, reader.run_many(chunk), strict=True):
+            for plate in plates or [PlateResult("", 0.0, source=path)]:  # a photo without a plate still has a row
+                writer.write(plate)
             if plates and plates[0].error is not None:
                 failed += 1
                 print(f"twplate: {plates[0].error}", file=sys.stderr)
-                continue
-            for plate in plates:
-                writer.write(plate)
-            if args.draw is not None:
-                _draw(path, plates, args.draw / _drawing_name(path, root))
+            elif args.draw is not None and not _draw(path, plates, args.draw / _drawing_name(path, root, drawn)):
+                failed += 1
         progress.advance(len(chunk))
     progress.close()
     if failed:
@@ -310,23 +312,36 @@ def _photo_reader(args: argparse.Namespace) -> PhotoReader:
                        threads=args.threads, limit_side=args.limit_side, **runtime_options(vars(args)))
 
 
-def _drawing_name(path: str, root: str) -> str:
-    """``a/b/photo.png`` below ``root`` -> ``a__b__photo.jpg``: one flat folder, no two photos on one name."""
-    relative = Path(os.path.relpath(os.path.abspath(path), root))
-    return "__".join(relative.with_suffix(".jpg").parts)
+def _drawing_name(path: str, root: str, taken: set[str]) -> str:
+    """``a/b/photo.png`` below ``root`` -> ``a__b__photo.jpg``: one flat folder. A name already in ``taken``
+    (``photo.png`` beside ``photo.jpg``, or ``a__b__photo.jpg`` beside ``a/b/photo.jpg``) gets ``-2``, ``-3``, ...;
+    the name given is added to ``taken``."""
+    stem = "__".join(Path(os.path.relpath(os.path.abspath(path), root)).with_suffix("").parts)
+    name, n = f"{stem}.jpg", 1
+    while name in taken:
+        n += 1
+        name = f"{stem}-{n}.jpg"
+    taken.add(name)
+    return name
 
 
-def _draw(path: str, plates: list[PlateResult], out: Path) -> None:
-    """Write the photo at ``path`` to ``out`` with each plate's box outlined and its text above it."""
+def _draw(path: str, plates: list[PlateResult], out: Path) -> bool:
+    """Write the photo at ``path`` to ``out`` with each plate's box outlined and its text above it; False
+    (and the reason on stderr) when the photo can no longer be read or the drawing cannot be written."""
     import cv2
     import numpy as np
 
-    from .image import load_image
+    from .errors import ImageError
+    from .image import load_image_and_scale
 
-    image = load_image(path)
+    try:
+        image, reduced = load_image_and_scale(path)  # a huge JPEG is drawn as decoded, at 1/2, 1/4 or 1/8
+    except ImageError as exc:
+        print(f"twplate: cannot draw {exc}", file=sys.stderr)
+        return False
     thickness = max(2, round(max(image.shape[:2]) / 500))
     for plate in plates:
-        corners = np.round(np.asarray(plate.box)).astype(np.int32)
+        corners = np.round(np.asarray(plate.box) / reduced).astype(np.int32)
         cv2.polylines(image, [corners], True, (0, 255, 0), thickness)
         label = f"{plate.text.encode('ascii', 'replace').decode()} {plate.confidence:.2f}"
         scale = max(0.6, thickness / 2.5)
@@ -337,6 +352,8 @@ def _draw(path: str, plates: list[PlateResult], out: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     if not cv2.imwrite(str(out), image):
         print(f"twplate: cannot write {out}", file=sys.stderr)
+        return False
+    return True
 
 
 def _read_on_ray(args: argparse.Namespace) -> int:

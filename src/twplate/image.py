@@ -27,7 +27,8 @@ Arrays are taken as the pixels they hold: their orientation is the caller's.
 Size: encoded images larger than :data:`MAX_DECODE_PIXELS` are refused before decoding, except JPEGs,
 which are decoded at 1/2, 1/4 or 1/8 scale (libjpeg's cheap DCT scaling) until they fit: a
 20000 x 20000 JPEG becomes 5000 x 5000 (75 MB; 0.2 GB peak for the process) instead of 1.2 GB
-(2.4 GB peak). Arrays are used as given.
+(2.4 GB peak). :func:`load_image_and_scale` says by how much, so that a photo's plate boxes can be given in
+the file's own pixels. Arrays are used as given.
 """
 
 from __future__ import annotations
@@ -79,20 +80,26 @@ def load_image(source: ImageInput) -> np.ndarray:
         ImageError: the input is missing, unreadable, not an image, empty, too large, of an
             unsupported shape or dtype, or holds NaN/inf. The message names the input.
     """
+    return load_image_and_scale(source)[0]
+
+
+def load_image_and_scale(source: ImageInput) -> tuple[np.ndarray, int]:
+    """:func:`load_image`, and the factor by which the image was decoded smaller than it is: 1, or 2, 4 or 8
+    for a JPEG over :data:`MAX_DECODE_PIXELS` (see the module docstring). A pixel ``(x, y)`` of the array is
+    ``(x * scale, y * scale)`` in the image as its file describes it, which is where a photo's plate boxes
+    are given."""
     try:
         if isinstance(source, (str, os.PathLike)):
-            image = decode_image(_read_file(source))
-        elif isinstance(source, (bytes, bytearray, memoryview)):
-            image = decode_image(_contiguous(source))
-        elif isinstance(source, np.ndarray):
-            image = array_to_bgr(source)
-        elif _is_pil_image(source):
-            image = _pil_to_bgr(source)
-        else:
-            raise ImageError("unsupported input type; pass a path, encoded bytes, a numpy array or a PIL image")
+            return _decode(_read_file(source))
+        if isinstance(source, (bytes, bytearray, memoryview)):
+            return _decode(_contiguous(source))
+        if isinstance(source, np.ndarray):
+            return array_to_bgr(source), 1
+        if _is_pil_image(source):
+            return _pil_to_bgr(source), 1
+        raise ImageError("unsupported input type; pass a path, encoded bytes, a numpy array or a PIL image")
     except ImageError as exc:
         raise ImageError(f"{describe(source)}: {exc}") from exc.__cause__
-    return image
 
 
 def _read_file(path: str | os.PathLike[str]) -> bytes:
@@ -128,28 +135,33 @@ def _contiguous(data: bytes | bytearray | memoryview) -> bytes | bytearray | mem
 
 def decode_image(data: bytes | bytearray | memoryview) -> np.ndarray:
     """Decode an encoded image to ``(H, W, 3)`` uint8 BGR, refusing sizes beyond :data:`MAX_DECODE_PIXELS`."""
+    return _decode(data)[0]
+
+
+def _decode(data: bytes | bytearray | memoryview) -> tuple[np.ndarray, int]:
+    """:func:`decode_image`, and the factor a large JPEG was decoded smaller by (1 for every other image)."""
     buffer = np.frombuffer(data, dtype=np.uint8)
     if buffer.size == 0:
         raise ImageError("empty data")
     header = read_header(data)
-    flag = cv2.IMREAD_COLOR
+    scale, flag = _REDUCED_JPEG_FLAGS[0]
     if header is not None:
         if header.width == 0 or header.height == 0:
             raise ImageError(f"{header.format} header says {header.width} x {header.height} pixels")
         pixels = header.width * header.height
         scales = _REDUCED_JPEG_FLAGS if header.format == "jpeg" else _REDUCED_JPEG_FLAGS[:1]  # (1, IMREAD_COLOR)
-        fitting = [f for s, f in scales if pixels / (s * s) <= MAX_DECODE_PIXELS]
+        fitting = [(s, f) for s, f in scales if pixels / (s * s) <= MAX_DECODE_PIXELS]
         if not fitting:
             raise ImageError(f"{header.format} of {header.width} x {header.height} pixels is larger than "
                              f"the limit of {MAX_DECODE_PIXELS} pixels")
-        flag = fitting[0]
+        scale, flag = fitting[0]
     try:
         image = cv2.imdecode(buffer, flag)
     except cv2.error as exc:
         raise ImageError(f"cannot decode ({exc})") from exc
     if image is None:
         raise ImageError("cannot decode: not an image, or truncated/corrupt")
-    return image
+    return image, scale
 
 
 def array_to_bgr(array: np.ndarray) -> np.ndarray:

@@ -1,6 +1,6 @@
 """Plates in whole photos: find every plate, read it, say where it is.
 
-photo (:func:`~twplate.image.load_image`) -> text boxes (:class:`~twplate.detect.detector.TextDetector`)
+photo (:func:`~twplate.image.load_image_and_scale`) -> text boxes (:class:`~twplate.detect.detector.TextDetector`)
 -> crops (perspective, a margin around each box) -> readings (:class:`~twplate.recognizer.PlateRecognizer`)
 -> plates (:class:`PlateRules`: format, confidences, the box's shape) -> one result per plate
 (:func:`merge_overlapping`), most confident first. :meth:`PhotoReader.read_crops` reads plate crops, and
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any, overload
 
 import cv2
@@ -22,12 +22,16 @@ from .decode.formats import is_plate
 from .detect.detector import TextDetector
 from .detect.postprocess import DBSettings, TextBox
 from .errors import ImageError
-from .image import ImageInput, load_image
+from .image import ImageInput, load_image_and_scale
 from .recognizer import CHUNK_BATCHES, ModelInput, PlateRecognizer
 from .result import PlateResult
 
 CHUNK_PHOTOS = 16
-"""Photos are read this many at a time, so a long list needs bounded memory."""
+"""Photos are read at most this many at a time, so a long list needs bounded memory."""
+
+MAX_CHUNK_PIXELS = 50_000_000
+"""A chunk of photos (or of :meth:`PhotoReader.read_crops`' crops) also ends once its decoded images hold this
+many pixels (150 MB as BGR), so that a list of 40-megapixel photos, or of huge crops, needs bounded memory too."""
 
 STEEP_CROP_ASPECT = 1.4
 """A plate crop narrower than this (width / height) is also read as a photo by :meth:`PhotoReader.read_crops`.
@@ -150,8 +154,9 @@ class PhotoReader:
     def run_many(self, photos: Sequence[ImageInput]) -> list[list[PlateResult]]:
         """Read a sequence of photos; every photo gets an entry, in order, errors included."""
         results: list[list[PlateResult]] = []
-        for start in range(0, len(photos), CHUNK_PHOTOS):
-            results.extend(self._run_chunk(photos[start : start + CHUNK_PHOTOS]))
+        for chunk in _decoded_chunks(photos, CHUNK_PHOTOS):
+            plates = self._plates(chunk)
+            results.extend([chunk.failed[i]] if i in chunk.failed else plates[i] for i in range(len(chunk.sources)))
         return results
 
     def read_crops(self, crops: Sequence[ImageInput]) -> list[PlateResult]:
@@ -163,36 +168,25 @@ class PhotoReader:
         the two readings is kept, the photo's only where it is a plate by :attr:`rules`. Results carry no
         box, as crop readings; a crop that cannot be loaded gets a result with ``error`` set.
         """
-        step = self.recognizer.batch_size * CHUNK_BATCHES
         results: list[PlateResult] = []
-        for start in range(0, len(crops), step):
-            results.extend(self._read_crop_chunk(crops[start : start + step]))
+        for chunk in _decoded_chunks(crops, self.recognizer.batch_size * CHUNK_BATCHES):
+            indices = list(chunk.images)
+            readings = dict(zip(indices, self.recognizer.run_many([chunk.images[i] for i in indices]), strict=True))
+            upright = self._plates(chunk.only(lambda image: image.shape[1] < STEEP_CROP_ASPECT * image.shape[0]))
+            for i, source in enumerate(chunk.sources):
+                if i in chunk.failed:
+                    results.append(chunk.failed[i])
+                    continue
+                reading, plates = readings[i], upright.get(i)
+                if plates and plates[0].confidence > reading.confidence:  # plates: most confident first
+                    reading = replace(plates[0], box=None, detection_score=None)
+                results.append(replace(reading, source=source))
         return results
 
-    def _read_crop_chunk(self, crops: Sequence[ImageInput]) -> list[PlateResult]:
-        sources, images, failed = _load(crops)
-        indices = list(images)
-        readings = dict(zip(indices, self.recognizer.run_many([images[i] for i in indices]), strict=True))
-        steep = {i: image for i, image in images.items() if image.shape[1] < STEEP_CROP_ASPECT * image.shape[0]}
-        upright = self._plates(steep, sources)
-        results = []
-        for i in range(len(crops)):
-            if i in failed:
-                results.append(failed[i])
-                continue
-            reading, plates = readings[i], upright.get(i)
-            if plates and plates[0].confidence > reading.confidence:  # plates: most confident first
-                reading = replace(plates[0], box=None, detection_score=None)
-            results.append(replace(reading, source=sources[i]))
-        return results
-
-    def _run_chunk(self, photos: Sequence[ImageInput]) -> list[list[PlateResult]]:
-        sources, images, failed = _load(photos)
-        plates = self._plates(images, sources)
-        return [[failed[i]] if i in failed else plates[i] for i in range(len(photos))]
-
-    def _plates(self, images: dict[int, np.ndarray], sources: list[str | None]) -> dict[int, list[PlateResult]]:
-        """The plates found in each photo of ``images`` (by position), most confident first."""
+    def _plates(self, chunk: _Decoded) -> dict[int, list[PlateResult]]:
+        """The plates found in each decoded photo of ``chunk`` (by position), most confident first, their boxes
+        in the photo's own pixels."""
+        images = chunk.images
         found: dict[int, list[PlateResult]] = {i: [] for i in images}
         indices = list(images)
         candidates: list[tuple[int, TextBox]] = []
@@ -202,7 +196,7 @@ class PhotoReader:
         readings = self.recognizer.run_many(crops) if crops else []
         for (i, box), reading in zip(candidates, readings, strict=True):
             if self._is_plate(reading, box):
-                found[i].append(replace(reading, source=sources[i], box=_corners(box.points),
+                found[i].append(replace(reading, source=chunk.sources[i], box=_corners(box.points * chunk.scales[i]),
                                         detection_score=box.score))
         return {i: merge_overlapping(plates) for i, plates in found.items()}
 
@@ -227,18 +221,46 @@ class PhotoReader:
         return low <= width / len(reading.text.replace("-", "")) / height <= high
 
 
-def _load(inputs: Sequence[ImageInput]) -> tuple[list[str | None], dict[int, np.ndarray], dict[int, PlateResult]]:
-    """The path each input came from (``None`` if none), the inputs that decoded (by position), and for each
-    that did not, a result carrying the error that names it."""
-    sources = [os.fspath(x) if isinstance(x, (str, os.PathLike)) else None for x in inputs]
-    images: dict[int, np.ndarray] = {}
-    failed: dict[int, PlateResult] = {}
-    for i, image in enumerate(inputs):
+@dataclass
+class _Decoded:
+    """A chunk of inputs, decoded. Each dict is keyed by the input's position in the chunk.
+
+    Attributes:
+        sources: the path each input came from (``None`` if none), for every input of the chunk.
+        images: the inputs that decoded.
+        scales: for each of those, the factor it was decoded smaller by (:func:`~twplate.image.load_image_and_scale`).
+        failed: for each input that did not decode, a result carrying the error that names it.
+    """
+
+    sources: list[str | None] = field(default_factory=list)
+    images: dict[int, np.ndarray] = field(default_factory=dict)
+    scales: dict[int, int] = field(default_factory=dict)
+    failed: dict[int, PlateResult] = field(default_factory=dict)
+
+    def only(self, keep: Callable[[np.ndarray], bool]) -> _Decoded:
+        """The same chunk with only the decoded images ``keep`` accepts (the others neither read nor failed)."""
+        kept = {i: image for i, image in self.images.items() if keep(image)}
+        return _Decoded(self.sources, kept, {i: self.scales[i] for i in kept})
+
+
+def _decoded_chunks(inputs: Sequence[ImageInput], max_inputs: int) -> Iterator[_Decoded]:
+    """``inputs`` decoded a chunk at a time: a chunk ends at ``max_inputs`` inputs or once its images hold
+    :data:`MAX_CHUNK_PIXELS` pixels, so only a chunk or two is ever held decoded."""
+    chunk, pixels = _Decoded(), 0
+    for item in inputs:
+        i = len(chunk.sources)
+        source = os.fspath(item) if isinstance(item, (str, os.PathLike)) else None
+        chunk.sources.append(source)
         try:
-            images[i] = load_image(image)
+            chunk.images[i], chunk.scales[i] = load_image_and_scale(item)
+            pixels += chunk.images[i].shape[0] * chunk.images[i].shape[1]
         except ImageError as exc:
-            failed[i] = PlateResult("", 0.0, error=exc, source=sources[i])
-    return sources, images, failed
+            chunk.failed[i] = PlateResult("", 0.0, error=exc, source=source)
+        if len(chunk.sources) == max_inputs or pixels >= MAX_CHUNK_PIXELS:
+            yield chunk
+            chunk, pixels = _Decoded(), 0
+    if chunk.sources:
+        yield chunk
 
 
 def is_plate_number(text: str) -> bool:
