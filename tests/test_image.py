@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import struct
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -402,3 +403,13 @@ def test_header_reader_on_formats() -> None:
         assert read_header(buf.getvalue())[1:] == (123, 37), pil_format
     assert read_header(b"GIF89a") is None
     assert read_header(b"\xff\xd8\xff") is None
+
+
+def test_an_os2_bmp_reads_its_16_bit_size() -> None:
+    """An OS/2 BMP (12-byte BITMAPCOREHEADER) stores width and height as two uint16, not two int32."""
+    image = np.random.default_rng(4).integers(0, 255, (48, 64, 3), dtype=np.uint8)
+    rows = b"".join(image[y].tobytes() for y in range(47, -1, -1))  # bottom-up, 64 * 3 bytes: already 4-aligned
+    data = (b"BM" + struct.pack("<IHHI", 26 + len(rows), 0, 0, 26)
+            + struct.pack("<IHHHH", 12, 64, 48, 1, 24) + rows)
+    assert read_header(data) == ("bmp", 64, 48)
+    np.testing.assert_array_equal(load_image(data), image)

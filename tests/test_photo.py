@@ -407,6 +407,27 @@ def test_cli_eval_photos_counts_found_missed_and_false(photo_dir, tmp_path, caps
     assert doc["false_reading_rows"][0]["text"] == "KCD-1636"
 
 
+def test_eval_photos_matches_readings_to_labels_one_to_one(reader, tmp_path):
+    """A photo with the same plate twice (two cars of one fleet, or a mosaic of one photo) gives two readings:
+    labelled twice, both are found; labelled once, the second is a false reading; one plate labelled twice
+    is found once and missed once."""
+    from twplate.photo_eval import evaluate_photos, read_labels
+
+    twice = paste_plate("00_car2014.jpg", [(80, 100), (330, 100), (330, 220), (80, 220)], size=(600, 1000))
+    twice[350:470, 600:850] = twice[100:220, 80:330]
+    cv2.imwrite(str(tmp_path / "twice.png"), twice)
+    cv2.imwrite(str(tmp_path / "once.png"), paste_plate("00_car2014.jpg", PLATE_CORNERS))
+    assert [p.text for p in reader(str(tmp_path / "twice.png"))] == ["KCD-1636"] * 2
+    labels = tmp_path / "labels.tsv"
+    for rows, counts in [("twice.png\tKCD-1636\ntwice.png\tKCD-1636\n", (2, 2, 0)),
+                         ("twice.png\tKCD-1636\n", (1, 1, 1)),
+                         ("once.png\tKCD-1636\nonce.png\tKCD-1636\n", (2, 1, 0)),
+                         ("twice.png\tKCD-1636\ntwice.png\tKCD-1636?\n", (1, 1, 0))]:
+        labels.write_text(rows, encoding="utf-8")
+        report = evaluate_photos(reader, read_labels(labels))
+        assert (report.plates, report.found, report.false) == counts, rows
+
+
 def test_cli_eval_photos_runs_both_models_in_the_precision_asked(photo_dir, tmp_path):
     """--backend and --precision load both models; the report names the precision each really runs in."""
     ov = pytest.importorskip("openvino")
@@ -441,7 +462,7 @@ def test_labels_file_rows_need_a_tab(tmp_path):
     labels.write_text("a.jpg\tABC-1234\na.jpg\tXYZ-999?\nb.jpg\t\n\nc.jpg ABC-1234\n", encoding="utf-8")
     with pytest.raises(ValueError, match=r"labels.tsv:5: expected 'photo path<TAB>plate'"):
         read_labels(labels)
-    labels.write_text("a.jpg\tABC-1234\na.jpg\tXYZ-999?\nb.jpg\t\n", encoding="utf-8")
+    labels.write_text("\ufeffa.jpg\tABC-1234\na.jpg\tXYZ-999?\nb.jpg\t\n", encoding="utf-8")  # a BOM (Excel)
     a, b = read_labels(labels)
     assert (a.plates, a.doubtful, b.plates) == (["ABC-1234"], ["XYZ-999"], [])
     assert a.path == tmp_path / "a.jpg"

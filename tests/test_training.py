@@ -163,7 +163,7 @@ def _fixes_file(tmp_path: Path, *rows: str) -> Path:
 
 def test_label_fixes_are_applied_and_logged(tmp_path: Path, caplog: pytest.LogCaptureFixture):
     label_file = tmp_path / "train.tsv"
-    label_file.write_text("a.jpg\tAYE-0617\nb.jpg\tNEF-6653\n", encoding="utf-8")
+    label_file.write_text("\ufeffa.jpg\tAYE-0617\nb.jpg\tNEF-6653\n", encoding="utf-8")  # a BOM (Excel) is dropped
     fixes = _fixes_file(tmp_path, "a.jpg\tAYE-0617\tAYE-6017\tdigits 6017 printed")
     with caplog.at_level("INFO", logger="ppocr"):
         samples = read_label_file(label_file, fixes)

@@ -29,7 +29,10 @@ def read_header(data: bytes | bytearray | memoryview) -> ImageHeader | None:
             w, h = struct.unpack(">II", head[16:24])
             return ImageHeader("png", w, h)
         if head.startswith(b"BM"):
-            w, h = struct.unpack("<ii", head[18:26])
+            if struct.unpack("<I", head[14:18])[0] == 12:  # OS/2 BITMAPCOREHEADER: 16-bit unsigned sizes
+                w, h = struct.unpack("<HH", head[18:22])
+            else:
+                w, h = struct.unpack("<ii", head[18:26])
             return ImageHeader("bmp", abs(w), abs(h))
         if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
             return _webp(head)

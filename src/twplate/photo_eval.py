@@ -5,8 +5,9 @@ rows for a photo with several plates, and a row with an empty plate for a photo 
 label ending in ``?`` was read by eye with some doubt: a result with its text is not counted as
 false, but the plate is left out of recall either way (it can neither be found nor missed).
 
-Counted per photo: a labelled plate is *found* when a result of its photo has exactly its text; a
-result that matches no label of its photo is a *false reading*.
+Counted per photo, one to one: a labelled plate is *found* when a result of its photo has exactly its text
+(a photo labelled with the same plate twice needs two such results); a result left over, matching no label of
+its photo, is a *false reading*.
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ def read_labels(path: str | Path) -> list[PhotoLabels]:
     """
     path = Path(path)
     photos: dict[str, PhotoLabels] = {}
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for number, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), 1):  # a BOM is dropped
         if not line.strip():
             continue
         if "\t" not in line:
@@ -109,16 +110,21 @@ def evaluate_photos(reader: PhotoReader, photos: Sequence[PhotoLabels]) -> Photo
             misses += [{"photo": str(photo.path), "label": p, "read": [], "error": str(plates[0].error)}
                        for p in photo.plates]
             continue
-        texts = [p.text for p in plates]
         results += len(plates)
+        unmatched = list(plates)  # each reading matches one label at most, and each label one reading
         for label in photo.plates:
-            if label in texts:
+            match = next((p for p in unmatched if p.text == label), None)
+            if match is not None:
                 found += 1
+                unmatched.remove(match)
             else:
                 misses.append({"photo": str(photo.path), "label": label,
                                "read": [_row(p) for p in plates]})
-        for plate in plates:
-            if plate.text not in photo.plates and plate.text not in photo.doubtful:
+        doubtful = list(photo.doubtful)
+        for plate in unmatched:
+            if plate.text in doubtful:  # neither found nor false
+                doubtful.remove(plate.text)
+            else:
                 false += 1
                 false_rows.append({"photo": str(photo.path), "labels": photo.plates, **_row(plate)})
     return PhotoEvalReport(

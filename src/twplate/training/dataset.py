@@ -41,7 +41,7 @@ def read_label_file(label_file: str | Path, fixes: str | Path | None = None) -> 
     label_file = Path(label_file)
     root = label_file.parent
     samples = []
-    for n, line in enumerate(label_file.read_text(encoding="utf-8").splitlines(), 1):
+    for n, line in enumerate(label_file.read_text(encoding="utf-8-sig").splitlines(), 1):  # a BOM is dropped
         if not line.strip():
             continue
         parts = line.split("\t")
@@ -66,7 +66,7 @@ def read_label_fixes(fixes_file: str | Path) -> list[LabelFix]:
     """A label-fix file: a header line, then ``path<TAB>original<TAB>fixed<TAB>why`` a line."""
     fixes_file = Path(fixes_file)
     fixes = []
-    for n, line in enumerate(fixes_file.read_text(encoding="utf-8").splitlines()[1:], 2):
+    for n, line in enumerate(fixes_file.read_text(encoding="utf-8-sig").splitlines()[1:], 2):
         if not line.strip():
             continue
         parts = line.split("\t")
