@@ -12,8 +12,7 @@ from pathlib import Path
 from twplate.charset import Charset, default_dictionary_path
 from twplate.model_files import (
     DEFAULT_MODEL,
-    ONNX_FILE,
-    PADDLE_FILES,
+    MODEL_FILES,
     YAML_FILE,
     load_model_spec,
     write_model_yaml,
@@ -51,7 +50,7 @@ def export(checkpoint: str, out: Path, name: str, version: str, dictionary: Path
         d2 = assert_reproduces(paddle_backend, OnnxBackend(spec), characters, preprocess, "ONNX model", atol)
         print(f"checked: Paddle inference vs checkpoint max diff {d1:.1e}; ONNX vs Paddle inference max diff {d2:.1e}")
         out.mkdir(parents=True, exist_ok=True)
-        for stale in (out / f for f in (ONNX_FILE, *PADDLE_FILES, YAML_FILE)):
+        for stale in (out / f for f in (*MODEL_FILES, YAML_FILE)):  # an IR left here would hold the old weights
             stale.unlink(missing_ok=True)
         for produced in staging.iterdir():  # other files in `out` (the model card) stay
             shutil.copy2(produced, out / produced.name)

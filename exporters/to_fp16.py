@@ -4,7 +4,8 @@
 
 Weights and activations become float16 (``onnxconverter_common.float16``); the input and output
 stay float32 (``keep_io_types``), so the file is a drop-in ``model=`` for :class:`twplate.PlateRecognizer`
-and the dictionary and input spec travel in its metadata as for any bare ``.onnx`` model.
+and the dictionary and input spec travel in its metadata as for any bare ``.onnx`` model, with the source
+model's confidence map (``confidence``), so its confidences are calibrated as the source's are.
 
 Parity: the same probe plates as every export (``exporters/verify.py``), with the tolerance on
 probabilities loosened from 1e-4 to :data:`FP16_ATOL` = 2e-2 (fp16 keeps about 3 significant
@@ -18,12 +19,14 @@ Nothing is written to ``models/``: ship the file only once it has been checked o
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 import tempfile
 import warnings
 from pathlib import Path
 
+from twplate.confidence import Calibration
 from twplate.model_files import default_model_dir, load_model_spec
 
 from .verify import assert_reproduces
@@ -32,8 +35,9 @@ FP16_ATOL = 2e-2
 """Largest probability difference allowed between the fp16 file and its fp32 source."""
 
 
-def convert_fp16(src: Path, out: Path) -> Path:
-    """Write an fp16 copy of ONNX file ``src`` to ``out`` (float32 input and output, metadata kept)."""
+def convert_fp16(src: Path, out: Path, calibration: Calibration | None = None) -> Path:
+    """Write an fp16 copy of ONNX file ``src`` to ``out`` (float32 input and output, metadata kept), with
+    ``calibration`` (the source model's confidence map, from its ``inference.yml``) in its metadata."""
     import onnx
     from onnxconverter_common import float16
 
@@ -41,6 +45,11 @@ def convert_fp16(src: Path, out: Path) -> Path:
     with warnings.catch_warnings():  # one warning per weight that rounds to fp16's smallest normal
         warnings.filterwarnings("ignore", message="the float32 number", category=UserWarning)
         fp16 = float16.convert_float_to_float16(model, keep_io_types=True)
+    if calibration is not None:
+        kept = [(p.key, p.value) for p in fp16.metadata_props if p.key != "confidence"]
+        del fp16.metadata_props[:]
+        for key, value in [*kept, ("confidence", json.dumps(calibration.to_dict()))]:
+            fp16.metadata_props.add(key=key, value=value)
     onnx.checker.check_model(fp16)
     onnx.save(fp16, str(out))
     return out
@@ -56,7 +65,7 @@ def export_fp16(model: Path | None, out: Path, providers: list[str] | None = Non
 
     spec = load_model_spec(model)
     with tempfile.TemporaryDirectory(prefix="twplate-fp16-") as tmp:
-        staged = convert_fp16(spec.directory / spec.onnx_file, Path(tmp) / out.name)
+        staged = convert_fp16(spec.directory / spec.onnx_file, Path(tmp) / out.name, spec.calibration)
         fp16_spec = load_model_spec(staged)
         diff = assert_reproduces(OnnxBackend(spec, providers=providers), OnnxBackend(fp16_spec, providers=providers),
                                  spec.charset.characters, spec.preprocess, "fp16 ONNX model", atol=FP16_ATOL)

@@ -30,7 +30,15 @@ import numpy as np
 
 from twplate import PlateRecognizer
 from twplate.image import load_image
-from twplate.model_files import OPENVINO_FILES, ModelSpec, default_model_dir, load_model_spec, write_model_yaml
+from twplate.model_files import (
+    ONNX_FILE,
+    OPENVINO_FILES,
+    PADDLE_FILES,
+    ModelSpec,
+    default_model_dir,
+    load_model_spec,
+    write_model_yaml,
+)
 from twplate.preprocess import resize_normalize
 
 from .verify import assert_reproduces
@@ -84,7 +92,7 @@ def write_fp32_ir(spec: ModelSpec, out: Path) -> ModelSpec:
     out.mkdir(parents=True, exist_ok=True)
     ov.save_model(model, str(out / OPENVINO_FILES[0]), compress_to_fp16=False)
     write_model_yaml(out, spec.name, spec.version, spec.charset.characters, spec.preprocess, spec.input_name,
-                     spec.plate_formats)
+                     spec.plate_formats, spec.calibration)
     return load_model_spec(out)
 
 
@@ -151,7 +159,7 @@ def export_int8_ir(fp32_dir: Path, out: Path, accuracy_control: bool = False, ma
     out.mkdir(parents=True, exist_ok=True)
     ov.save_model(quantized, str(out / OPENVINO_FILES[0]), compress_to_fp16=False)
     write_model_yaml(out, f"{spec.name}-int8", spec.version, spec.charset.characters, spec.preprocess,
-                     spec.input_name, spec.plate_formats)
+                     spec.input_name, spec.plate_formats, spec.calibration)  # the fp32 model's map, not refitted
     fp32_texts = [r.text for r in PlateRecognizer(fp32_dir, backend="openvino", precision="fp32")(holdout)]
     int8_texts = [r.text for r in PlateRecognizer(out, backend="openvino", precision="int8")(holdout)]
     return {"holdout_exact_fp32": _share(fp32_texts, holdout_labels),
@@ -176,6 +184,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="synthetic plates added to the calibration set")
     args = parser.parse_args(argv)
     spec = load_model_spec(args.model)
+    for out in (args.out, args.out.with_name(args.out.name + "-int8")) if args.int8 else (args.out,):
+        others = [f for f in (ONNX_FILE, *PADDLE_FILES) if (out / f).exists()]
+        if others:  # the IR's inference.yml would list only the IR, leaving these unchecked beside it
+            parser.error(f"{out} holds another model's files ({', '.join(others)}): write the IR to its own folder")
     with tempfile.TemporaryDirectory(prefix="twplate-openvino-") as tmp:
         staged = Path(tmp) / "fp32"
         diff = export_fp32_ir(spec, staged)

@@ -23,15 +23,20 @@ from twplate.model_files import default_model_dir  # noqa: E402
 def test_shipped_model_converts_to_fp16_weights_with_float32_io(tmp_path: Path) -> None:
     if not (default_model_dir() / "inference.onnx").is_file():
         pytest.skip("shipped model not exported")
-    out = convert_fp16(default_model_dir() / "inference.onnx", tmp_path / "rec.fp16.onnx")
+    shipped = PlateRecognizer(backend="onnxruntime")
+    assert shipped.spec.calibration is not None
+    out = convert_fp16(default_model_dir() / "inference.onnx", tmp_path / "rec.fp16.onnx", shipped.spec.calibration)
     model = onnx.load(str(out))
     assert model.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT  # float32 in and out
     assert model.graph.output[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
     weights = [*model.graph.initializer, *(n.attribute[0].t for n in model.graph.node if n.op_type == "Constant")]
     assert any(t.data_type == onnx.TensorProto.FLOAT16 for t in weights)  # paddle2onnx stores weights as Constant
     fp16 = PlateRecognizer(out, backend="onnxruntime")
-    assert fp16.spec.charset == PlateRecognizer(backend="onnxruntime").spec.charset  # metadata kept
+    assert fp16.spec.charset == shipped.spec.charset  # metadata kept
+    assert fp16.spec.calibration == shipped.spec.calibration  # confidences calibrated as the source's
     assert fp16(np.full((60, 200, 3), 255, np.uint8)).error is None
+    sample = str(default_model_dir().parents[1] / "samples" / "00_car2014.jpg")
+    assert fp16(sample).confidence == pytest.approx(shipped(sample).confidence, abs=2e-2)
 
 
 def test_checked_file_is_written(tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -91,6 +91,44 @@ def test_ir_model_directory(tiny_model_dir: Path, tiny_ir_dir: Path) -> None:
 
 
 @needs_shipped
+def test_the_exported_ir_keeps_the_confidence_map(tmp_path: Path) -> None:
+    """The IR exporter carries the source model's calibration into its inference.yml: same confidences."""
+    from exporters.to_openvino import write_fp32_ir
+
+    spec = write_fp32_ir(load_model_spec(default_model_dir()), tmp_path / "ir")
+    assert spec.calibration is not None and spec.calibration == load_model_spec(default_model_dir()).calibration
+    images = sample_plates()
+    ir, onnx = PlateRecognizer(tmp_path / "ir", backend="openvino")(images), PlateRecognizer()(images)
+    np.testing.assert_allclose([r.confidence for r in ir], [r.confidence for r in onnx], atol=1e-4)
+
+
+def test_the_exporter_will_not_write_an_ir_beside_another_models_files(tiny_model_dir: Path, tmp_path: Path,
+                                                                        capsys: pytest.CaptureFixture) -> None:
+    from exporters.to_openvino import main
+
+    out = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, out)
+    with pytest.raises(SystemExit) as exited:
+        main([str(tiny_model_dir), "--out", str(out)])
+    assert exited.value.code == 2
+    assert f"{out} holds another model's files ({ONNX_FILE})" in capsys.readouterr().err
+    assert not (out / OPENVINO_FILES[0]).exists()
+
+
+@needs_shipped
+def test_an_ir_not_listed_in_inference_yml_is_not_read(tiny_ir_dir: Path, tmp_path: Path) -> None:
+    """An IR that merely lies in a model folder may hold other weights (here the tiny model's, beside the
+    shipped model's files): unchecked, it is not read; the listed ONNX file is."""
+    shipped = tmp_path / "shipped"
+    shutil.copytree(default_model_dir(), shipped)
+    for name in OPENVINO_FILES:
+        shutil.copy(tiny_ir_dir / name, shipped / name)
+    images = sample_plates()
+    assert_same_readings(PlateRecognizer(shipped, backend="openvino")(images),
+                         PlateRecognizer(backend="onnxruntime")(images))
+
+
+@needs_shipped
 def test_shipped_model_reads_like_onnxruntime() -> None:
     images = sample_plates()
     reader = PlateRecognizer(backend="openvino")

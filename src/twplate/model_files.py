@@ -34,9 +34,11 @@ of :class:`~twplate.detect.preprocess.DetectPreprocessConfig`::
     files: {inference.onnx: <sha256>}
 
 The ONNX file of a reader carries the same dictionary and input spec in its ``metadata_props`` (``character``:
-characters joined by newlines; ``preprocess``: JSON of the ``input`` section), so a bare ``.onnx``
-file can be loaded too, without checksums. Exporters write both with :func:`write_model_yaml` and
-:func:`onnx_metadata_props`. Files are read with ``yaml.safe_load`` and JSON only; nothing is fetched.
+characters joined by newlines; ``preprocess``: JSON of the ``input`` section; ``confidence``: JSON of the
+confidence map, where the exporter knew one), so a bare ``.onnx`` file can be loaded too, without checksums.
+Exporters write both with :func:`write_model_yaml` and :func:`onnx_metadata_props`. Files are read with
+``yaml.safe_load`` and JSON only; nothing is fetched. The shipped ``inference.onnx`` was exported before its
+map was fitted: copied out of its folder, it reads uncalibrated confidences.
 """
 
 from __future__ import annotations
@@ -283,6 +285,7 @@ def spec_from_onnx(path: str | os.PathLike[str]) -> ModelSpec:
             input_name=str(input_section.get("name", "x")),
             onnx_file=path.name,
             plate_formats=meta.get("plate_formats") == "true",
+            calibration=Calibration.from_dict(json.loads(meta["confidence"])) if meta.get("confidence") else None,
         )
     except (TypeError, ValueError, AttributeError) as exc:
         raise ModelError(f"{path}: invalid metadata: {exc}") from exc
@@ -296,8 +299,10 @@ def write_model_yaml(
     preprocess: PreprocessConfig,
     input_name: str = "x",
     plate_formats: bool = False,
+    calibration: Calibration | None = None,
 ) -> Path:
-    """Write ``<directory>/inference.yml`` with the sha256 of each model file present there.
+    """Write ``<directory>/inference.yml`` with the sha256 of each model file present there (and the
+    ``confidence`` section of ``calibration``, when given: a model exported from a calibrated one keeps its map).
 
     Call it after the model files are final: the checksums are taken now.
     Returns the path written.
@@ -309,6 +314,7 @@ def write_model_yaml(
         "input": input_section(preprocess, input_name),
         "character": character,
         "decode": {"plate_formats": plate_formats},
+        **({"confidence": calibration.to_dict()} if calibration is not None else {}),
         **paddlex_sections(character, preprocess),
     }
     return _write_yaml(Path(directory), doc)

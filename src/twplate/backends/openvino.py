@@ -141,8 +141,10 @@ class OpenVinoBackend:
 
     @staticmethod
     def files_for(spec: AnySpec) -> tuple[str, ...]:
-        """The IR where the model directory has one, else the ONNX file."""
-        return OPENVINO_FILES if spec.has(OPENVINO_FILES) else (spec.onnx_file,)
+        """The IR where the model's ``inference.yml`` lists one (with its checksums), else the ONNX file: an IR
+        that merely lies in the folder may hold other weights, and would be read unchecked."""
+        listed = all(f in spec.checksums for f in OPENVINO_FILES)
+        return OPENVINO_FILES if listed and spec.has(OPENVINO_FILES) else (spec.onnx_file,)
 
     @staticmethod
     def check_options(options: Mapping[str, Any]) -> None:
