@@ -123,6 +123,41 @@ def test_tensorrt_options(tiny_model_dir: Path, fake_cuda, tmp_path: Path, monke
     assert trt32["trt_engine_cache_path"].endswith(f"-{sha}-fp32")  # fp16 and fp32 engines never mix
 
 
+def test_tensorrt_profiles_cover_the_load_check_and_the_buckets_in_use(tiny_model_dir: Path, fake_cuda) -> None:
+    """At batch size 1 the profiles still reach a batch of 2 (the load check runs one); ``width_buckets=``
+    gives the profiles' widths, and ``()`` one profile spanning every width."""
+
+    def trt_shapes(**options) -> tuple[str, str]:
+        _quiet_reader(tiny_model_dir, **options)
+        trt = dict(p for p in fake_cuda.requested if isinstance(p, tuple))["TensorrtExecutionProvider"]
+        assert trt["trt_profile_opt_shapes"] == trt["trt_profile_max_shapes"]
+        return trt["trt_profile_min_shapes"], trt["trt_profile_max_shapes"]
+
+    assert trt_shapes(batch_size=1)[1] == "x:2x3x48x160,x:2x3x48x208,x:2x3x48x256,x:2x3x48x320"
+    assert trt_shapes(batch_size=8, width_buckets=(320,)) == ("x:1x3x48x320", "x:8x3x48x320")
+    assert trt_shapes(batch_size=8, width_buckets=()) == ("x:1x3x48x160", "x:8x3x48x320")
+
+
+def test_fp16_without_tensorrt_warns_what_runs_instead(tiny_model_dir: Path, fake_cuda, monkeypatch) -> None:
+    """``precision="fp16"`` builds fp16 TensorRT engines; on CUDA or CPU the file runs as it is, and a warning
+    says so (a real CPU session, then a CUDA one); with TensorRT in use it is silent."""
+    monkeypatch.undo()  # a real CPU session first
+    with pytest.warns(RuntimeWarning, match=r"precision='fp16' builds TensorRT fp16 engines.*CPUExecutionProvider"):
+        PlateRecognizer(tiny_model_dir, backend="onnxruntime", precision="fp16")
+    monkeypatch.setattr(ort, "get_available_providers",
+                        lambda: ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"])
+    monkeypatch.setattr(ort, "InferenceSession", FakeGpuSession)
+    monkeypatch.setattr(FakeGpuSession, "in_use", ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    with pytest.warns(RuntimeWarning) as caught:  # and that TensorRT fell back
+        PlateRecognizer(tiny_model_dir, backend="onnxruntime", precision="fp16")
+    assert any("precision='fp16'" in str(w.message) and "on CUDAExecutionProvider, CPUExecutionProvider"
+               in str(w.message) for w in caught)
+    monkeypatch.setattr(FakeGpuSession, "in_use", ["TensorrtExecutionProvider", "CUDAExecutionProvider"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        PlateRecognizer(tiny_model_dir, backend="onnxruntime", precision="fp16")
+
+
 def test_tensorrt_cache_of_a_bare_onnx_file_is_keyed_by_its_content(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("TWPLATE_CACHE", str(tmp_path))
     a = tiny_models.build_onnx(tmp_path / "a.onnx")

@@ -88,6 +88,17 @@ def test_too_few_steps_for_any_format_keeps_the_greedy_reading():
     assert decode_with_formats(probs, CHARS)[0].text == "A"
 
 
+@pytest.mark.parametrize("dashes", ["-", "--", "---"])
+def test_a_reading_of_only_dashes_is_not_fitted_into_a_plate(dashes: str):
+    """A strip of a plate's border or noise read as dashes holds no character: it is kept as read (like an empty
+    reading), not replaced by a plate the formats make up from noise."""
+    steps = [{"": 0.5}] * 3 + [s for _ in dashes for s in ({"-": 0.6}, {"": 0.9})] + [{"": 0.5}] * 6
+    probs = path_probs(steps)
+    greedy = ctc_greedy_decode(probs, CHARS)
+    assert greedy[0].text == dashes
+    assert decode_with_formats(probs, CHARS) == greedy
+
+
 def test_special_plate_without_dash():
     steps = clear("試91") + [{"-": 0.5, "": 0.45}] + clear("09")
     probs = path_probs(steps)

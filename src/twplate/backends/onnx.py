@@ -14,8 +14,10 @@ measured without a GPU; the options are tested with fake sessions):
 * Width buckets: on a GPU session the recognizer pads each batch to one of a few widths
   (:func:`~twplate.preprocess.gpu_width_buckets`, ``(80, 128, 208, 320)`` for a floor of 80), so
   kernels are tuned for four widths rather than for every width a batch happens to have.
-* TensorRT: one optimisation profile per width bucket (batch 1..``max_batch``, tuned for
-  ``max_batch``), fp16 when ``precision="fp16"``, engine and timing caches under
+* TensorRT: one optimisation profile per width bucket (the buckets in use: ``width_buckets=`` where given,
+  one profile spanning every width with ``()``; batch 1..``max_batch``, at least 2 for the load check, tuned
+  for ``max_batch``), fp16 when ``precision="fp16"`` (elsewhere that option warns: CUDA and CPU run the file
+  as it is), engine and timing caches under
   ``$TWPLATE_CACHE/tensorrt/<model>-<sha256 of the ONNX file>-<precision>``.
 * ``io_binding=True`` runs through ``session.io_binding()`` with the output left on the device
   until one copy back, instead of ORT's per-call output allocation.
@@ -94,7 +96,7 @@ class OnnxBackend:
         warn_if_both_ort_dists()
         path = spec.directory / spec.onnx_file
         requested = list(providers) if providers is not None else default_providers(
-            ort.get_available_providers(), spec, max_batch, precision)
+            ort.get_available_providers(), spec, max_batch, precision, width_buckets)
         options = ort.SessionOptions()
         options.log_severity_level = 3  # errors only: graph-cleanup warnings are noise on stderr
         if threads is not None:
@@ -108,6 +110,10 @@ class OnnxBackend:
         self._output = self._session.get_outputs()[0].name
         self._providers = list(self._session.get_providers())
         warn_on_fallback(requested, self._providers)
+        if precision == "fp16" and not builds_fp16_engines(requested, self._providers):
+            warnings.warn(f"precision='fp16' builds TensorRT fp16 engines, and this session runs on "
+                          f"{', '.join(self._providers)}: {path.name} runs as it is (for fp16 on CUDA, load an "
+                          "fp16 ONNX file: python -m exporters.to_fp16)", RuntimeWarning, stacklevel=3)
         on_gpu = any(p in GPU_PROVIDERS for p in self._providers)
         self.width_buckets: tuple[int, ...] | None = (
             tuple(width_buckets) or None if width_buckets is not None
@@ -154,8 +160,8 @@ class OnnxBackend:
         return check_graph_io(spec, path, inputs, len(self._session.get_outputs()), characters)
 
 
-def default_providers(available: Sequence[str], spec: AnySpec, max_batch: int,
-                      precision: str = "fp32") -> list[Provider]:
+def default_providers(available: Sequence[str], spec: AnySpec, max_batch: int, precision: str = "fp32",
+                      width_buckets: Sequence[int] | None = None) -> list[Provider]:
     """TensorRT, CUDA and CPU, those of them ``available``, with the options of the module docstring."""
     providers: list[Provider] = []
     for name in PREFERRED_PROVIDERS:
@@ -163,7 +169,7 @@ def default_providers(available: Sequence[str], spec: AnySpec, max_batch: int,
             continue
         if name == TENSORRT:
             if isinstance(spec, ModelSpec):  # a detector skips it: no profile fits any photo size
-                providers.append((TENSORRT, tensorrt_options(spec, max_batch, precision)))
+                providers.append((TENSORRT, tensorrt_options(spec, max_batch, precision, width_buckets)))
         elif name == CUDA:
             providers.append((CUDA, dict(CUDA_OPTIONS)))
         else:
@@ -171,17 +177,22 @@ def default_providers(available: Sequence[str], spec: AnySpec, max_batch: int,
     return providers or [CPU]
 
 
-def tensorrt_options(spec: ModelSpec, max_batch: int, precision: str = "fp32") -> dict[str, Any]:
-    """TensorRT EP options: caches keyed by model and precision, one profile per GPU width bucket.
+def tensorrt_options(spec: ModelSpec, max_batch: int, precision: str = "fp32",
+                     width_buckets: Sequence[int] | None = None) -> dict[str, Any]:
+    """TensorRT EP options: caches keyed by model and precision; one profile per width the batches are padded to
+    (``width_buckets``; ``None``: :func:`~twplate.preprocess.gpu_width_buckets`), or with ``()`` one profile
+    spanning every width from the model's floor to its widest. Batches of 1 to ``max_batch``, and at least 2:
+    the load check (:func:`~twplate.backends.base.check_model_output`) runs a batch of two.
 
     ORT reads several profiles for one input from the input name repeated in each shape list.
     """
     cfg, x = spec.preprocess, spec.input_name
-    buckets = gpu_width_buckets(cfg)
+    buckets = gpu_width_buckets(cfg) if width_buckets is None else tuple(width_buckets)
+    top = max(max_batch, 2)
     cache = tensorrt_cache_dir(spec, precision)
 
-    def shapes(batch: int) -> str:
-        return ",".join(f"{x}:{batch}x3x{cfg.height}x{w}" for w in buckets)
+    def shapes(batch: int, spanning_width: int) -> str:
+        return ",".join(f"{x}:{batch}x3x{cfg.height}x{w}" for w in buckets or (spanning_width,))
 
     return {
         "trt_fp16_enable": precision == "fp16",
@@ -190,9 +201,9 @@ def tensorrt_options(spec: ModelSpec, max_batch: int, precision: str = "fp32") -
         "trt_timing_cache_enable": True,
         "trt_timing_cache_path": str(cache),
         "trt_max_workspace_size": 1 << 30,
-        "trt_profile_min_shapes": shapes(1),
-        "trt_profile_opt_shapes": shapes(max_batch),
-        "trt_profile_max_shapes": shapes(max_batch),
+        "trt_profile_min_shapes": shapes(1, cfg.min_width),
+        "trt_profile_opt_shapes": shapes(top, cfg.max_width),
+        "trt_profile_max_shapes": shapes(top, cfg.max_width),
     }
 
 
@@ -204,6 +215,13 @@ def tensorrt_cache_dir(spec: AnySpec, precision: str) -> Path:
     """
     digest = spec.checksums.get(spec.onnx_file) or sha256_file(spec.directory / spec.onnx_file)
     return cache_dir("tensorrt", f"{spec.name}-{digest[:16]}-{precision}")
+
+
+def builds_fp16_engines(requested: Sequence[Provider], in_use: Sequence[str]) -> bool:
+    """TensorRT is in use, asked for fp16 engines (``trt_fp16_enable``)."""
+    return TENSORRT in in_use and any(isinstance(p, tuple) and p[0] == TENSORRT
+                                      and str(p[1].get("trt_fp16_enable")).lower() in ("true", "1")
+                                      for p in requested)
 
 
 def warn_on_fallback(requested: Sequence[Provider], in_use: Sequence[str]) -> None:

@@ -186,7 +186,7 @@ def decode_with_formats(probs: np.ndarray, characters: Sequence[str]) -> list[De
     greedy reading, dashes not counted; stray characters dropped from the reading's ends count nothing)."""
     decoded = ctc_greedy_decode(probs, characters)
     for i, d in enumerate(decoded):
-        if d.text and not is_plate(d.text):
+        if d.text.strip("-") and not is_plate(d.text):  # nothing read but dashes is nothing read: no plate to fit
             fitted = constrained_decode(probs[i], characters)
             if fitted is not None:
                 edits = infix_distance(fitted.text.replace("-", ""), d.text.replace("-", ""))
