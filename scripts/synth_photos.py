@@ -119,8 +119,7 @@ def evaluate(out: Path, photos: list[dict]) -> dict:
             overlap = cv2.intersectConvexConvex(np.float32(match.box), quad)[0]
             ious.append(overlap / (_area(match.box) + _area(quad) - overlap))
             inside.append(overlap / _area(match.box))
-        labelled = {e["plate"] for e in photo["plates"]}
-        false += [f"{photo['photo']}: {r.text}" for r in results if r.text not in labelled]
+        false += [f"{photo['photo']}: {r.text}" for r in unmatched]  # one reading per plate: a second is false
     plates = sum(len(p["plates"]) for p in photos)
     return {"photos": len(photos), "plates": plates, "found": found, "recall": round(found / plates, 4),
             "false_readings": len(false),
