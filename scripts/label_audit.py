@@ -22,7 +22,7 @@ import numpy as np
 
 from twplate import PlateRecognizer
 from twplate.image import load_image
-from twplate.preprocess import make_batch, resize_to_input, width_groups
+from twplate.preprocess import bucket_width, make_batch, resize_to_input, width_groups
 from twplate.training.dataset import read_label_file
 
 
@@ -62,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     widths = [c.shape[1] for c in crops]
     rows = []
     for group in width_groups(widths, reader.batch_size):
-        probs = reader.backend(make_batch([crops[i] for i in group], reader.spec.preprocess))
+        width = bucket_width(widths[group[0]], reader.backend.width_buckets)  # as run() pads it (GPU buckets)
+        probs = reader.backend(make_batch([crops[i] for i in group], reader.spec.preprocess, width))
         for i, p, r in zip(group, probs, reader.decode(probs), strict=True):
             rows.append((ctc_loss(p, list(charset.encode(samples[i].label))), samples[i], r.text))
     rows.sort(key=lambda row: -row[0])
