@@ -99,7 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fit", type=Path, nargs="*", default=[],
                         help="label files the map is fitted on besides val (default: none, val alone)")
     parser.add_argument("--label-fixes", type=Path, default=REPO / "data" / "label_fixes.tsv",
-                        help="reviewed label fixes applied to the --fit files")
+                        help="reviewed label fixes applied to the --fit files (real train's)")
+    parser.add_argument("--no-label-fixes", dest="label_fixes", action="store_const", const=None,
+                        help="apply no label fixes (--fit files other than real train.tsv)")
     parser.add_argument("--val", type=Path, default=DATA / "val.tsv")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--review-below", type=float, default=0.95)

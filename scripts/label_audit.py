@@ -67,7 +67,9 @@ def main(argv: list[str] | None = None) -> int:
         for i, p, r in zip(group, probs, reader.decode(probs), strict=True):
             rows.append((ctc_loss(p, list(charset.encode(samples[i].label))), samples[i], r.text))
     rows.sort(key=lambda row: -row[0])
-    lines = [f"{s.path.relative_to(args.label_file.parent)}\t{s.label}\t{text}\t{loss:.3f}" for loss, s, text in rows]
+    root = args.label_file.parent
+    lines = [f"{s.path.relative_to(root) if s.path.is_relative_to(root) else s.path}\t{s.label}\t{text}\t{loss:.3f}"
+             for loss, s, text in rows]
     if args.out:
         args.out.write_text("path\tlabel\treading\tloss\n" + "\n".join(lines) + "\n", encoding="utf-8")
     if args.hard_out:

@@ -160,6 +160,20 @@ def det_run(boxed_photos: Path, pretrained_det_onnx: Path) -> Path:
 
 
 @pytest.mark.paddle
+def test_a_misspelt_source_stops_the_run_by_name(boxed_photos: Path, pretrained_det_onnx: Path):
+    """``Data.sources`` naming no folder under the photo root would train on synthetic scenes alone: refused."""
+    from twplate.training.config import ConfigError
+    from twplate.training.train import train
+
+    cfg = load_config(Path(__file__).resolve().parents[1] / "configs" / "twplate_det.yml", [
+        f"Global.output_dir={boxed_photos / 'typo'}", "Global.total_steps=1", "Global.workers=1",
+        "Optimizer.batch_size=2", f"Data.train_boxes={boxed_photos / 'boxes.tsv'}", f"Data.photo_root={boxed_photos}",
+        "Data.sources=[cma]", "Data.synthetic_share=0.0"])
+    with pytest.raises(ConfigError, match=r"Data\.sources names \['cma'\], which hold no photo .*sources: \['cam'\]"):
+        train(cfg, fresh=True)
+
+
+@pytest.mark.paddle
 @pytest.mark.slow
 def test_detector_training_logs_evaluates_and_resumes(det_run: Path):
     for name in ("latest.pdparams", "latest.pdopt", "latest.json", "best_accuracy.pdparams", "train.log",

@@ -165,7 +165,7 @@ def test_label_fixes_are_applied_and_logged(tmp_path: Path, caplog: pytest.LogCa
     label_file = tmp_path / "train.tsv"
     label_file.write_text("\ufeffa.jpg\tAYE-0617\nb.jpg\tNEF-6653\n", encoding="utf-8")  # a BOM (Excel) is dropped
     fixes = _fixes_file(tmp_path, "a.jpg\tAYE-0617\tAYE-6017\tdigits 6017 printed")
-    with caplog.at_level("INFO", logger="ppocr"):
+    with caplog.at_level("INFO", logger="twplate.training.dataset"):
         samples = read_label_file(label_file, fixes)
     assert [s.label for s in samples] == ["AYE-6017", "NEF-6653"]
     assert [s.path for s in samples] == [tmp_path / "a.jpg", tmp_path / "b.jpg"]

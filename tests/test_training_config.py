@@ -49,6 +49,11 @@ def test_unknown_keys_are_rejected_by_name(override: str, message: str):
     ("Data.min_width_range=[160, 80]", r"Data\.min_width_range must be \[lo, hi\]"),
     ("Data.fixed_width_range=[64, 80]", r"exclude each other"),   # the file sets min_width_range
     ("Data.tilt_max_deg=90", r"Data\.tilt_max_deg must be between 0 and 90 degrees, got 90"),
+    ("Data.augment_prob=1.7", r"Data\.augment_prob must be in \[0, 1\], got 1\.7"),
+    ("Optimizer.warmup_steps=-1", r"Optimizer needs lr > 0, warmup_steps >= 0 and batch_size >= 1"),
+    ("Optimizer.batch_size=33", r"Optimizer\.batch_size 33 must be a multiple of Global\.workers 2"),
+    ("Preprocess.max_width=150", r"Data\.min_width_range \[80, 160\] reaches past Preprocess\.max_width 150"),
+    ("Preprocess.min_width=400", r"Preprocess\.min_width 400 is above Preprocess\.max_width 320"),
     ("Global=3", r"must look like Section\.key=value"),
 ])
 def test_wrong_values_are_rejected_by_name(override: str, message: str):

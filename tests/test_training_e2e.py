@@ -55,6 +55,46 @@ def test_resume_continues_from_latest(trained: Path):
     assert json.loads((trained / "run" / "latest.json").read_text())["step"] == 32
 
 
+def test_one_step_without_warmup_logs_the_label_fixes_it_applies(trained: Path):
+    """A run of one step (no warmup left), small tilts, and a reviewed label fix: the fix is listed in train.log."""
+    from twplate.training.config import TrainSource, load_config
+    from twplate.training.train import train
+
+    first = (trained / "train.tsv").read_text(encoding="utf-8").splitlines()[0]
+    name, label = first.split("\t")
+    fixes = trained / "fixes.tsv"
+    fixes.write_text(f"path\toriginal\tfixed\twhy\n{name}\t{label}\t{label[::-1]}\ta test fix\n", encoding="utf-8")
+    cfg = load_config(trained / "run" / "config.yml", [
+        f"Global.output_dir={trained / 'one'}", "Global.total_steps=1", "Global.eval_every=1",
+        "Optimizer.warmup_steps=0", "Data.augment_prob=1.0", "Data.tilt_max_deg=2"])
+    cfg.Data.train = [TrainSource(str(trained / "train.tsv"), label_fixes=str(fixes))]
+    train(cfg, fresh=True)
+    log = (trained / "one" / "train.log").read_text(encoding="utf-8")
+    assert f"{name}: {label} -> {label[::-1]} (a test fix)" in log
+    assert json.loads((trained / "one" / "latest.json").read_text())["step"] == 1
+
+
+def test_an_init_that_does_not_fit_stops_the_run_by_name(trained: Path, tmp_path: Path):
+    """A checkpoint for another head (a dictionary of another size), or an ONNX export reading another dictionary,
+    is refused before training: Paddle alone would skip the tensors and train from random weights."""
+    from twplate.charset import default_dictionary_path
+    from twplate.model_files import default_model_dir
+    from twplate.training.config import load_config
+    from twplate.training.train import train
+
+    characters = default_dictionary_path().read_text(encoding="utf-8").splitlines()
+    shorter, reversed_dict = tmp_path / "shorter.txt", tmp_path / "reversed.txt"
+    shorter.write_text("\n".join(characters[:-1]) + "\n", encoding="utf-8")
+    reversed_dict.write_text("\n".join(characters[::-1]) + "\n", encoding="utf-8")
+    cases = [(trained / "run" / "latest.pdparams", shorter, r"does not fit the PlateRecModel: .*of another shape head"),
+             (default_model_dir() / "inference.onnx", reversed_dict, r"reads another dictionary than")]
+    for init, dictionary, message in cases:
+        cfg = load_config(trained / "run" / "config.yml", [
+            f"Global.output_dir={tmp_path / 'run'}", f"Global.init={init}", f"Global.character_dict={dictionary}"])
+        with pytest.raises(ValueError, match=message):
+            train(cfg, fresh=True)
+
+
 @pytest.fixture(scope="module")
 def stage2(trained: Path) -> Path:
     """The shipped recipe's later stages in one: the first run's weights fine-tuned at 4 pixels per CTC

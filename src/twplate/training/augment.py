@@ -221,7 +221,7 @@ def tilt(image_bgr: np.ndarray, rng: np.random.Generator, max_deg: float = TILT_
     detector's box around a tilted plate holds background there.
     """
     h, w = image_bgr.shape[:2]
-    angle = float(rng.uniform(3.0, max_deg)) * (1 if rng.random() < 0.5 else -1)
+    angle = float(rng.uniform(min(3.0, max_deg), max_deg)) * (1 if rng.random() < 0.5 else -1)
     rad = np.deg2rad(angle)
     cos, sin = abs(np.cos(rad)), abs(np.sin(rad))
     new_w, new_h = int(round(w * cos + h * sin)), int(round(w * sin + h * cos))

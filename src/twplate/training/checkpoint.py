@@ -68,9 +68,8 @@ def load_student(checkpoint: str | Path, characters: Sequence[str], time_stride:
 
     ``time_stride`` defaults to the checkpoint's run's (:class:`RunSettings`).
     """
-    import paddle
 
-    from .model import PlateRecModel
+    from .model import PlateRecModel, load_weights
     from .pretrained import plate_model_from_pretrained
 
     stride = time_stride or RunSettings.of(checkpoint).time_stride
@@ -78,9 +77,7 @@ def load_student(checkpoint: str | Path, characters: Sequence[str], time_stride:
         model = plate_model_from_pretrained(list(characters), time_stride=stride)
     else:
         model = PlateRecModel(len(characters) + 1, time_stride=stride)
-        missing, unexpected = model.set_state_dict(paddle.load(str(checkpoint)))
-        if missing or unexpected:
-            raise ValueError(f"{checkpoint} does not fit the Student: missing {missing}, unexpected {unexpected}")
+        load_weights(model, checkpoint)
     model.eval()
     return model
 

@@ -71,6 +71,11 @@ class OptimizerSection:
     l2: float = 3.0e-5
     batch_size: int = 32  # in all, over the worker processes
 
+    def __post_init__(self) -> None:
+        if not self.lr > 0 or self.warmup_steps < 0 or self.batch_size < 1:
+            raise ConfigError(f"Optimizer needs lr > 0, warmup_steps >= 0 and batch_size >= 1, got lr {self.lr}, "
+                              f"warmup_steps {self.warmup_steps}, batch_size {self.batch_size}")
+
 
 @dataclass
 class TrainSource:
@@ -97,6 +102,8 @@ class DataSection:
     fixed_width_range: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.augment_prob <= 1.0:
+            raise ConfigError(f"Data.augment_prob must be in [0, 1], got {self.augment_prob}")
         if not 0 < self.tilt_max_deg < 90:
             raise ConfigError(f"Data.tilt_max_deg must be between 0 and 90 degrees, got {self.tilt_max_deg}")
         if self.min_width_range and self.fixed_width_range:
@@ -105,6 +112,13 @@ class DataSection:
             span = getattr(self, name)
             if span and not 0 < span[0] <= span[1]:
                 raise ConfigError(f"Data.{name} must be [lo, hi] with 0 < lo <= hi, got {list(span)}")
+
+
+def _check_batch_split(optimizer: OptimizerSection, run: RunSection) -> None:
+    """Each of the ``workers`` processes takes an equal share of the batch."""
+    if optimizer.batch_size % run.workers:
+        raise ConfigError(f"Optimizer.batch_size {optimizer.batch_size} must be a multiple of Global.workers "
+                          f"{run.workers}: each process takes an equal share")
 
 
 def _training_preprocess() -> PreprocessConfig:
@@ -121,6 +135,15 @@ class TrainConfig:
     Optimizer: OptimizerSection = field(default_factory=OptimizerSection)
     Data: DataSection = field(default_factory=DataSection)
     Preprocess: PreprocessConfig = field(default_factory=_training_preprocess)
+
+    def __post_init__(self) -> None:
+        _check_batch_split(self.Optimizer, self.Global)
+        pre, data = self.Preprocess, self.Data
+        if data.min_width_range and data.min_width_range[1] > pre.max_width:  # floors, under the widest input
+            raise ConfigError(f"Data.min_width_range {list(data.min_width_range)} reaches past Preprocess.max_width "
+                              f"{pre.max_width}")
+        if pre.min_width > pre.max_width:
+            raise ConfigError(f"Preprocess.min_width {pre.min_width} is above Preprocess.max_width {pre.max_width}")
 
     @classmethod
     def from_dict(cls, sections: Mapping[str, Any]) -> TrainConfig:
@@ -195,6 +218,9 @@ class DetTrainConfig:
     Architecture: DetArchitectureSection = field(default_factory=DetArchitectureSection)
     Optimizer: DetOptimizerSection = field(default_factory=DetOptimizerSection)
     Data: DetDataSection = field(default_factory=DetDataSection)
+
+    def __post_init__(self) -> None:
+        _check_batch_split(self.Optimizer, self.Global)
 
     @classmethod
     def from_dict(cls, sections: Mapping[str, Any]) -> DetTrainConfig:

@@ -19,7 +19,7 @@ import numpy as np
 
 from twplate.charset import Charset, default_dictionary_path
 
-log = logging.getLogger("ppocr")  # training's log (train.log), where every applied label fix is listed
+log = logging.getLogger(__name__)  # below twplate.training: every applied label fix is listed in train.log
 
 
 @dataclass(frozen=True)

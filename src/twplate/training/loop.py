@@ -22,6 +22,9 @@ import yaml
 
 from .config import AnyTrainConfig
 
+RUN_LOG = logging.getLogger("twplate.training")
+"""Where a run's handlers live: every training module's logger is below it (``twplate.training.dataset``
+lists the label fixes it applies there), so their lines reach ``train.log``."""
 log = logging.getLogger("twplate.training.train")
 LOG_FORMAT = "[%(asctime)s] ppocr %(levelname)s: %(message)s"  # PaddleOCR's; twplate plot reads it
 
@@ -47,39 +50,39 @@ class RunRecord:
     """What a run leaves in its folder: ``train.log``, ``metrics.jsonl`` and ``config.yml``.
 
     Only the lead process (rank 0) writes; the others' log lines are dropped. A fresh start
-    begins both files anew, a resumed run appends. The handlers live on twplate's own logger
-    for the run only.
+    begins both files anew, a resumed run appends. The handlers live on :data:`RUN_LOG` for the
+    run only.
     """
 
     def __init__(self, out: Path, append: bool, lead: bool) -> None:
         self.out, self.mode, self.lead = out, "a" if append else "w", lead
         self.handlers: list[logging.Handler] = []
         self.metrics_file: Any = None
-        self._saved = (log.level, log.propagate, log.disabled)
+        self._saved = (RUN_LOG.level, RUN_LOG.propagate)
 
     def __enter__(self) -> RunRecord:
+        RUN_LOG.propagate = False  # Paddle configures the root logger; keep one copy of each line
         if not self.lead:
-            log.disabled = True
+            RUN_LOG.setLevel(logging.CRITICAL + 1)  # below it, every training logger is silent
             return self
-        log.setLevel(logging.INFO)
-        log.propagate = False  # Paddle configures the root logger; keep one copy of each line
+        RUN_LOG.setLevel(logging.INFO)
         formatter = logging.Formatter(LOG_FORMAT, "%Y/%m/%d %H:%M:%S")
         self.handlers = [logging.FileHandler(self.out / "train.log", mode=self.mode, encoding="utf-8"),
                          logging.StreamHandler()]
         for handler in self.handlers:
             handler.setFormatter(formatter)
-            log.addHandler(handler)
+            RUN_LOG.addHandler(handler)
         self.metrics_file = (self.out / "metrics.jsonl").open(self.mode, encoding="utf-8")
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         for handler in self.handlers:
-            log.removeHandler(handler)
+            RUN_LOG.removeHandler(handler)
             handler.close()
         if self.metrics_file is not None:
             self.metrics_file.close()
-        log.level, log.propagate, log.disabled = self._saved
+        RUN_LOG.level, RUN_LOG.propagate = self._saved
 
     def config(self, cfg: AnyTrainConfig) -> None:
         """The config as loaded, defaults filled in: what :class:`~.config.RunSettings` reads back."""
@@ -114,6 +117,9 @@ class Trainer:
         self.net = self._build_model()
         self.optimizer, self.schedule = self._build_optimizer()
         self.state = self._resume() if resume else TrainState()
+        if cfg.Optimizer.batch_size % world:
+            raise ValueError(f"Optimizer.batch_size {cfg.Optimizer.batch_size} must be a multiple of the {world} "
+                             "training processes: each takes an equal share")
         self.batch_size = cfg.Optimizer.batch_size // world  # this process's share
         self.model = paddle.DataParallel(self.net) if world > 1 else self.net
         self.batches, self.val = self._open_data()
@@ -126,7 +132,8 @@ class Trainer:
         o = self.cfg.Optimizer
         warmup = min(o.warmup_steps, max(self.total - 1, 0))
         cosine = paddle.optimizer.lr.CosineAnnealingDecay(learning_rate=o.lr, T_max=max(self.total - warmup, 1))
-        schedule = paddle.optimizer.lr.LinearWarmup(cosine, warmup_steps=warmup, start_lr=0.0, end_lr=o.lr)
+        schedule = (paddle.optimizer.lr.LinearWarmup(cosine, warmup_steps=warmup, start_lr=0.0, end_lr=o.lr)
+                    if warmup > 0 else cosine)
         optimizer = paddle.optimizer.Adam(learning_rate=schedule, parameters=self.net.parameters(),
                                           weight_decay=paddle.regularizer.L2Decay(o.l2))
         return optimizer, schedule
@@ -134,8 +141,10 @@ class Trainer:
     def _resume(self) -> TrainState:
         import paddle
 
+        from .model import load_weights
+
         latest = self.out / "latest.pdparams"
-        self.net.set_state_dict(paddle.load(str(latest)))
+        load_weights(self.net, latest)
         self.optimizer.set_state_dict(paddle.load(str(self.out / "latest.pdopt")))
         state = TrainState.read(self.out)
         log.info(f"resume from {latest} at global_step: {state.step}")

@@ -14,6 +14,8 @@ exported models do.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import paddle
 import paddle.nn.functional as F
 from paddle import nn
@@ -183,3 +185,27 @@ class PlateRecModel(nn.Layer):
         features = self.neck(self.backbone(x))  # (N, 64, 1, T)
         logits = self.head(features.squeeze(2).transpose([0, 2, 1]))  # (N, T, C)
         return logits if self.training else F.softmax(logits, axis=-1)
+
+
+def load_weights(model: nn.Layer, checkpoint: str | Path) -> None:
+    """Set ``model``'s weights from a ``.pdparams`` file that holds exactly its tensors, in their shapes.
+
+    Paddle's own ``set_state_dict`` skips a tensor that is missing or of another shape with a warning, so
+    another model's checkpoint would leave random weights behind and training would start from them.
+
+    Raises:
+        ValueError: naming the tensors the file lacks, has in excess, or holds in another shape.
+    """
+    state = paddle.load(str(checkpoint))
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    reshaped = [f"{k} {list(state[k].shape)} (needs {list(own[k].shape)})" for k in own
+                if k in state and list(state[k].shape) != list(own[k].shape)]
+    if missing or unexpected or reshaped:
+        def first(names: list[str]) -> str:
+            return ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "") or "none"
+
+        raise ValueError(f"{checkpoint} does not fit the {type(model).__name__}: missing {first(missing)}; "
+                         f"unexpected {first(unexpected)}; of another shape {first(reshaped)}")
+    model.set_state_dict(state)

@@ -125,9 +125,8 @@ class RecTrainer(Trainer):
 
     def _build_model(self) -> Any:
         """The plate dictionary, and the Student with its head: PP-OCRv3's weights, or a checkpoint's."""
-        import paddle
 
-        from .model import PlateRecModel
+        from .model import PlateRecModel, load_weights
         from .pretrained import load_onnx_weights, plate_model_from_pretrained
 
         self.charset = Charset.from_file(self.cfg.Global.character_dict)
@@ -138,9 +137,12 @@ class RecTrainer(Trainer):
         # a finished run's weights, or a shipped model's ONNX export, fine-tuned further
         net = PlateRecModel(self.charset.num_classes, use_guide=g.use_guide, time_stride=stride)
         if g.init.endswith(".onnx"):
-            load_onnx_weights(net, Path(g.init))
+            characters = load_onnx_weights(net, Path(g.init))
+            if characters and tuple(characters) != self.charset.characters:
+                raise ValueError(f"Global.init {g.init} reads another dictionary than Global.character_dict "
+                                 f"{g.character_dict}: its head's classes would mean other characters")
         else:
-            net.set_state_dict(paddle.load(g.init))
+            load_weights(net, g.init)
         return net
 
     def _open_data(self) -> tuple[Any, list[Any]]:

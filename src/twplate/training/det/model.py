@@ -24,7 +24,7 @@ import paddle
 import paddle.nn.functional as F
 from paddle import nn
 
-from ..model import ConvBN
+from ..model import ConvBN, load_weights
 from ..wheels import wheel_member
 
 PRETRAINED_WHEEL = "rapidocr_onnxruntime==1.2.3"
@@ -238,8 +238,6 @@ def load_detector(checkpoint: str | Path) -> PlateDetModel:
     if str(checkpoint) == "pretrained":
         load_pretrained(model)
     else:
-        missing, unexpected = model.set_state_dict(paddle.load(str(checkpoint)))
-        if missing or unexpected:
-            raise ValueError(f"{checkpoint} does not fit the detector: missing {missing}, unexpected {unexpected}")
+        load_weights(model, checkpoint)
     model.eval()
     return model

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -22,9 +22,9 @@ from twplate.photo_eval import PhotoLabels, read_labels
 
 from ..batches import Prefetcher
 from ..checkpoint import CheckpointBackend
-from ..config import DetTrainConfig
+from ..config import ConfigError, DetTrainConfig
 from ..loop import Trainer, log
-from .data import SceneSampler, read_box_file, text_maps
+from .data import BoxedPhoto, SceneSampler, read_box_file, text_maps
 from .model import INPUT_MEAN, INPUT_STD, load_detector
 
 
@@ -70,15 +70,14 @@ class DetTrainer(Trainer):
         photos = []
         if data.train_boxes:
             root = Path(data.photo_root) if data.photo_root else Path(data.train_boxes).parent
-            photos = [p for p in read_box_file(data.train_boxes, root)
-                      if not data.sources or _source(p.path, root) in data.sources]
+            photos = _from_sources(read_box_file(data.train_boxes, root), root, data.sources, "Data.sources")
         sampler = SceneSampler(photos, data.synthetic_share, data.size, data.glyphs, seed, data.other_text)
         self.preprocess = DetectPreprocessConfig(data.limit_side, INPUT_MEAN, INPUT_STD)
         self.val_reader: Any = None  # a PhotoReader, loaded at the first evaluation
         batches = DetBatches(sampler, self.batch_size, replace(self.preprocess, limit_side=data.size))
         val = read_labels(data.val) if data.val else []
         if data.val and data.val_sources:
-            val = [p for p in val if _source(p.path, Path(data.val).parent) in data.val_sources]
+            val = _from_sources(val, Path(data.val).parent, data.val_sources, "Data.val_sources")
         log.info(f"train photos: {len(photos)} ({sum(len(p.quads) for p in photos)} plates), synthetic share "
                  f"{data.synthetic_share}, val photos: {len(val)}, steps: {self.total}, "
                  f"batch: {self.batch_size} x {self.world} process(es) of {data.size} px")
@@ -126,3 +125,21 @@ class DetTrainer(Trainer):
 def _source(photo: Path, root: str | Path) -> str:
     """The first folder of ``photo`` under ``root``: the photographer or camera a photo comes from."""
     return Path(photo).relative_to(Path(root)).parts[0]
+
+
+Photo = TypeVar("Photo", BoxedPhoto, PhotoLabels)
+
+
+def _from_sources(photos: list[Photo], root: Path, sources: list[str], key: str) -> list[Photo]:
+    """The photos of the named sources (all of them when none is named).
+
+    Raises:
+        ConfigError: a named source has no photo (a misspelt folder), listing those that exist.
+    """
+    if not sources:
+        return photos
+    present = {_source(p.path, root) for p in photos}
+    unknown = sorted(set(sources) - present)
+    if unknown:
+        raise ConfigError(f"{key} names {unknown}, which hold no photo under {root}; sources: {sorted(present)}")
+    return [p for p in photos if _source(p.path, root) in sources]
