@@ -117,7 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
     ray = read.add_argument_group("on a Ray cluster (needs twplate[ray]; see docs/ray.md)")
     ray.add_argument("--ray", action="store_true", help="read on Ray Data and write the rows to --out")
     ray.add_argument("--address", default=None,
-                     help="cluster to join: auto, ray://HOST:10001, HOST:6379 (default: start a local one)")
+                     help="cluster to join: auto, ray://HOST:10001, HOST:6379 (default: $RAY_ADDRESS, else a cluster "
+                          "started on this machine with `ray start`, else a new local one)")
     ray.add_argument("--out", default=None, help="output folder: Parquet files, or JSON lines with --json")
     ray.add_argument("--concurrency", type=_positive_int, default=None,
                      help="reader actors (default: one per CPU of the cluster)")
@@ -397,6 +398,7 @@ def _serve(args: argparse.Namespace) -> int:
     from .backends import check_backend_options, resolve_backend_name
     from .errors import TwplateError
     from .model_files import load_model_spec
+    from .recognizer import PlateRecognizer
 
     try:
         from . import serve
@@ -409,7 +411,11 @@ def _serve(args: argparse.Namespace) -> int:
             max_wait_ms=args.max_wait_ms, max_images=args.max_images,
             max_body_bytes=int(args.max_body_mb * 1024 * 1024), body_timeout_s=args.body_timeout, api_key=args.api_key)
         # fail here, not in every worker
-        check_backend_options(resolve_backend_name(args.backend, load_model_spec(args.model)), config.backend_options())
+        backend = resolve_backend_name(args.backend, load_model_spec(args.model))
+        options = config.backend_options()
+        check_backend_options(backend, options)
+        if options:  # whether the model can run them shows only once it loads (int8 needs an int8 model)
+            PlateRecognizer(args.model, backend=backend, threads=args.threads, **options)
     except (TwplateError, ValueError) as exc:
         print(f"twplate serve: {exc}", file=sys.stderr)
         return 2
