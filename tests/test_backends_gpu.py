@@ -136,14 +136,16 @@ def test_tensorrt_profiles_cover_the_load_check_and_the_buckets_in_use(tiny_mode
     assert trt_shapes(batch_size=1)[1] == "x:2x3x48x160,x:2x3x48x208,x:2x3x48x256,x:2x3x48x320"
     assert trt_shapes(batch_size=8, width_buckets=(320,)) == ("x:1x3x48x320", "x:8x3x48x320")
     assert trt_shapes(batch_size=8, width_buckets=()) == ("x:1x3x48x160", "x:8x3x48x320")
+    assert trt_shapes(batch_size=8, width_buckets=(200,)) == ("x:1x3x48x200,x:1x3x48x201",  # wider: not padded
+                                                              "x:8x3x48x200,x:8x3x48x320")
 
 
 def test_fp16_without_tensorrt_warns_what_runs_instead(tiny_model_dir: Path, fake_cuda, monkeypatch) -> None:
     """``precision="fp16"`` builds fp16 TensorRT engines; on CUDA or CPU the file runs as it is, and a warning
     says so (a real CPU session, then a CUDA one); with TensorRT in use it is silent."""
-    monkeypatch.undo()  # a real CPU session first
+    monkeypatch.undo()  # a real CPU session first (CPU asked for: on a machine with TensorRT it would build engines)
     with pytest.warns(RuntimeWarning, match=r"precision='fp16' builds TensorRT fp16 engines.*CPUExecutionProvider"):
-        PlateRecognizer(tiny_model_dir, backend="onnxruntime", precision="fp16")
+        PlateRecognizer(tiny_model_dir, backend="onnxruntime", precision="fp16", providers=["CPUExecutionProvider"])
     monkeypatch.setattr(ort, "get_available_providers",
                         lambda: ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"])
     monkeypatch.setattr(ort, "InferenceSession", FakeGpuSession)

@@ -171,6 +171,7 @@ def test_a_misspelt_source_stops_the_run_by_name(boxed_photos: Path, pretrained_
         "Data.sources=[cma]", "Data.synthetic_share=0.0"])
     with pytest.raises(ConfigError, match=r"Data\.sources names \['cma'\], which hold no photo .*sources: \['cam'\]"):
         train(cfg, fresh=True)
+    assert not (boxed_photos / "typo").exists()  # refused before the run folder was made
 
 
 @pytest.mark.paddle

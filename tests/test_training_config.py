@@ -51,7 +51,7 @@ def test_unknown_keys_are_rejected_by_name(override: str, message: str):
     ("Data.tilt_max_deg=90", r"Data\.tilt_max_deg must be between 0 and 90 degrees, got 90"),
     ("Data.augment_prob=1.7", r"Data\.augment_prob must be in \[0, 1\], got 1\.7"),
     ("Optimizer.warmup_steps=-1", r"Optimizer needs lr > 0, warmup_steps >= 0 and batch_size >= 1"),
-    ("Optimizer.batch_size=33", r"Optimizer\.batch_size 33 must be a multiple of Global\.workers 2"),
+    ("Global.workers=0", r"Global\.workers must be >= 1, got 0"),
     ("Preprocess.max_width=150", r"Data\.min_width_range \[80, 160\] reaches past Preprocess\.max_width 150"),
     ("Preprocess.min_width=400", r"Preprocess\.min_width 400 is above Preprocess\.max_width 320"),
     ("Global=3", r"must look like Section\.key=value"),
@@ -59,6 +59,26 @@ def test_unknown_keys_are_rejected_by_name(override: str, message: str):
 def test_wrong_values_are_rejected_by_name(override: str, message: str):
     with pytest.raises(ConfigError, match=message):
         load_config(ROOT / "configs" / "twplate_rec.yml", [override])
+
+
+@pytest.mark.parametrize("overrides", [["Data.min_width_range=[80, 400]", "Preprocess.max_width=400"],
+                                       ["Preprocess.max_width=400", "Data.min_width_range=[80, 400]"]])
+def test_checks_across_sections_see_every_override(overrides: list[str]):
+    """What spans sections is checked once all overrides are in, in whatever order they come (floors up to
+    400 are refused with the file's max_width of 320, and fine with 400)."""
+    cfg = load_config(ROOT / "configs" / "twplate_rec.yml", overrides)
+    assert (cfg.Data.min_width_range, cfg.Preprocess.max_width) == ((80, 400), 400)
+
+
+def test_a_batch_that_does_not_split_over_the_workers_is_refused_before_they_start(tmp_path: Path):
+    pytest.importorskip("paddle")
+    from twplate.training.train import train
+
+    cfg = load_config(ROOT / "configs" / "twplate_rec.yml", [f"Global.output_dir={tmp_path / 'run'}",
+                                                             "Global.workers=3", "Optimizer.batch_size=32"])
+    with pytest.raises(ConfigError, match=r"Optimizer\.batch_size 32 must be a multiple of the 3 training processes"):
+        train(cfg)
+    assert not (tmp_path / "run").exists()
 
 
 def test_a_bad_file_is_named_with_its_key(tmp_path: Path):

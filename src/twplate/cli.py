@@ -315,14 +315,14 @@ def _photo_reader(args: argparse.Namespace) -> PhotoReader:
 
 def _drawing_name(path: str, root: str, taken: set[str]) -> str:
     """``a/b/photo.png`` below ``root`` -> ``a__b__photo.jpg``: one flat folder. A name already in ``taken``
-    (``photo.png`` beside ``photo.jpg``, or ``a__b__photo.jpg`` beside ``a/b/photo.jpg``) gets ``-2``, ``-3``, ...;
-    the name given is added to ``taken``."""
+    (``photo.png`` beside ``photo.jpg``, or ``a__b__photo.jpg`` beside ``a/b/photo.jpg``; letter case aside) gets
+    ``-2``, ``-3``, ...; the name given is added to ``taken``, case-folded."""
     stem = "__".join(Path(os.path.relpath(os.path.abspath(path), root)).with_suffix("").parts)
     name, n = f"{stem}.jpg", 1
-    while name in taken:
+    while name.casefold() in taken:  # Car.jpg and car.jpg are one file on macOS and Windows
         n += 1
         name = f"{stem}-{n}.jpg"
-    taken.add(name)
+    taken.add(name.casefold())
     return name
 
 
@@ -396,6 +396,7 @@ def _read_on_ray(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     from .backends import check_backend_options, resolve_backend_name
+    from .detect.detector import TextDetector
     from .errors import TwplateError
     from .model_files import load_model_spec
     from .recognizer import PlateRecognizer
@@ -414,8 +415,10 @@ def _serve(args: argparse.Namespace) -> int:
         backend = resolve_backend_name(args.backend, load_model_spec(args.model))
         options = config.backend_options()
         check_backend_options(backend, options)
-        if options:  # whether the model can run them shows only once it loads (int8 needs an int8 model)
+        if options:  # whether the models can run them shows only once they load (int8 needs an int8 model)
             PlateRecognizer(args.model, backend=backend, threads=args.threads, **options)
+            if config.photo or config.straighten:
+                TextDetector(None, backend=backend, threads=args.threads, **options)
     except (TwplateError, ValueError) as exc:
         print(f"twplate serve: {exc}", file=sys.stderr)
         return 2

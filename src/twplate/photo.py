@@ -51,7 +51,8 @@ class PlateRules:
         min_char_confidence: its least confident character: a sign read into a plate format has at
             least one character the recognizer was unsure of.
         min_detection_score: the detector's mean text probability inside the box.
-        min_height: the box's height in photo pixels: below this the recognizer cannot read a plate.
+        min_height: the box's height in the pixels the recognizer gets (the photo's own; for a JPEG over the
+            decode limit, its pixels as decoded at 1/2, 1/4 or 1/8): below this it cannot read a plate.
         aspect: the range of the box's width / height, checked before reading: a plate's number line
             is wider than tall (2.1 to 3.9 for the 217 plates found in the shared scenes).
         char_aspect: the range of the box's width per character read (the dash not counted) over
@@ -157,6 +158,7 @@ class PhotoReader:
         for chunk in _decoded_chunks(photos, CHUNK_PHOTOS):
             plates = self._plates(chunk)
             results.extend([chunk.failed[i]] if i in chunk.failed else plates[i] for i in range(len(chunk.sources)))
+            del chunk  # its pixels go before the next chunk decodes
         return results
 
     def read_crops(self, crops: Sequence[ImageInput]) -> list[PlateResult]:
@@ -181,6 +183,7 @@ class PhotoReader:
                 if plates and plates[0].confidence > reading.confidence:  # plates: most confident first
                     reading = replace(plates[0], box=None, detection_score=None)
                 results.append(replace(reading, source=source))
+            del chunk  # its pixels go before the next chunk decodes
         return results
 
     def _plates(self, chunk: _Decoded) -> dict[int, list[PlateResult]]:
@@ -244,21 +247,28 @@ class _Decoded:
 
 
 def _decoded_chunks(inputs: Sequence[ImageInput], max_inputs: int) -> Iterator[_Decoded]:
-    """``inputs`` decoded a chunk at a time: a chunk ends at ``max_inputs`` inputs or once its images hold
-    :data:`MAX_CHUNK_PIXELS` pixels, so only a chunk or two is ever held decoded."""
+    """``inputs`` decoded a chunk at a time: at most ``max_inputs`` inputs, and no more than
+    :data:`MAX_CHUNK_PIXELS` decoded pixels unless one image alone has more. While the caller reads a chunk,
+    only the next input is held decoded besides it."""
     chunk, pixels = _Decoded(), 0
     for item in inputs:
-        i = len(chunk.sources)
         source = os.fspath(item) if isinstance(item, (str, os.PathLike)) else None
-        chunk.sources.append(source)
+        decoded: tuple[np.ndarray, int] | PlateResult  # the image and its scale, or the error's result
         try:
-            chunk.images[i], chunk.scales[i] = load_image_and_scale(item)
-            pixels += chunk.images[i].shape[0] * chunk.images[i].shape[1]
+            decoded = load_image_and_scale(item)
         except ImageError as exc:
-            chunk.failed[i] = PlateResult("", 0.0, error=exc, source=source)
-        if len(chunk.sources) == max_inputs or pixels >= MAX_CHUNK_PIXELS:
+            decoded = PlateResult("", 0.0, error=exc, source=source)
+        size = 0 if isinstance(decoded, PlateResult) else decoded[0].shape[0] * decoded[0].shape[1]
+        if chunk.sources and (len(chunk.sources) == max_inputs or pixels + size > MAX_CHUNK_PIXELS):
             yield chunk
             chunk, pixels = _Decoded(), 0
+        i = len(chunk.sources)
+        chunk.sources.append(source)
+        if isinstance(decoded, PlateResult):
+            chunk.failed[i] = decoded
+        else:
+            chunk.images[i], chunk.scales[i] = decoded
+            pixels += size
     if chunk.sources:
         yield chunk
 

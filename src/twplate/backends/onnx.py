@@ -180,9 +180,9 @@ def default_providers(available: Sequence[str], spec: AnySpec, max_batch: int, p
 def tensorrt_options(spec: ModelSpec, max_batch: int, precision: str = "fp32",
                      width_buckets: Sequence[int] | None = None) -> dict[str, Any]:
     """TensorRT EP options: caches keyed by model and precision; one profile per width the batches are padded to
-    (``width_buckets``; ``None``: :func:`~twplate.preprocess.gpu_width_buckets`), or with ``()`` one profile
-    spanning every width from the model's floor to its widest. Batches of 1 to ``max_batch``, and at least 2:
-    the load check (:func:`~twplate.backends.base.check_model_output`) runs a batch of two.
+    (``width_buckets``; ``None``: :func:`~twplate.preprocess.gpu_width_buckets`), and one spanning the widths
+    past the last bucket (with ``()``, every width from the model's floor to its widest). Batches of 1 to
+    ``max_batch``, and at least 2: the load check (:func:`~twplate.backends.base.check_model_output`) runs two.
 
     ORT reads several profiles for one input from the input name repeated in each shape list.
     """
@@ -190,9 +190,14 @@ def tensorrt_options(spec: ModelSpec, max_batch: int, precision: str = "fp32",
     buckets = gpu_width_buckets(cfg) if width_buckets is None else tuple(width_buckets)
     top = max(max_batch, 2)
     cache = tensorrt_cache_dir(spec, precision)
+    # each profile's narrowest and widest input: a bucket's own width, and a range for the widths past the
+    # last bucket (batches are not padded there)
+    spans = [(w, w) for w in buckets]
+    if not buckets or buckets[-1] < cfg.max_width:
+        spans.append((buckets[-1] + 1 if buckets else cfg.min_width, cfg.max_width))
 
-    def shapes(batch: int, spanning_width: int) -> str:
-        return ",".join(f"{x}:{batch}x3x{cfg.height}x{w}" for w in buckets or (spanning_width,))
+    def shapes(batch: int, end: int) -> str:
+        return ",".join(f"{x}:{batch}x3x{cfg.height}x{span[end]}" for span in spans)
 
     return {
         "trt_fp16_enable": precision == "fp16",
@@ -201,9 +206,9 @@ def tensorrt_options(spec: ModelSpec, max_batch: int, precision: str = "fp32",
         "trt_timing_cache_enable": True,
         "trt_timing_cache_path": str(cache),
         "trt_max_workspace_size": 1 << 30,
-        "trt_profile_min_shapes": shapes(1, cfg.min_width),
-        "trt_profile_opt_shapes": shapes(top, cfg.max_width),
-        "trt_profile_max_shapes": shapes(top, cfg.max_width),
+        "trt_profile_min_shapes": shapes(1, 0),
+        "trt_profile_opt_shapes": shapes(top, 1),
+        "trt_profile_max_shapes": shapes(top, 1),
     }
 
 

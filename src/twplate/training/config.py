@@ -42,6 +42,11 @@ class RunSection:
     threads: int = 2  # math threads in all, shared by the worker processes
     workers: int = 2  # data-parallel processes (CPU)
 
+    def __post_init__(self) -> None:
+        for name in ("total_steps", "log_every", "eval_every", "threads", "workers"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"Global.{name} must be >= 1, got {getattr(self, name)}")
+
 
 @dataclass
 class GlobalSection(RunSection):
@@ -114,13 +119,6 @@ class DataSection:
                 raise ConfigError(f"Data.{name} must be [lo, hi] with 0 < lo <= hi, got {list(span)}")
 
 
-def _check_batch_split(optimizer: OptimizerSection, run: RunSection) -> None:
-    """Each of the ``workers`` processes takes an equal share of the batch."""
-    if optimizer.batch_size % run.workers:
-        raise ConfigError(f"Optimizer.batch_size {optimizer.batch_size} must be a multiple of Global.workers "
-                          f"{run.workers}: each process takes an equal share")
-
-
 def _training_preprocess() -> PreprocessConfig:
     # PP-OCRv3's 8 px per CTC step needs a floor near 150 px (the library's default floor, 80, suits 4 px)
     return PreprocessConfig(min_width=160)
@@ -136,8 +134,8 @@ class TrainConfig:
     Data: DataSection = field(default_factory=DataSection)
     Preprocess: PreprocessConfig = field(default_factory=_training_preprocess)
 
-    def __post_init__(self) -> None:
-        _check_batch_split(self.Optimizer, self.Global)
+    def check(self) -> None:
+        """What spans sections, checked once every override is in (:func:`load_config`)."""
         pre, data = self.Preprocess, self.Data
         if data.min_width_range and data.min_width_range[1] > pre.max_width:  # floors, under the widest input
             raise ConfigError(f"Data.min_width_range {list(data.min_width_range)} reaches past Preprocess.max_width "
@@ -219,8 +217,8 @@ class DetTrainConfig:
     Optimizer: DetOptimizerSection = field(default_factory=DetOptimizerSection)
     Data: DetDataSection = field(default_factory=DetDataSection)
 
-    def __post_init__(self) -> None:
-        _check_batch_split(self.Optimizer, self.Global)
+    def check(self) -> None:
+        """Nothing spans the detector's sections (:meth:`TrainConfig.check`)."""
 
     @classmethod
     def from_dict(cls, sections: Mapping[str, Any]) -> DetTrainConfig:
@@ -272,6 +270,7 @@ def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -
             config = _config_class(sections).from_dict(sections)
         except ConfigError as exc:
             raise ConfigError(f"override {item!r}: {exc}") from None
+    config.check()
     return config
 
 

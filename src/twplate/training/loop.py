@@ -82,7 +82,8 @@ class RunRecord:
             handler.close()
         if self.metrics_file is not None:
             self.metrics_file.close()
-        RUN_LOG.level, RUN_LOG.propagate = self._saved
+        RUN_LOG.setLevel(self._saved[0])  # setLevel, not assignment: the loggers below cache their levels
+        RUN_LOG.propagate = self._saved[1]
 
     def config(self, cfg: AnyTrainConfig) -> None:
         """The config as loaded, defaults filled in: what :class:`~.config.RunSettings` reads back."""
@@ -117,9 +118,6 @@ class Trainer:
         self.net = self._build_model()
         self.optimizer, self.schedule = self._build_optimizer()
         self.state = self._resume() if resume else TrainState()
-        if cfg.Optimizer.batch_size % world:
-            raise ValueError(f"Optimizer.batch_size {cfg.Optimizer.batch_size} must be a multiple of the {world} "
-                             "training processes: each takes an equal share")
         self.batch_size = cfg.Optimizer.batch_size // world  # this process's share
         self.model = paddle.DataParallel(self.net) if world > 1 else self.net
         self.batches, self.val = self._open_data()
@@ -151,6 +149,11 @@ class Trainer:
         return state
 
     # ------------------------------------------------------------ what a subclass trains
+    @classmethod
+    def check_data(cls, cfg: Any) -> None:
+        """Check, before any training process starts, that the data ``cfg`` names holds what it says
+        (raising :class:`~.config.ConfigError`); the default checks nothing."""
+
     def _build_model(self) -> Any:
         """The network to train, with its starting weights (``Global.init``)."""
         raise NotImplementedError

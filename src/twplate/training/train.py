@@ -38,15 +38,25 @@ def train(cfg: AnyTrainConfig, fresh: bool = False) -> dict[str, float]:
     math threads: Paddle's CPU conv kernels barely use a second thread, a second process does.
     Started by ``python -m paddle.distributed.launch`` (which sets ``PADDLE_TRAINERS_NUM``), this
     process is one of the launcher's and spawns none: the launcher decides the processes per node.
+
+    Raises:
+        ConfigError: before any process starts, when the batch does not split evenly over the processes,
+            or the data the config names does not hold what it says (:meth:`Trainer.check_data`).
     """
     workers = cfg.Global.workers
-    per_worker = max(1, cfg.Global.threads // max(workers, 1))
+    per_worker = max(1, cfg.Global.threads // workers)
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, str(per_worker))
     os.environ.setdefault("KMP_BLOCKTIME", "0")
     import paddle
 
-    if workers > 1 and "PADDLE_TRAINERS_NUM" not in os.environ and not _has_gpu(paddle):
+    spawn = workers > 1 and "PADDLE_TRAINERS_NUM" not in os.environ and not _has_gpu(paddle)
+    processes = workers if spawn else int(os.environ.get("PADDLE_TRAINERS_NUM", 1))
+    if cfg.Optimizer.batch_size % processes:
+        raise ConfigError(f"Optimizer.batch_size {cfg.Optimizer.batch_size} must be a multiple of the {processes} "
+                          "training processes (Global.workers, or the launcher's): each takes an equal share")
+    _trainer_class(cfg).check_data(cfg)
+    if spawn:
         import paddle.distributed as dist
 
         # paddle's stub lists neither spawn's **options (backend) nor a function that returns
@@ -196,8 +206,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         cfg = load_config(args.config, args.override)
-    except (ConfigError, OSError) as exc:
+        train(cfg, fresh=args.fresh)
+    except (ConfigError, OSError) as exc:  # refused before training starts
         print(f"twplate train: error: {exc}", file=sys.stderr)
         return 2
-    train(cfg, fresh=args.fresh)
     return 0

@@ -22,7 +22,7 @@ from twplate.photo_eval import PhotoLabels, read_labels
 
 from ..batches import Prefetcher
 from ..checkpoint import CheckpointBackend
-from ..config import ConfigError, DetTrainConfig
+from ..config import ConfigError, DetDataSection, DetTrainConfig
 from ..loop import Trainer, log
 from .data import BoxedPhoto, SceneSampler, read_box_file, text_maps
 from .model import INPUT_MEAN, INPUT_STD, load_detector
@@ -64,20 +64,21 @@ class DetTrainer(Trainer):
         self.teacher = load_detector("pretrained") if self.cfg.Data.keep_text else None
         return net
 
+    @classmethod
+    def check_data(cls, cfg: DetTrainConfig) -> None:
+        """The named photo sources exist (a misspelt one would leave synthetic scenes alone to train on)."""
+        _train_photos(cfg.Data)
+        _val_photos(cfg.Data)
+
     def _open_data(self) -> tuple[DetBatches, list[PhotoLabels]]:
         data = self.cfg.Data
         seed = self.cfg.Global.seed + self.state.step + 7919 * self.rank
-        photos = []
-        if data.train_boxes:
-            root = Path(data.photo_root) if data.photo_root else Path(data.train_boxes).parent
-            photos = _from_sources(read_box_file(data.train_boxes, root), root, data.sources, "Data.sources")
+        photos = _train_photos(data)
         sampler = SceneSampler(photos, data.synthetic_share, data.size, data.glyphs, seed, data.other_text)
         self.preprocess = DetectPreprocessConfig(data.limit_side, INPUT_MEAN, INPUT_STD)
         self.val_reader: Any = None  # a PhotoReader, loaded at the first evaluation
         batches = DetBatches(sampler, self.batch_size, replace(self.preprocess, limit_side=data.size))
-        val = read_labels(data.val) if data.val else []
-        if data.val and data.val_sources:
-            val = _from_sources(val, Path(data.val).parent, data.val_sources, "Data.val_sources")
+        val = _val_photos(data)
         log.info(f"train photos: {len(photos)} ({sum(len(p.quads) for p in photos)} plates), synthetic share "
                  f"{data.synthetic_share}, val photos: {len(val)}, steps: {self.total}, "
                  f"batch: {self.batch_size} x {self.world} process(es) of {data.size} px")
@@ -128,6 +129,21 @@ def _source(photo: Path, root: str | Path) -> str:
 
 
 Photo = TypeVar("Photo", BoxedPhoto, PhotoLabels)
+
+
+def _train_photos(data: DetDataSection) -> list[BoxedPhoto]:
+    """The boxed real photos to train on: those of ``Data.sources`` (all when none is named)."""
+    if not data.train_boxes:
+        return []
+    root = Path(data.photo_root) if data.photo_root else Path(data.train_boxes).parent
+    return _from_sources(read_box_file(data.train_boxes, root), root, data.sources, "Data.sources")
+
+
+def _val_photos(data: DetDataSection) -> list[PhotoLabels]:
+    """The labelled photos to evaluate on: those of ``Data.val_sources`` (all when none is named)."""
+    if not data.val:
+        return []
+    return _from_sources(read_labels(data.val), Path(data.val).parent, data.val_sources, "Data.val_sources")
 
 
 def _from_sources(photos: list[Photo], root: Path, sources: list[str], key: str) -> list[Photo]:
