@@ -2,7 +2,7 @@
 
 Configurations (each needs the runtime to really run on the GPU, else it is skipped, never timed on CPU):
 
-* ``ort-cuda``: CUDA EP with twplate's options (HEURISTIC conv search, width buckets 160/240/320).
+* ``ort-cuda``: CUDA EP with twplate's options (HEURISTIC conv search, width buckets 80/128/208/320 for a floor of 80).
 * ``ort-cuda-iobinding``: the same through I/O binding.
 * ``ort-cuda-fp16``: CUDA EP on an fp16 copy of the model made by ``exporters/to_fp16.py`` (checked first).
 * ``ort-tensorrt-fp32`` / ``ort-tensorrt-fp16``: TensorRT EP, one profile per width bucket, engine

@@ -127,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{row['images_per_second']:.1f} | {row['images_per_second'] / base['images_per_second']:.2f}x |")
     if args.json:
         args.json.write_text(json.dumps({"model": args.model, "batch": args.batch, "threads": args.threads,
-                                         "source": source, "rows": rows}, indent=1))
+                                         "cpu": benchdata.cpu_description(), "source": source, "rows": rows},
+                                        indent=1))
     return 0
 
 

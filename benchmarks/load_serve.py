@@ -36,9 +36,7 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import statistics
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -204,13 +202,9 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def cpu_info(load_average: tuple[float, float, float]) -> dict:
-    """The CPU model, its relevant flags, and the load average when the run started (other work on the machine)."""
-    lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-    fields = dict(line.split(":", 1) for line in lscpu.splitlines() if ":" in line)
-    flags = fields.get("Flags", "").split()
-    return {"model": fields.get("Model name", platform.processor()).strip(), "cpus": os.cpu_count(),
-            "flags": [f for f in ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16") if f in flags],
-            "load_average_at_start": load_average}
+    """The CPU as every benchmark records it (:func:`benchdata.cpu_description`), and the load average when the
+    run started (other work on the machine)."""
+    return {**benchdata.cpu_description(), "load_average_at_start": load_average}
 
 
 def level_row(clients: int, tally: Tally, wall: float, rss: float, server_cpu: float) -> dict:
@@ -249,6 +243,7 @@ def load_test(args: argparse.Namespace) -> dict:
                   f"differing {tally.wrong}", flush=True)
         direct = PlateRecognizer(backend="onnxruntime", batch_size=DIRECT_BATCH, input_width=args.input_width)
         images = benchdata.cycle(crops.data, args.compare_images)
+        direct.run_many(images)  # warmed up, as the server was: ORT's first call of each shape is not timed
         checked, direct_checked = Tally(), Tally()
 
         def service() -> None:

@@ -72,8 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     images, _, source = benchdata.load_val()
     print(f"{len(images)} images from {source}; rss before loading the model {rss_mb():.1f} MB", flush=True)
     reader = PlateRecognizer(args.model, backend=args.backend, batch_size=args.batch, threads=args.threads)
-    result = {"backend": reader.backend.name, "model": args.model, **measure(reader, images, args.images,
-                                                                              args.call_size)}
+    result = {"backend": reader.backend.name, "model": args.model, "cpu": benchdata.cpu_description(),
+              **measure(reader, images, args.images, args.call_size)}
     for n, rss in result["samples"]:
         print(f"images={n:6d} rss={rss:7.1f} MB", flush=True)
     print(f"{result['backend']}: {result['images']} images in {result['seconds']:.0f} s "

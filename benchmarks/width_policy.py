@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.write_text(json.dumps({"model": args.model, "backend": args.backend, "batch": args.batch,
                                          "threads": args.threads, "plate_formats": args.plate_formats, "source": source,
-                                         "rows": rows}, indent=1))
+                                         "cpu": benchdata.cpu_description(), "rows": rows}, indent=1))
     return 0
 
 

@@ -3,7 +3,7 @@
 Run from the repository root with the ``export`` and ``paddle`` extras installed::
 
     python -m exporters CHECKPOINT.pdparams --out models/twplate-rec --version 1.0
-    python -m exporters pretrained --out models/twplate-rec-zeroshot   # PP-OCRv3 weights, no training
+    python -m exporters pretrained --version 0.0.0 --out models/twplate-rec-zeroshot   # PP-OCRv3 weights, no training
     python -m exporters.detector CHECKPOINT.pdparams --version 2.1.0   # the plate detector -> models/twplate-det
 
 Each step checks its own result against its source (the recognizer: probabilities within 1e-4 and identical

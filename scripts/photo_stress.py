@@ -37,7 +37,7 @@ import numpy as np
 
 from twplate.image import load_image
 from twplate.image_header import read_header
-from twplate.photo_eval import PhotoLabels, read_labels
+from twplate.photo_eval import DOUBT_MARK, PhotoLabels, read_labels
 
 
 def shrink(factor: float) -> Callable[[np.ndarray, np.random.Generator], np.ndarray]:
@@ -140,7 +140,7 @@ def mosaic(photos: list[PhotoLabels], grid: int, rng: np.random.Generator) -> li
             cell = cv2.resize(image, (int(w * scale), int(h * scale)), interpolation=cv2.INTER_AREA)
             y, x = (k // grid) * cell_h, (k % grid) * cell_w
             canvas[y : y + cell.shape[0], x : x + cell.shape[1]] = cell
-            plates += photos[index].plates
+            plates += labels_of(photos[index])
         canvases.append((canvas, plates))
     return canvases
 
@@ -149,6 +149,11 @@ def longest_side(path: Path) -> int:
     """The photo's longest side in pixels, from its header where the format has one (no decoding)."""
     header = read_header(path.read_bytes())
     return max(header.width, header.height) if header else max(load_image(path).shape[:2])
+
+
+def labels_of(photo: PhotoLabels) -> list[str]:
+    """A photo's labels as its labels file gives them: the plates, and the doubtful ones with their mark."""
+    return [*photo.plates, *(f"{plate}{DOUBT_MARK}" for plate in photo.doubtful)]
 
 
 def write_set(folder: Path, photos: list[tuple[np.ndarray, list[str]]]) -> None:
@@ -174,14 +179,14 @@ def main(argv: list[str] | None = None) -> int:
               if not sources or p.path.relative_to(args.labels.parent).parts[0] in sources]
     (args.out / "as_is").mkdir(parents=True, exist_ok=True)
     (args.out / "as_is" / "labels.tsv").write_text(
-        "".join(f"{p.path.resolve()}\t{plate}\n" for p in photos for plate in p.plates or [""]), encoding="utf-8")
+        "".join(f"{p.path.resolve()}\t{plate}\n" for p in photos for plate in labels_of(p) or [""]), encoding="utf-8")
     for name, variant in VARIANTS.items():
         rng = np.random.default_rng(args.seed)
-        write_set(args.out / name, [(variant(load_image(p.path), rng), p.plates) for p in photos])
+        write_set(args.out / name, [(variant(load_image(p.path), rng), labels_of(p)) for p in photos])
     framed = [p for p in photos if longest_side(p.path) >= DASHCAM_MIN_SIDE]
     for name, scale in DASHCAM_SCALES.items():
         rng = np.random.default_rng(args.seed)
-        write_set(args.out / name, [(dashcam(scale)(load_image(p.path), rng), p.plates) for p in framed])
+        write_set(args.out / name, [(dashcam(scale)(load_image(p.path), rng), labels_of(p)) for p in framed])
     big = [p for p in photos if longest_side(p.path) >= MOSAIC_MIN_SIDE]
     for grid in MOSAIC_GRIDS:
         write_set(args.out / f"mosaic{grid}", mosaic(big, grid, np.random.default_rng(args.seed)))
