@@ -45,9 +45,14 @@ def main(argv: list[str] | None = None) -> int:
     photos = {name: read_labels(path) for name, path in sets.items()}
     recognizer = PlateRecognizer(backend="onnxruntime", threads=args.threads)
     results: dict[str, dict[str, dict]] = {}
+    limits: dict[str, int] = {}
     for det_name, directory in detectors.items():
         reader = PhotoReader(detector=directory, backend="onnxruntime", threads=args.threads,
                              limit_side=args.limit_side, recognizer=recognizer)
+        limits[det_name] = reader.detector.spec.preprocess.limit_side
+        first = next((p.path for labelled in photos.values() for p in labelled), None)
+        if first is not None:
+            reader.run_many([first])  # warmed up: no detector (nor the shared recognizer) pays its first call timed
         for set_name, labelled in photos.items():
             report = evaluate_photos(reader, labelled)
             results.setdefault(set_name, {})[det_name] = {
@@ -55,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
                 "false": [f"{r['text']} in {r['photo']}" for r in report.false_readings]}
             print(f"{set_name:10s} {det_name:12s} found {report.found}/{report.plates}  false {report.false}  "
                   f"{report.seconds_per_photo:.3f} s/photo", flush=True)
-    doc = {"cpu": benchdata.cpu_description(), "limit_side": args.limit_side,
+    doc = {"cpu": benchdata.cpu_description(), "threads": args.threads, "limit_side": limits,
            "detectors": {k: str(v) for k, v in detectors.items()},
            "sets": {k: str(v) for k, v in sets.items()}, "results": results}
     args.out.parent.mkdir(parents=True, exist_ok=True)
