@@ -30,12 +30,14 @@ def clear(text: str) -> list[dict[str, float]]:
     return [s for ch in text for s in ({ch: 0.95}, {"": 0.95})]
 
 
-@pytest.mark.parametrize("text", ["ABC-1234", "123-ABC", "1234-AB", "AB9-123", "試9109", "使22", "外0872", "GG-88"])
+@pytest.mark.parametrize("text", ["ABC-1234", "123-ABC", "1234-AB", "AB9-123", "試9109", "使22", "外0872", "GG-88",
+                                  "AB-123", "A2-345", "567-B8", "0567-22", "22-0567"])
 def test_valid_plates_are_recognised(text: str):
     assert is_plate(text)
 
 
-@pytest.mark.parametrize("text", ["221PSE", "-7333-YJ", "ARY-389-", "AUM-Z608", "", "ABCD", "試-9109"])
+@pytest.mark.parametrize("text", ["221PSE", "-7333-YJ", "ARY-389-", "AUM-Z608", "", "ABCD", "試-9109",
+                                  "12-345", "123-45"])  # a 2+3 / 3+2 code is never two digits
 def test_invalid_plates_are_rejected(text: str):
     assert not is_plate(text)
 
@@ -126,7 +128,7 @@ def test_recognizer_follows_the_model_unless_told(tiny_model_dir, formats_model)
 
 SMALL = ("A", "B", "1", "2", "-", "試")
 """A dictionary small enough to try every path of 6 steps (7**6 of them), in which plates of 5 and 6
-characters of several formats fit (``XX-XX``, ``試DDDD``, ``XX-DDD``, ``DDD-XX``) among the longer ones
+characters of several formats fit (``XX-XX``, ``試DDDD``, ``LD-DDD``, ``DDD-DL``) among the longer ones
 that do not."""
 
 

@@ -24,9 +24,18 @@ REPO = Path(__file__).resolve().parents[1]
     (300, 500, 1280, (288, 512)),       # never enlarged, only rounded to multiples of 32
     (10, 4000, 1280, (32, 1280)),       # at least 32
     (3024, 4032, 960, (704, 960)),
+    (1080, 1920, 1010, (576, 992)),     # a limit off the 32 grid: rounded down to it, never past the limit
 ])
 def test_input_size_keeps_aspect_within_limit_in_multiples_of_32(h, w, limit, expected):
     assert DetectPreprocessConfig(limit_side=limit).input_size(h, w) == expected
+
+
+def test_a_spec_without_normalisation_gets_pp_ocrs():
+    """A detector's inference.yml without mean and std is normalised as PP-OCR's detectors were trained."""
+    from twplate.detect.preprocess import PPOCR_MEAN, PPOCR_STD
+
+    cfg = DetectPreprocessConfig.from_dict({"limit_side": 960})
+    assert (cfg.mean, cfg.std) == (PPOCR_MEAN, PPOCR_STD) == ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 
 
 def test_detector_input_normalises_per_channel():

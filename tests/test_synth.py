@@ -83,6 +83,28 @@ def test_every_kind_renders(gen, kind):
 
 @needs_glyphs
 @needs_cjk
+def test_1992_codes_follow_the_reference_chart(gen):
+    """ROC_1992.png: a two-character code uses no I, O, 0 or 1, except early letter-letter codes in front of
+    four digits; two digits only on rentals, one digit twice, never 00 or 11; no two-digit code on 2+3 / 3+2."""
+    seen = set()
+    for kind in ("car1992", "small1992"):
+        for i in range(150):
+            label = gen.sample(5, i, kind=kind)[0]
+            head, tail = label.split("-")
+            if len(head) == len(tail) == 2:
+                continue  # 2+2 trailers: not on the chart's code rules
+            front = len(head) == 2
+            code, number = (head, tail) if front else (tail, head)
+            seen.add((kind, front, code.isdigit()))
+            if code.isdigit():
+                assert len(number) == 4 and code[0] == code[1] and code not in ("00", "11"), label
+            elif not (front and code.isalpha() and len(number) == 4):
+                assert not set(code) & set("01IO"), label
+    assert {("car1992", True, True), ("car1992", False, True), ("small1992", True, False)} <= seen
+
+
+@needs_glyphs
+@needs_cjk
 def test_default_mix_has_special_plates(gen):
     kinds = [gen.sample(3, i)[2] for i in range(150)]
     share = sum(k in synth.SPECIAL for k in kinds) / len(kinds)

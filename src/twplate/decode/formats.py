@@ -6,7 +6,8 @@ the greedy reading fits no format, :func:`decode_with_formats` finds the most pr
 whose text fits one (a Viterbi search over the model's own probabilities), and reads that.
 
 Formats: ``L`` a letter, ``D`` a digit, ``X`` either, other characters literal. They cover the
-2014 seven-character plates (``LLL-DDDD``), the 1992 layouts (2+4, 4+2, 2+3, 3+2, 2+2), the 3+3
+2014 seven-character plates (``LLL-DDDD``), the 1992 layouts (2+4, 4+2, 2+3, 3+2, 2+2; a 2+3 or 3+2 code is
+never two digits, ``ROC_1992.png``), the 3+3
 scooter plates (``DDD-LLL`` and alphanumeric ``XXX-DDD``), and the special plates that print no
 dash (試 臨 外 + 4 digits, 使 領 + 2-3 digits, 軍 + 4-5 digits).
 """
@@ -25,7 +26,7 @@ PLATE_FORMATS: tuple[str, ...] = (
     "LLL-DDDD",
     "DDD-LLL", "XXX-DDD",
     "XX-DDDD", "DDDD-XX",
-    "XX-DDD", "DDD-XX",
+    "LL-DDD", "LD-DDD", "DL-DDD", "DDD-LL", "DDD-LD", "DDD-DL",  # a 2+3 / 3+2 code is never two digits
     "XX-XX",
     "試DDDD", "臨DDDD", "外DDDD",
     "使DD", "使DDD", "領DD", "領DDD",

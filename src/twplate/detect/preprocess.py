@@ -12,20 +12,26 @@ import numpy as np
 STRIDE = 32
 """DBNet's input sides must be multiples of this."""
 
+PPOCR_MEAN = (0.485, 0.456, 0.406)
+PPOCR_STD = (0.229, 0.224, 0.225)
+"""The normalisation PP-OCR's detectors were trained with (PaddleOCR's ``NormalizeImage``, applied to BGR pixels in
+this order, as PaddleOCR and RapidOCR 1.2 do): the default where a detector's ``inference.yml`` gives none."""
+
 
 @dataclass(frozen=True)
 class DetectPreprocessConfig:
     """How a detector wants its input; stored with the model (``inference.yml``, ``input`` section).
 
-    ``limit_side``: the photo is shrunk until its longest side is at most this (never enlarged);
+    ``limit_side``: the photo is shrunk until its longest side is at most this (never enlarged past it: sides
+    are rounded to the nearest multiple of 32, but not above the limit);
     a larger limit finds smaller plates and costs time in proportion to the pixels
     (``benchmarks/photos.py`` measures the trade). ``mean`` and ``std`` apply per BGR channel to
     pixels scaled to ``[0, 1]``.
     """
 
     limit_side: int = 1600
-    mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
-    std: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    mean: tuple[float, float, float] = PPOCR_MEAN
+    std: tuple[float, float, float] = PPOCR_STD
 
     @classmethod
     def from_dict(cls, d: dict) -> DetectPreprocessConfig:
@@ -42,7 +48,12 @@ class DetectPreprocessConfig:
     def input_size(self, h: int, w: int) -> tuple[int, int]:
         """``(height, width)`` of the detector input for an ``h`` x ``w`` photo."""
         scale = min(1.0, self.limit_side / max(h, w))
-        return (max(STRIDE, round(h * scale / STRIDE) * STRIDE), max(STRIDE, round(w * scale / STRIDE) * STRIDE))
+        top = max(STRIDE, self.limit_side // STRIDE * STRIDE)
+
+        def side(n: int) -> int:
+            return min(top, max(STRIDE, round(n * scale / STRIDE) * STRIDE))
+
+        return side(h), side(w)
 
 
 def detector_input(image: np.ndarray, cfg: DetectPreprocessConfig) -> np.ndarray:

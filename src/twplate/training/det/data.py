@@ -41,8 +41,8 @@ MIN_LINE_HEIGHT = 8.0
 MAX_LINE_HEIGHT = 0.3
 MAX_LINE_WIDTH = 0.9
 """Number lines in samples are 8 px to 0.3 x the sample's side tall (log-uniform) and at most 0.9 x its side
-wide. At inference (``limit_side`` 1280) the shared photos' lines are 25 to 220 px tall (median 72); far
-plates in dash-cam frames are smaller."""
+wide. In the detector's input at a limit of 1280 px the shared photos' lines are 25 to 220 px tall (median 72;
+the shipped limit is 1600); far plates in dash-cam frames are smaller."""
 LINE_PAD = 0.06
 """A synthetic number line's box is its glyphs' box grown by this share of its height on every side: the
 public detector's boxes around synthetic plates sit 0.04 (top), 0.10 (bottom), 0.05 (left and right)

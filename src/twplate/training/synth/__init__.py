@@ -46,12 +46,15 @@ data (2014 scooters most), and 18% special plates.
                on red).  Assumed: electric scooters EMA-EPZ, with a 電動車 banner on
                60% of them.
 ``car1992``    1992 320x150 cars, 2+4 (``AA-9999`` incl. I/O, ``9A-9999``,
-               ``A9-9999``) and 4+2 (``9999-AA``, ``9999-A9``, ``9999-9A``, rental
-               ``9999-99`` with a doubled pair), with or without a region banner
-               (台北市 高雄市 台灣省 金門縣 連江縣), 4+2 electric and disabled variants.
+               ``A9-9999``, rental ``99-9999``) and 4+2 (``9999-AA``, ``9999-A9``,
+               ``9999-9A``, rental ``9999-99``), with or without a region banner
+               (台北市 高雄市 台灣省 金門縣 連江縣), 4+2 electric (black) and disabled variants.
+               Codes follow ``ROC_1992.png``: no I, O, 0 or 1 but in early letter-letter
+               codes in front; a rental's two digits are one digit twice, never 00 or 11.
 ``small1992``  1992 2+3 (``AA-999``, ``A9-999``), 3+2 (``999-AA``, ``999-A9``) and 2+2
                (``99-A9``, ``AA-99``) taxis, commercial, tour and trailer plates in
-               their colour schemes, with region or 電動車 banner or none.
+               their colour schemes, with region or 電動車 banner (3+2, red or green on
+               white) or none; codes by the same rules, never two digits.
 ``scooter_old`` pre-2014 scooter plates, 3+3: ``999-AAA`` (most), ``AAA-999``,
                ``AA9-999``, ``A9A-999``, ``9AA-999``, ``A99-999``, ``9A9-999``; 1992
                font, with or without region banner, mostly black on white.

@@ -21,6 +21,10 @@ DIGITS_2014 = "012356789"          # new plates use no 4
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 LETTERS_2014 = "ABCDEFGHJKLMNPQRSTUVWXYZ"  # new plates use no I and no O
 LETTERS_OLD = LETTERS               # 1992-era plates may use I and O
+# ROC_1992.png: a 1992-series two-character code uses no I, O, 0 or 1, except the early letter-letter codes in
+# front of four digits (AI-4329); two digits only on rentals, always a pair of one digit, never 00 or 11
+CODE_LETTERS = LETTERS.replace("I", "").replace("O", "")
+CODE_DIGITS = "23456789"
 
 # ------------------------------------------------------------- 2014 prefixes
 # (ranges, text colour, background colour, weight, wheelchair symbol) from ROC_2014.png
@@ -101,6 +105,17 @@ def _fill_format(rng: np.random.Generator, fmt: str, letters: str = LETTERS_OLD,
     return "".join(out)
 
 
+def _code_1992(rng: np.random.Generator, shape: str, early: bool = False) -> str:
+    """A 1992-series plate's two-character code of ``shape`` (``LL``, ``LD``, ``DL``, or ``DD`` for a rental)
+    by the rules of ``ROC_1992.png``; ``early``: an early letter-letter code, which may use I and O."""
+    if shape == "DD":
+        return CODE_DIGITS[int(rng.integers(len(CODE_DIGITS)))] * 2
+    if early:
+        return _fill_format(rng, shape)
+    return "".join(CODE_LETTERS[int(rng.integers(len(CODE_LETTERS)))] if c == "L"
+                   else CODE_DIGITS[int(rng.integers(len(CODE_DIGITS)))] for c in shape)
+
+
 # ------------------------------------------------------------------ kinds
 def _sample_2014(rng: np.random.Generator, table: list[Scheme2014]) -> tuple[str, Colour, Colour, bool, list[str]]:
     ranges, tc, bg, _, wc = pick(rng, table, [t[3] for t in table])
@@ -123,36 +138,36 @@ def k_moto2014(r: Renderer, rng: np.random.Generator) -> tuple[str, Plate]:
 
 
 def k_car1992(r: Renderer, rng: np.random.Generator) -> tuple[str, Plate]:
-    fmt = pick(rng, ["LL-DDDD", "DL-DDDD", "LD-DDDD", "DDDD-LL", "DDDD-LD", "DDDD-DL", "DDDD-DD"],
-               [0.10, 0.12, 0.08, 0.42, 0.18, 0.03, 0.07])
-    label = _fill_format(rng, fmt)
-    if fmt == "DDDD-DD":                       # rental: two identical digits
-        label = label[:5] + label[5] * 2
+    fmt = pick(rng, ["LL-DDDD", "DL-DDDD", "LD-DDDD", "DD-DDDD", "DDDD-LL", "DDDD-LD", "DDDD-DL", "DDDD-DD"],
+               [0.10, 0.12, 0.08, 0.02, 0.42, 0.18, 0.03, 0.05])  # DD: rentals
+    number = _fill_format(rng, "DDDD")
+    if fmt.endswith("DDDD"):
+        label = _code_1992(rng, fmt[:2], early=fmt.startswith("LL")) + "-" + number
+    else:
+        label = number + "-" + _code_1992(rng, fmt[5:])
     variant = pick(rng, ["region", "none", "ev", "wheelchair"], [0.4, 0.45, 0.08, 0.07])
     if variant in ("ev", "wheelchair") and not fmt.startswith("DDDD"):
         variant = "none"
-    tc = BLACK
-    if variant == "ev":
-        tc = pick(rng, [BLACK, GREEN, RED])
-    return label, r.plate1992(rng, label, tc, WHITE, banner=variant if variant != "wheelchair" else "none",
+    # black characters, electric plates too (the red and green electric plates are 3+2: small1992)
+    return label, r.plate1992(rng, label, BLACK, WHITE, banner=variant if variant != "wheelchair" else "none",
                               wheelchair=variant == "wheelchair")
 
 
 def k_small1992(r: Renderer, rng: np.random.Generator) -> tuple[str, Plate]:
     layout = pick(rng, ["2+3", "3+2", "2+2"], [0.4, 0.45, 0.15])
     if layout == "2+3":
-        label = _fill_format(rng, pick(rng, ["LL-DDD", "LD-DDD", "DL-DDD"], [0.6, 0.3, 0.1]))
+        label = _code_1992(rng, pick(rng, ["LL", "LD", "DL"], [0.6, 0.3, 0.1])) + "-" + _fill_format(rng, "DDD")
         tc, bg = pick(rng, [(RED, WHITE), (WHITE, RED), (BLACK, YELLOW), (GREEN, WHITE), (WHITE, GREEN)],
                       [0.35, 0.2, 0.15, 0.15, 0.15])
     elif layout == "3+2":
-        label = _fill_format(rng, pick(rng, ["DDD-LL", "DDD-LD", "DDD-DL"], [0.6, 0.3, 0.1]))
+        label = _fill_format(rng, "DDD") + "-" + _code_1992(rng, pick(rng, ["LL", "LD", "DL"], [0.6, 0.3, 0.1]))
         tc, bg = pick(rng, [(WHITE, GREEN), (GREEN, WHITE), (WHITE, RED), (RED, WHITE), (BLACK, WHITE)],
                       [0.3, 0.3, 0.15, 0.15, 0.1])
     else:
         label = _fill_format(rng, pick(rng, ["DD-LD", "LL-DD", "DD-DD", "LL-LL"], [0.4, 0.4, 0.1, 0.1]))
         tc, bg = pick(rng, [(GREEN, WHITE), (WHITE, GREEN)])
     banner = pick(rng, ["region", "none", "ev"], [0.55, 0.35, 0.10])
-    if banner == "ev" and (layout != "3+2" or bg != WHITE):
+    if banner == "ev" and (layout != "3+2" or bg != WHITE or tc not in (RED, GREEN)):  # electric 3+2: red or green
         banner = "region"
     return label, r.plate1992(rng, label, tc, bg, banner=banner)
 
