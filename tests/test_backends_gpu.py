@@ -161,13 +161,24 @@ def test_fp16_without_tensorrt_warns_what_runs_instead(tiny_model_dir: Path, fak
 
 
 def test_tensorrt_cache_of_a_bare_onnx_file_is_keyed_by_its_content(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setenv("TWPLATE_CACHE", str(tmp_path))
-    a = tiny_models.build_onnx(tmp_path / "a.onnx")
-    b = tiny_models.build_onnx(tmp_path / "b.onnx", num_classes=len(tiny_models.CHARACTERS) + 2, metadata=False)
+    """Two files of one name in two folders get two caches; one file under two names shares one."""
+    monkeypatch.setenv("TWPLATE_CACHE", str(tmp_path / "cache"))
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    a = tiny_models.build_onnx(tmp_path / "one" / "rec.onnx")
+    b = tiny_models.build_onnx(tmp_path / "two" / "rec.onnx", num_classes=len(tiny_models.CHARACTERS) + 2,
+                               metadata=False)
+    copy = tmp_path / "one" / "copy.onnx"
+    copy.write_bytes(a.read_bytes())
     spec_a = load_model_spec(a)
     assert spec_a.checksums == {}  # a bare file: the digest is computed from the file
-    spec_b = dataclasses.replace(spec_a, onnx_file=b.name)
-    assert onnx_backend.tensorrt_cache_dir(spec_a, "fp32") != onnx_backend.tensorrt_cache_dir(spec_b, "fp32")
+
+    def cache(path: Path) -> Path:
+        return onnx_backend.tensorrt_cache_dir(dataclasses.replace(spec_a, directory=path.parent,
+                                                                   onnx_file=path.name), "fp32")
+
+    assert cache(a) != cache(b)
+    assert cache(a) == cache(copy)
 
 
 def test_bad_precision(tiny_model_dir: Path) -> None:

@@ -144,10 +144,20 @@ def test_bad_model_is_a_usage_error(image_dir: Path, tmp_path: Path, capsys) -> 
     assert code == 2 and "no model at" in err
 
 
-@pytest.mark.parametrize("argv", [[], ["read"], ["read", "--batch-size", "0", "x"], ["frobnicate"],
-                                  ["read", "--json", "--csv", "x"]])
-def test_usage_errors(argv: list[str], capsys) -> None:
-    assert run(argv, capsys)[0] == 2
+SAMPLE = str(Path(__file__).resolve().parents[1] / "samples" / "00_car2014.jpg")
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    ([], "the following arguments are required: COMMAND"),
+    (["read"], "the following arguments are required: PATH"),
+    (["read", "--batch-size", "0", SAMPLE], "--batch-size: must be >= 1, not 0"),
+    (["frobnicate"], "invalid choice: 'frobnicate'"),
+    (["read", "--json", "--csv", SAMPLE], "argument --csv: not allowed with argument --json"),
+])
+def test_usage_errors(argv: list[str], message: str, capsys) -> None:
+    """Each refused by its own check (the sample image exists, so no other error stands in), named on stderr."""
+    code, _, err = run(argv, capsys)
+    assert code == 2 and message in err, err
 
 
 def test_help_and_version(capsys) -> None:

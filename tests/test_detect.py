@@ -98,9 +98,12 @@ def test_threshold_box_threshold_and_min_size_drop_weak_and_tiny_regions():
 
 
 def test_boxes_come_highest_score_first():
-    prob = _map_with([((60, 50), (60, 20), 0)], value=0.6) + _map_with([((200, 150), (60, 20), 0)], value=0.95)
-    scores = [b.score for b in boxes_from_map(prob, prob.shape)]
-    assert scores == sorted(scores, reverse=True) and len(scores) == 2
+    """Three lines whose scores follow neither the scan order nor its reverse (contours come bottom up)."""
+    prob = (_map_with([((60, 40), (60, 20), 0)], value=0.8) + _map_with([((130, 100), (60, 20), 0)], value=0.6)
+            + _map_with([((200, 160), (60, 20), 0)], value=0.95))
+    boxes = boxes_from_map(prob, prob.shape)
+    assert [round(float(np.mean(b.points[:, 1])) / 10) * 10 for b in boxes] == [160, 40, 100]  # by score
+    assert [b.score for b in boxes] == sorted((b.score for b in boxes), reverse=True)
 
 
 @pytest.mark.parametrize("angle", [-80, -60, -45, -30, -10, 0, 10, 30, 45, 60, 80])

@@ -96,9 +96,20 @@ def _empty_scene() -> np.ndarray:
 
 
 def test_text_that_is_no_plate_is_not_reported(reader):
+    """A phone number and a date on plate-like panels, and a sign: each is boxed with a plate's proportions and
+    read (the phone number and the date confidently, in a plate format), and none is a plate: no letter, or a
+    reading the formats had to change in more than one character."""
     scene = _empty_scene()
-    cv2.putText(scene, "OPEN 24 HOURS", (60, 300), cv2.FONT_HERSHEY_SIMPLEX, 1.6, (255, 255, 255), 4)
-    cv2.putText(scene, "2024/05/12 13:45", (300, 440), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (0, 160, 255), 2)
+    for text, (x, y) in (("04-2516", (40, 60)), ("2024-05", (330, 300))):
+        cv2.rectangle(scene, (x, y), (x + 290, y + 90), (255, 255, 255), -1)
+        cv2.putText(scene, text, (x + 15, y + 70), cv2.FONT_HERSHEY_SIMPLEX, 2.0, (0, 0, 0), 5)
+    cv2.putText(scene, "SALE 50", (60, 300), cv2.FONT_HERSHEY_SIMPLEX, 1.6, (255, 255, 255), 4)
+    low, high = reader.rules.aspect
+    boxes = [b for b in reader.detector([scene])[0] if low * b.size[1] <= b.size[0] <= high * b.size[1]]
+    read = {r.text: r for r in reader.recognizer.run_many([crop_box(scene, b.points, reader.rules.margin)
+                                                            for b in boxes])}
+    assert {"04-2516", "2024-05"} <= set(read) and len(read) == 3
+    assert all(read[t].confidence > 0.9 and read[t].format_edits == 0 for t in ("04-2516", "2024-05"))
     assert reader(scene) == []
 
 

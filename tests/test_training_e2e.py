@@ -48,11 +48,18 @@ def test_resume_continues_from_latest(trained: Path):
     from twplate.training.config import load_config
     from twplate.training.train import train
 
+    def losses() -> list[float]:
+        events = (trained / "run" / "metrics.jsonl").read_text().splitlines()
+        return [e["loss"] for e in map(json.loads, events) if "loss" in e]
+
+    before = losses()
     cfg = load_config(trained / "run" / "config.yml", ["Global.total_steps=32", "Global.eval_every=2"])
     train(cfg)
     log = (trained / "run" / "train.log").read_text(encoding="utf-8")
     assert "resume from" in log and "global_step: 30" in log
     assert json.loads((trained / "run" / "latest.json").read_text())["step"] == 32
+    resumed = losses()[len(before):]  # steps 31 and 32: the trained weights, not the pretrained ones again
+    assert len(resumed) == 1 and resumed[0] < 0.6 * before[0], (before, resumed)
 
 
 def test_one_step_without_warmup_logs_the_label_fixes_it_applies(trained: Path):
