@@ -217,3 +217,18 @@ def test_training_command_without_paddle(monkeypatch: pytest.MonkeyPatch, capsys
     code, _, err = run(["train"], capsys)
     assert code == 2 and "pip install 'twplate[train]'" in err
 
+
+def test_a_dependency_imported_when_the_command_runs_is_named_too(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    """``twplate plot`` imports matplotlib only when it runs: without it, exit 2 naming the extra, no traceback."""
+    module = types.ModuleType("fake_plot")
+    module.configure = lambda parser: None
+
+    def needs_matplotlib(args):
+        raise ModuleNotFoundError("No module named 'matplotlib'", name="matplotlib")
+
+    module.run = needs_matplotlib
+    monkeypatch.setitem(sys.modules, "fake_plot", module)
+    monkeypatch.setitem(TRAINING_COMMANDS, "plot", ("fake_plot", "fake"))
+    code, _, err = run(["plot"], capsys)
+    assert code == 2 and "matplotlib is not installed" in err and "pip install 'twplate[train]'" in err
+

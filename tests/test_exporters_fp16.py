@@ -35,7 +35,7 @@ def test_shipped_model_converts_to_fp16_weights_with_float32_io(tmp_path: Path) 
     assert fp16.spec.charset == shipped.spec.charset  # metadata kept
     assert fp16.spec.calibration == shipped.spec.calibration  # confidences calibrated as the source's
     assert fp16(np.full((60, 200, 3), 255, np.uint8)).error is None
-    sample = str(default_model_dir().parents[1] / "samples" / "00_car2014.jpg")
+    sample = str(Path(__file__).resolve().parents[1] / "samples" / "00_car2014.jpg")
     assert fp16(sample).confidence == pytest.approx(shipped(sample).confidence, abs=2e-2)
 
 

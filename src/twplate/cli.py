@@ -49,6 +49,8 @@ TRAINING_COMMANDS: dict[str, tuple[str, str]] = {
     "check": ("twplate.training.dataset", "check a labelled data set"),
     "split": ("twplate.training.dataset", "split a labelled data set"),
 }
+NEEDS_TRAIN_EXTRA = frozenset({"synth", "train", "plot"})
+"""Training commands that cannot run without ``twplate[train]`` (the others need it only for checkpoints)."""
 MODULE_COMMANDS: dict[str, tuple[str, str]] = {
     "eval-photos": ("twplate.photo_eval", "measure plate finding and reading on labelled photos"),
 }
@@ -124,7 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="reader actors (default: one per CPU of the cluster)")
     _add_serve_parser(commands)
     for name, (_, help_text) in TRAINING_COMMANDS.items():
-        commands.add_parser(name, help=f"{help_text} (needs twplate[train])", add_help=False)
+        needs = " (needs twplate[train])" if name in NEEDS_TRAIN_EXTRA else ""
+        commands.add_parser(name, help=help_text + needs, add_help=False)
     return parser
 
 
@@ -517,8 +520,13 @@ class _Progress:
 
 def _run_training(command: str, argv: list[str]) -> int:
     module_name, help_text = {**TRAINING_COMMANDS, **MODULE_COMMANDS}[command]
-    try:
+    try:  # a command's module may import its heavy dependencies only when it runs (paddle, matplotlib)
         module = importlib.import_module(module_name)
+        configure = getattr(module, f"configure_{command}", None) or module.configure
+        run = getattr(module, f"run_{command}", None) or module.run
+        parser = argparse.ArgumentParser(prog=f"twplate {command}", description=help_text)
+        configure(parser)
+        return int(run(parser.parse_args(argv)) or 0)
     except ModuleNotFoundError as exc:
         missing = exc.name or "?"
         if missing.split(".")[0] == "twplate":
@@ -528,8 +536,3 @@ def _run_training(command: str, argv: list[str]) -> int:
             print(f"twplate {command} needs the training dependencies ({missing} is not installed): "
                   "pip install 'twplate[train]'", file=sys.stderr)
         return 2
-    configure = getattr(module, f"configure_{command}", None) or module.configure
-    run = getattr(module, f"run_{command}", None) or module.run
-    parser = argparse.ArgumentParser(prog=f"twplate {command}", description=help_text)
-    configure(parser)
-    return int(run(parser.parse_args(argv)) or 0)
