@@ -199,3 +199,13 @@ def test_io_binding_is_ignored_on_cpu(tiny_model_dir: Path, fake_cuda, monkeypat
     fake_cuda.bound.clear()
     assert [r.text for r in reader(_images())] == TEXTS
     assert fake_cuda.bound == []
+
+
+@pytest.mark.parametrize(("value", "expected"), [("", Path.home() / ".cache" / "twplate" / "x"),
+                                                 ("~/engines", Path.home() / "engines" / "x")])
+def test_cache_dir_treats_an_empty_variable_as_unset_and_expands_home(monkeypatch, value: str,
+                                                                      expected: Path) -> None:
+    from twplate.cache import cache_dir
+
+    monkeypatch.setenv("TWPLATE_CACHE", value)
+    assert cache_dir("x") == expected

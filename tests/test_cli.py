@@ -173,6 +173,11 @@ def test_progress_bar_only_on_a_terminal(image_dir: Path, tiny_model_dir: Path, 
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
     code, _, err = run(["read", "--model", str(tiny_model_dir), str(image_dir)], capsys)
     assert code == 0 and "4/4" in err and "[" in err
+    (image_dir / "broken.png").write_bytes(b"not an image")
+    code, _, err = run(["read", "--model", str(tiny_model_dir), "--batch-size", "1", str(image_dir)], capsys)
+    assert code == 1 and "5/5" in err
+    assert "\r\x1b[Ktwplate: " in err and "broken.png" in err  # the error on a line of its own, not after the bar
+    (image_dir / "broken.png").unlink()
     monkeypatch.setattr(sys.stderr, "isatty", lambda: False, raising=False)
     assert run(["read", "--model", str(tiny_model_dir), str(image_dir)], capsys)[2] == ""
 
@@ -181,6 +186,8 @@ def test_expand_paths(image_dir: Path) -> None:
     files, unmatched = expand_paths([str(image_dir / "sub"), str(image_dir / "notes.txt"), "no/such/*.png"])
     assert [Path(f).name for f in files] == ["c.bmp", "d.webp", "notes.txt"]  # explicit files kept as given
     assert unmatched == ["no/such/*.png"]
+    recursive, _ = expand_paths([str(image_dir / "**")])  # the folder and each file match: each image once
+    assert sorted(Path(f).name for f in recursive) == ["a.png", "b.jpg", "c.bmp", "d.webp"]  # no notes.txt
 
 
 # ---------------------------------------------------------------- training commands
@@ -232,3 +239,17 @@ def test_a_dependency_imported_when_the_command_runs_is_named_too(monkeypatch: p
     code, _, err = run(["plot"], capsys)
     assert code == 2 and "matplotlib is not installed" in err and "pip install 'twplate[train]'" in err
 
+
+
+def test_eval_names_the_images_it_could_not_read_and_exits_1(image_dir: Path, tiny_model_dir: Path, capsys) -> None:
+    """An unreadable image counts as misread (nothing read), is named on stderr, stays out of the confusions."""
+    labels = image_dir / "labels.tsv"
+    rows = [f"{name}\t{text}" for name, text in PLATES.items()] + ["notes.txt\tXYZ-9876", "gone.png\tXYZ-9876"]
+    labels.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    code, out, err = run(["eval", str(labels), "--model", str(tiny_model_dir), "--json"], capsys)
+    summary = json.loads(out)
+    assert code == 1
+    assert (summary["total"], summary["unread"], summary["misread"]) == (6, 2, 2)
+    assert summary["acc"] == pytest.approx(4 / 6)
+    assert not any("XYZ-9876"[0] in pair for pair, _ in summary["confusions"])  # no "X -> ∅" from unread images
+    assert "notes.txt" in err and "gone.png" in err and "2 of 6 images could not be read" in err

@@ -71,3 +71,19 @@ def test_reader_of_stdout_goes_away(plates: Path, tiny_model_dir: Path) -> None:
     assert proc.wait(timeout=120) == 1
     assert first.split(b"\t")[1] == b"ABC-1234"
     assert "Traceback" not in err and "BrokenPipeError" not in err, err
+
+
+def test_odd_file_names_keep_one_row_each_in_utf8(plates: Path, tiny_model_dir: Path) -> None:
+    """With the usual surrogateescape stdout (no PYTHONIOENCODING), a name that is not UTF-8 is still escaped, and
+    a tab or a line break in a name is escaped in tab-separated rows: one row of four fields per image."""
+    os.link(plates / "a.png", plates / "tab\there.png")
+    os.link(plates / "a.png", plates / "line\nbreak.png")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONIOENCODING"}
+    proc = subprocess.Popen([sys.executable, "-m", "twplate", "read", "--model", str(tiny_model_dir), str(plates)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**env, "LC_ALL": "C.UTF-8"})
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err.decode(errors="replace")
+    lines = out.decode("utf-8").splitlines()  # valid UTF-8 throughout
+    assert len(lines) == 5 and all(len(line.split("\t")) == 3 for line in lines)
+    assert any("tab\\there.png" in line for line in lines) and any("line\\nbreak.png" in line for line in lines)
+    assert any("b\\udcff\\udcfe.png" in line for line in lines)

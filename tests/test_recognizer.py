@@ -209,3 +209,9 @@ def test_input_width_reads_every_image_at_that_width_alone_or_in_any_batch(tiny_
     assert [r.confidence for r in together] == pytest.approx([r.confidence for r in alone], abs=1e-6)
     with pytest.raises(ValueError, match="input_width"):
         PlateRecognizer(tiny_model_dir, input_width=0)
+
+
+def test_repr_of_a_boxed_result_without_a_detection_score() -> None:
+    """A result given a box by hand (no detector score) still prints."""
+    result = PlateResult("ABC-1234", 0.9, (0.9,) * 8, box=((0.0, 0.0), (10.0, 0.0), (10.0, 4.0), (0.0, 4.0)))
+    assert repr(result).endswith("box=[(0, 0), (10, 0), (10, 4), (0, 4)])")

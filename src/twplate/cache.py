@@ -7,5 +7,7 @@ from pathlib import Path
 
 
 def cache_dir(*parts: str) -> Path:
-    """``$TWPLATE_CACHE/<parts>``, or ``~/.cache/twplate/<parts>`` when the variable is unset."""
-    return Path(os.environ.get("TWPLATE_CACHE", Path.home() / ".cache" / "twplate"), *parts)
+    """``$TWPLATE_CACHE/<parts>`` (``~`` expanded), or ``~/.cache/twplate/<parts>`` when the variable is unset or
+    empty."""
+    root = os.environ.get("TWPLATE_CACHE") or Path.home() / ".cache" / "twplate"
+    return Path(root).expanduser().joinpath(*parts)

@@ -54,6 +54,8 @@ NEEDS_TRAIN_EXTRA = frozenset({"synth", "train", "plot"})
 MODULE_COMMANDS: dict[str, tuple[str, str]] = {
     "eval-photos": ("twplate.photo_eval", "measure plate finding and reading on labelled photos"),
 }
+TSV_ESCAPES = str.maketrans({"\t": "\\t", "\n": "\\n", "\r": "\\r"})
+"""A path's tabs and line breaks, escaped in tab-separated rows."""
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp"})
 PROGRESS_MIN_IMAGES = 100
 
@@ -96,12 +98,12 @@ def build_parser() -> argparse.ArgumentParser:
     fmt.add_argument("--csv", action="store_true", help="CSV with a header row")
     read.add_argument("--backend", default="auto", help="auto (default), onnxruntime, paddle or openvino")
     read.add_argument("--model", default=None, help="model directory or .onnx file (default: the shipped model)")
-    read.add_argument("--batch-size", type=_positive_int, default=32, help="images per batch (default 32)")
+    read.add_argument("--batch-size", type=positive_int, default=32, help="images per batch (default 32)")
     read.add_argument("--no-plate-formats", dest="plate_formats", action="store_const", const=False,
                       default=None, help="plain greedy CTC reading, without fitting Taiwan plate formats")
-    read.add_argument("--threads", type=_positive_int, default=None, help="CPU threads for the backend")
+    read.add_argument("--threads", type=positive_int, default=None, help="CPU threads for the backend")
     add_runtime_options(read)
-    read.add_argument("--input-width", type=_positive_int, default=None,
+    read.add_argument("--input-width", type=positive_int, default=None,
                       help="read every crop at this width, whatever its aspect (e.g. 72: faster, see docs/openvino.md)")
     read.add_argument("--straighten", action="store_true",
                       help="narrow crops (plates hanging steeply in an axis-aligned box) are also read through the "
@@ -112,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     photos.add_argument("--draw", metavar="DIR", type=Path, default=None,
                         help="with --photos: write each photo to DIR with its plates outlined and labelled")
     photos.add_argument("--detector", default=None, help="detector model directory (default: the shipped one)")
-    photos.add_argument("--limit-side", type=_positive_int, default=None,
+    photos.add_argument("--limit-side", type=positive_int, default=None,
                         help="longest side of the detector's input in pixels (default: the detector's own)")
     for name, (_, help_text) in MODULE_COMMANDS.items():
         commands.add_parser(name, help=help_text, add_help=False)
@@ -122,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="cluster to join: auto, ray://HOST:10001, HOST:6379 (default: $RAY_ADDRESS, else a cluster "
                           "started on this machine with `ray start`, else a new local one)")
     ray.add_argument("--out", default=None, help="output folder: Parquet files, or JSON lines with --json")
-    ray.add_argument("--concurrency", type=_positive_int, default=None,
+    ray.add_argument("--concurrency", type=positive_int, default=None,
                      help="reader actors (default: one per CPU of the cluster)")
     _add_serve_parser(commands)
     for name, (_, help_text) in TRAINING_COMMANDS.items():
@@ -137,15 +139,15 @@ def _add_serve_parser(commands: argparse._SubParsersAction) -> None:
     serve.add_argument("--host", default="127.0.0.1",
                        help="address to listen on (default 127.0.0.1: this machine only)")
     serve.add_argument("--port", type=int, default=8000, help="TCP port (default 8000)")
-    serve.add_argument("--workers", type=_positive_int, default=1,
+    serve.add_argument("--workers", type=positive_int, default=1,
                        help="processes, each with its own model (default 1); for throughput, one per CPU core "
                             "with --threads 1 (docs/serve.md)")
     serve.add_argument("--model", default=None, help="model directory or .onnx file (default: the shipped model)")
     serve.add_argument("--backend", default="auto", help="auto (default), onnxruntime, paddle or openvino")
-    serve.add_argument("--batch-size", type=_positive_int, default=32, help="most images per model call (default 32)")
-    serve.add_argument("--threads", type=_positive_int, default=None, help="CPU threads for the backend")
+    serve.add_argument("--batch-size", type=positive_int, default=32, help="most images per model call (default 32)")
+    serve.add_argument("--threads", type=positive_int, default=None, help="CPU threads for the backend")
     add_runtime_options(serve)
-    serve.add_argument("--input-width", type=_positive_int, default=None,
+    serve.add_argument("--input-width", type=positive_int, default=None,
                        help="read every crop at this width (no padding: a crop reads the same in any batch)")
     serve.add_argument("--no-plate-formats", dest="plate_formats", action="store_const", const=False, default=None,
                        help="plain greedy CTC reading, without fitting Taiwan plate formats")
@@ -156,7 +158,7 @@ def _add_serve_parser(commands: argparse._SubParsersAction) -> None:
                             "a request sets it for itself with ?straighten=true|false")
     serve.add_argument("--max-wait-ms", type=float, default=5.0,
                        help="how long a batch waits for another request (default 5; ten times that in all)")
-    serve.add_argument("--max-images", type=_positive_int, default=64, help="images per request (default 64)")
+    serve.add_argument("--max-images", type=positive_int, default=64, help="images per request (default 64)")
     serve.add_argument("--max-body-mb", type=float, default=20.0, help="request body size limit (default 20 MB)")
     serve.add_argument("--body-timeout", type=float, default=30.0,
                        help="seconds a request body may pause while it arrives (default 30)")
@@ -166,12 +168,13 @@ def _add_serve_parser(commands: argparse._SubParsersAction) -> None:
                        help="seconds an idle connection is kept open (default 5)")
     serve.add_argument("--graceful-timeout", type=float, default=30.0,
                        help="seconds SIGTERM waits for requests in flight (default 30)")
-    serve.add_argument("--limit-concurrency", type=_positive_int, default=None,
+    serve.add_argument("--limit-concurrency", type=positive_int, default=None,
                        help="connections and requests at once before answering 503 (default: no limit)")
     serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
+    """An argparse type: an integer of at least 1."""
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, not {value}")
@@ -182,7 +185,8 @@ def expand_paths(patterns: Sequence[str]) -> tuple[list[str], list[str]]:
     """Files to read, and the patterns that matched nothing.
 
     An existing file is taken as is, whatever its suffix; a folder contributes the image files
-    (:data:`IMAGE_SUFFIXES`) below it, sorted; anything else is a glob (``**`` recurses).
+    (:data:`IMAGE_SUFFIXES`) below it, sorted; anything else is a glob (``**`` recurses), whose matches
+    contribute their image files once each (``dir/**`` matches the folder and every file in it).
     """
     files: list[str] = []
     unmatched: list[str] = []
@@ -195,7 +199,11 @@ def expand_paths(patterns: Sequence[str]) -> tuple[list[str], list[str]]:
         else:
             found = []
             for match in sorted(glob.glob(pattern, recursive=True)):
-                found += [match] if Path(match).is_file() else _images_below(Path(match))
+                if Path(match).is_dir():
+                    found += _images_below(Path(match))
+                elif Path(match).suffix.lower() in IMAGE_SUFFIXES:
+                    found.append(match)
+            found = list(dict.fromkeys(os.path.normpath(f) for f in found))  # dir/**: the folder, then its files
         files += found
         if not found:
             unmatched.append(pattern)
@@ -208,7 +216,7 @@ def add_runtime_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--precision", default=None,
                         help="the backend's precision: openvino fp32 (default), bf16 or int8; onnxruntime fp32 or fp16 "
                              "(docs/openvino.md)")
-    parser.add_argument("--streams", type=_positive_int, default=None,
+    parser.add_argument("--streams", type=positive_int, default=None,
                         help="openvino: CPU streams each batch is split over (default 1)")
 
 
@@ -267,7 +275,7 @@ def _read(args: argparse.Namespace) -> int:
             writer.write(result)
             if result.error is not None:
                 failed += 1
-                print(f"twplate: {result.error}", file=sys.stderr)
+                progress.note(f"twplate: {result.error}")
         progress.advance(len(chunk))
     progress.close()
     if failed:
@@ -296,9 +304,12 @@ def _read_photos(args: argparse.Namespace, files: list[str], unmatched: list[str
                 writer.write(plate)
             if plates and plates[0].error is not None:
                 failed += 1
-                print(f"twplate: {plates[0].error}", file=sys.stderr)
-            elif args.draw is not None and not _draw(path, plates, args.draw / _drawing_name(path, root, drawn)):
-                failed += 1
+                progress.note(f"twplate: {plates[0].error}")
+            elif args.draw is not None:
+                problem = _draw(path, plates, args.draw / _drawing_name(path, root, drawn))
+                if problem:
+                    failed += 1
+                    progress.note(f"twplate: {problem}")
         progress.advance(len(chunk))
     progress.close()
     if failed:
@@ -329,9 +340,9 @@ def _drawing_name(path: str, root: str, taken: set[str]) -> str:
     return name
 
 
-def _draw(path: str, plates: list[PlateResult], out: Path) -> bool:
-    """Write the photo at ``path`` to ``out`` with each plate's box outlined and its text above it; False
-    (and the reason on stderr) when the photo can no longer be read or the drawing cannot be written."""
+def _draw(path: str, plates: list[PlateResult], out: Path) -> str | None:
+    """Write the photo at ``path`` to ``out`` with each plate's box outlined and its text above it; the reason
+    when the photo can no longer be read or the drawing cannot be written, else ``None``."""
     import cv2
     import numpy as np
 
@@ -341,8 +352,7 @@ def _draw(path: str, plates: list[PlateResult], out: Path) -> bool:
     try:
         image, reduced = load_image_and_scale(path)  # a huge JPEG is drawn as decoded, at 1/2, 1/4 or 1/8
     except ImageError as exc:
-        print(f"twplate: cannot draw {exc}", file=sys.stderr)
-        return False
+        return f"cannot draw {exc}"
     thickness = max(2, round(max(image.shape[:2]) / 500))
     for plate in plates:
         corners = np.round(np.asarray(plate.box) / reduced).astype(np.int32)
@@ -355,9 +365,8 @@ def _draw(path: str, plates: list[PlateResult], out: Path) -> bool:
         cv2.putText(image, label, (x, y - base // 2), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thickness)
     out.parent.mkdir(parents=True, exist_ok=True)
     if not cv2.imwrite(str(out), image):
-        print(f"twplate: cannot write {out}", file=sys.stderr)
-        return False
-    return True
+        return f"cannot write {out}"
+    return None
 
 
 def _read_on_ray(args: argparse.Namespace) -> int:
@@ -454,6 +463,9 @@ class _SafeStream:
         self.stream = stream
 
     def write(self, text: str) -> int:
+        # lone surrogates (a file name's bytes that are not UTF-8) as \udcNN, whatever the stream's error
+        # handler: a surrogateescape stdout would write the raw bytes, and the row would not be UTF-8
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
         try:
             return self.stream.write(text)
         except UnicodeEncodeError:
@@ -480,8 +492,9 @@ class _Writer:
     def write(self, result: PlateResult) -> None:
         error = "" if result.error is None else str(result.error)
         box = " ".join(f"{x:.1f},{y:.1f}" for x, y in result.box or ())
+        path = result.source
         if self.fmt == "json":
-            row: dict[str, Any] = {"path": result.source, "text": result.text,
+            row: dict[str, Any] = {"path": path, "text": result.text,
                                    "confidence": round(result.confidence, 6),
                                    "char_confidences": [round(p, 6) for p in result.char_confidences],
                                    "format_edits": result.format_edits}
@@ -492,11 +505,11 @@ class _Writer:
         elif self.fmt == "csv":
             score = "" if result.detection_score is None else f"{result.detection_score:.4f}"
             columns = [box, score] if self.photos else []
-            self.csv.writerow([result.source, result.text, f"{result.confidence:.4f}", result.format_edits,
-                               *columns, error])
+            self.csv.writerow([path, result.text, f"{result.confidence:.4f}", result.format_edits, *columns, error])
         else:
             extra = f"\t{box}" if self.photos else ""
-            self.stream.write(f"{result.source}\t{result.text}\t{result.confidence:.4f}{extra}\n")
+            tsv_path = None if path is None else path.translate(TSV_ESCAPES)  # one row, its own fields
+            self.stream.write(f"{tsv_path}\t{result.text}\t{result.confidence:.4f}{extra}\n")
 
 
 class _Progress:
@@ -512,6 +525,14 @@ class _Progress:
             filled = self.width * self.done // self.total
             self.stream.write(f"\r[{'#' * filled}{'.' * (self.width - filled)}] {self.done}/{self.total}")
             self.stream.flush()
+
+    def note(self, text: str) -> None:
+        """A message line on the stream; with the bar shown, on a line of its own above it."""
+        if self.enabled:
+            self.stream.write("\r\x1b[K")  # back to the line's start and clear the bar
+        print(text, file=self.stream)
+        if self.enabled:
+            self.advance(0)
 
     def close(self) -> None:
         if self.enabled:

@@ -57,5 +57,6 @@ class PlateResult:
             where = f", format_edits={self.format_edits}{where}"
         if self.box is not None:
             corners = ", ".join(f"({x:.0f}, {y:.0f})" for x, y in self.box)
-            where = f", box=[{corners}], detection_score={self.detection_score:.2f}{where}"
+            score = "" if self.detection_score is None else f", detection_score={self.detection_score:.2f}"
+            where = f", box=[{corners}]{score}{where}"
         return f"PlateResult(text={self.text!r}, confidence={self.confidence:.4f}, chars=[{chars}]{where})"

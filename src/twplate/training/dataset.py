@@ -179,10 +179,17 @@ def run_check(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, not {value}")
+    return value
+
+
 def configure_split(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("label_files", nargs="+", type=Path, help="label files to pool and split")
     parser.add_argument("--out", type=Path, required=True, help="folder for train.tsv and val.tsv")
-    parser.add_argument("--val-fraction", type=float, default=0.15)
+    parser.add_argument("--val-fraction", type=_fraction, default=0.15, help="share of plates in val (0 to 1)")
     parser.add_argument("--seed", type=int, default=0)
 
 

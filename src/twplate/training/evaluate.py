@@ -1,17 +1,20 @@
 """`twplate eval`: accuracy of a shipped model or a checkpoint on a label file, through twplate's pipeline.
 
-Reports ``acc`` (exact plates) and ``norm_edit_dis`` as PaddleOCR does, the most common character
-confusions, and lists the misread images. An image that cannot be read counts as misread.
+Reports ``acc`` (exact plates) and ``norm_edit_dis`` as PaddleOCR does and the most common character
+confusions; ``--misread FILE`` lists the misread images. An image that cannot be read counts as misread (nothing
+read), is named on stderr and left out of the confusions, and the command then exits 1.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from twplate.charset import Charset, default_dictionary_path
+from twplate.cli import positive_int
 from twplate.photo import STEEP_CROP_ASPECT, PhotoReader
 from twplate.recognizer import PlateRecognizer
 from twplate.result import PlateResult
@@ -27,7 +30,11 @@ def evaluate(read: Callable[[list[str]], list[PlateResult]], samples: Sequence[S
     readings against the labels."""
     results = read([str(s.path) for s in samples])
     metrics = RecMetrics()
-    metrics.update([r.text for r in results], [s.label for s in samples], [str(s.path) for s in samples])
+    for sample, result in zip(samples, results, strict=True):
+        if result.error is not None:
+            metrics.add_unread(str(sample.path), sample.label, str(result.error))
+        else:
+            metrics.update([result.text], [sample.label], [str(sample.path)])
     return metrics
 
 
@@ -55,7 +62,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--checkpoint", help="training checkpoint (.pdparams), or 'pretrained'")
     parser.add_argument("--dict", type=Path, help="dictionary of the checkpoint (default: the shipped one)")
     parser.add_argument("--backend", default="auto", help="backend for --model: auto, onnxruntime, paddle")
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--batch-size", type=positive_int, default=32)
     parser.add_argument("--no-plate-formats", dest="plate_formats", action="store_const", const=False,
                         default=None, help="plain greedy CTC reading, without fitting Taiwan plate formats")
 
@@ -77,9 +84,11 @@ def run(args: argparse.Namespace) -> int:
             else recognizer.run_many)
     metrics = evaluate(read, read_label_file(args.label_file))
     confusions = [(format_confusion(*pair), n) for pair, n in metrics.confusions.most_common(args.top)]
+    for _, error in metrics.unread:
+        print(f"twplate eval: {error}", file=sys.stderr)
     if args.json:
-        print(json.dumps({**metrics.summary(), "confusions": confusions, "misread": len(metrics.misread)},
-                         ensure_ascii=False))
+        print(json.dumps({**metrics.summary(), "confusions": confusions, "misread": len(metrics.misread),
+                          "unread": len(metrics.unread)}, ensure_ascii=False))
     else:
         print(f"acc: {metrics.acc:.4f}, norm_edit_dis: {metrics.norm_edit_dis:.4f} "
               f"({metrics.correct}/{metrics.total} plates exact)")
@@ -88,4 +97,7 @@ def run(args: argparse.Namespace) -> int:
     if args.misread:
         args.misread.write_text("".join(f"{p}\t{label}\t{read}\n" for p, label, read in metrics.misread),
                                 encoding="utf-8")
+    if metrics.unread:
+        print(f"twplate eval: {len(metrics.unread)} of {metrics.total} images could not be read", file=sys.stderr)
+        return 1
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from .evaluate import add_model_arguments, recognizer_for
 
@@ -16,7 +17,7 @@ def run(args: argparse.Namespace) -> int:
     failed = 0
     for result in recognizer_for(args).run_many(args.images):
         if result.error is not None:
-            print(f"{result.source}\terror: {result.error}")
+            print(f"twplate infer: {result.error}", file=sys.stderr)
             failed += 1
         else:
             print(f"{result.source}\t{result.text}\t{result.confidence:.4f}")

@@ -45,6 +45,7 @@ class RecMetrics:
     norm_edit_sum: float = 0.0
     confusions: Counter = field(default_factory=Counter)
     misread: list[tuple[str, str, str]] = field(default_factory=list)  # (source, label, prediction)
+    unread: list[tuple[str, str]] = field(default_factory=list)  # (source, why): images that could not be read
 
     def update(self, predictions: Sequence[str], labels: Sequence[str], sources: Sequence[str] | None = None) -> None:
         for k, (pred, label) in enumerate(zip(predictions, labels, strict=True)):
@@ -56,6 +57,13 @@ class RecMetrics:
             else:
                 self.confusions.update(edits)
                 self.misread.append((sources[k] if sources else str(k), label, pred))
+
+    def add_unread(self, source: str, label: str, error: str) -> None:
+        """An image that could not be read: a misread plate (nothing read), kept out of the confusions."""
+        self.total += 1
+        self.norm_edit_sum += 1.0
+        self.misread.append((source, label, ""))
+        self.unread.append((source, error))
 
     @property
     def acc(self) -> float:
