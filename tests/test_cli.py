@@ -253,3 +253,14 @@ def test_eval_names_the_images_it_could_not_read_and_exits_1(image_dir: Path, ti
     assert summary["acc"] == pytest.approx(4 / 6)
     assert not any("XYZ-9876"[0] in pair for pair, _ in summary["confusions"])  # no "X -> ∅" from unread images
     assert "notes.txt" in err and "gone.png" in err and "2 of 6 images could not be read" in err
+
+
+def test_a_bad_label_file_is_named_not_a_traceback(tmp_path: Path, tiny_model_dir: Path, capsys) -> None:
+    bad = tmp_path / "labels.tsv"
+    bad.write_text("a.png\tABC-1234\nno tab here\n", encoding="utf-8")
+    code, _, err = run(["eval", str(bad), "--model", str(tiny_model_dir)], capsys)
+    assert code == 2 and f"twplate eval: {bad}:2: expected 'path<TAB>label'" in err
+    big5 = tmp_path / "big5.tsv"
+    big5.write_bytes("a.png\t外0872\n".encode("big5"))  # check reports each file's problems as its output
+    code, out, _ = run(["check", str(big5), str(tmp_path / "missing.tsv")], capsys)
+    assert code == 1 and "big5.tsv: 'utf-8' codec can't decode" in out and "missing.tsv: 1 problem(s)" in out

@@ -540,6 +540,8 @@ class _Progress:
 
 
 def _run_training(command: str, argv: list[str]) -> int:
+    from .errors import TwplateError
+
     module_name, help_text = {**TRAINING_COMMANDS, **MODULE_COMMANDS}[command]
     try:  # a command's module may import its heavy dependencies only when it runs (paddle, matplotlib)
         module = importlib.import_module(module_name)
@@ -548,6 +550,9 @@ def _run_training(command: str, argv: list[str]) -> int:
         parser = argparse.ArgumentParser(prog=f"twplate {command}", description=help_text)
         configure(parser)
         return int(run(parser.parse_args(argv)) or 0)
+    except (TwplateError, FileNotFoundError, UnicodeDecodeError) as exc:  # a bad input named, not a traceback
+        print(f"twplate {command}: {exc}", file=sys.stderr)
+        return 2
     except ModuleNotFoundError as exc:
         missing = exc.name or "?"
         if missing.split(".")[0] == "twplate":

@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from twplate.charset import Charset, default_dictionary_path
+from twplate.errors import TwplateError
 
 log = logging.getLogger(__name__)  # below twplate.training: every applied label fix is listed in train.log
 
@@ -28,7 +29,7 @@ class Sample:
     label: str
 
 
-class LabelFileError(ValueError):
+class LabelFileError(TwplateError, ValueError):
     """A label file line that cannot be used; the message names file and line."""
 
 
@@ -170,8 +171,8 @@ def run_check(args: argparse.Namespace) -> int:
     for label_file in args.label_files:
         try:
             problems = check_samples(read_label_file(label_file), charset)
-        except (OSError, LabelFileError) as exc:
-            problems = [str(exc)]
+        except (OSError, LabelFileError, UnicodeDecodeError) as exc:  # UnicodeDecodeError: not a UTF-8 file
+            problems = [str(exc) if isinstance(exc, LabelFileError) else f"{label_file}: {exc}"]  # the file named once
         for p in problems:
             print(p)
         print(f"{label_file}: {'OK' if not problems else f'{len(problems)} problem(s)'}")
