@@ -207,8 +207,9 @@ def test_input_width_reads_every_image_at_that_width_alone_or_in_any_batch(tiny_
     assert [r.text for r in together] == [r.text for r in alone]
     assert [r.text for r in together][::2] == TEXTS[::2]
     assert [r.confidence for r in together] == pytest.approx([r.confidence for r in alone], abs=1e-6)
-    with pytest.raises(ValueError, match="input_width"):
-        PlateRecognizer(tiny_model_dir, input_width=0)
+    for width in (0, 4, 100_000):  # no CTC step for a plate / only memory: refused by name
+        with pytest.raises(ValueError, match=f"input_width must be between 16 and 2048 pixels, not {width}"):
+            PlateRecognizer(tiny_model_dir, input_width=width)
 
 
 def test_repr_of_a_boxed_result_without_a_detection_score() -> None:

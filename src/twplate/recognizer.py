@@ -37,6 +37,10 @@ CHUNK_BATCHES = 16
 PARALLEL_MIN_IMAGES = 16
 """Fewer encoded images than this are decoded on the calling thread: handing them to a pool costs more than it saves."""
 
+INPUT_WIDTHS = (16, 2048)
+"""The ``input_width`` allowed: narrower gives a CTC model too few steps for any plate (4 at 4 px a step), wider
+only costs memory (a batch of 32 at 2048 px is 38 MB of input; the shipped model reads at most 320)."""
+
 ENCODED = (str, os.PathLike, bytes, bytearray, memoryview)
 """Inputs that need decoding. Only lists of these go to the load threads: decoding a JPEG is worth a
 thread hand-off (256 val crops from files: 99 ms on 2 threads vs 127 ms on one), resizing an array is
@@ -81,8 +85,9 @@ class PlateRecognizer:
             raise ValueError(f"batch_size must be >= 1, not {batch_size}")
         spec = load_model_spec(model)
         if input_width is not None:  # before the backend: GPU sessions size their width buckets from it
-            if input_width < 1:
-                raise ValueError(f"input_width must be >= 1, not {input_width}")
+            if not INPUT_WIDTHS[0] <= input_width <= INPUT_WIDTHS[1]:
+                raise ValueError(f"input_width must be between {INPUT_WIDTHS[0]} and {INPUT_WIDTHS[1]} pixels, "
+                                 f"not {input_width}")
             spec = replace(spec, preprocess=replace(spec.preprocess, min_width=input_width, max_width=input_width))
         self._setup(spec, load_backend(backend, spec, threads=threads, max_batch=batch_size, **backend_options),
                     batch_size, plate_formats, load_threads)
