@@ -140,6 +140,39 @@ def test_split_by_plate_keeps_each_plate_on_one_side():
     assert split_by_plate(samples, 0.25, seed=3) == (train, val)
 
 
+def test_an_image_under_two_labels_ties_them_to_one_side():
+    """One image listed as two plates (a label disagreement) puts both plates, and every image of either, on the
+    same side, whichever comes first; for every seed."""
+    for seed in range(20):
+        samples = [Sample(Path("x.jpg"), "NM1-948"), Sample(Path("y.jpg"), "MH1-948"),
+                   Sample(Path("y.jpg"), "NM1-948"), Sample(Path("z.jpg"), "AAA-0001")]
+        for order in (samples, samples[::-1]):
+            train, val = split_by_plate(order, 0.5, seed)
+            sides = {s.path: s in val for s in order if s.path != Path("z.jpg")}
+            assert len(set(sides.values())) == 1, (seed, train, val)
+            assert {s.label for s in train}.isdisjoint({s.label for s in val})
+
+
+def test_split_command_applies_label_fixes_to_the_file_of_each_image(tmp_path: Path, capsys):
+    from twplate.cli import main
+
+    (tmp_path / "train.tsv").write_text("a.jpg\tNM1-948\nb.jpg\tABC-0001\n", encoding="utf-8")
+    (tmp_path / "val.tsv").write_text("c.jpg\tHM1-948\n", encoding="utf-8")
+    fixes = tmp_path / "fixes.tsv"
+    fixes.write_text("path\toriginal\tfixed\twhy\na.jpg\tNM1-948\tHM1-948\tH, as in c.jpg\n", encoding="utf-8")
+    for seed in range(10):
+        out = tmp_path / f"split{seed}"
+        assert main(["split", str(tmp_path / "train.tsv"), str(tmp_path / "val.tsv"), "--out", str(out),
+                     "--seed", str(seed), "--val-fraction", "0.5", "--label-fixes", str(fixes)]) == 0
+        sides = [read_label_file(out / f"{side}.tsv") for side in ("train", "val")]
+        assert {s.label for s in sides[0]}.isdisjoint({s.label for s in sides[1]})
+        assert "NM1-948" not in {s.label for side in sides for s in side}
+    fixes.write_text("path\toriginal\tfixed\twhy\nnone.jpg\tX\tY\tno such image\n", encoding="utf-8")
+    assert main(["split", str(tmp_path / "train.tsv"), "--out", str(tmp_path / "x"),
+                 "--label-fixes", str(fixes)]) == 2
+    assert "1 label fix(es) in" in capsys.readouterr().err
+
+
 def test_check_samples_names_each_problem(tmp_path: Path):
     import cv2
 

@@ -127,17 +127,29 @@ def check_samples(samples: Sequence[Sample], charset: Sequence[str]) -> list[str
 
 
 def split_by_plate(samples: Sequence[Sample], val_fraction: float, seed: int) -> tuple[list[Sample], list[Sample]]:
-    """Train and val lists with no plate string on both sides.
+    """Train and val lists with no plate string, and no image, on both sides.
 
     A plate goes to val when a seeded hash of its string falls under ``val_fraction``, so the
-    split is stable as data is added.
+    split is stable as data is added. An image listed under two labels ties them: both go with the
+    alphabetically first (labels that disagree are best fixed first: ``twplate split --label-fixes``).
     """
     def to_val(label: str) -> bool:
         digest = hashlib.sha256(f"{seed}:{label}".encode()).digest()
         return int.from_bytes(digest[:8], "big") / 2**64 < val_fraction
 
-    train = [s for s in samples if not to_val(s.label)]
-    val = [s for s in samples if to_val(s.label)]
+    group = {s.label: s.label for s in samples}  # union-find over labels that share an image
+
+    def root(label: str) -> str:
+        while group[label] != label:
+            group[label] = label = group[group[label]]
+        return label
+
+    first_label: dict[Path, str] = {}
+    for s in samples:
+        a, b = root(s.label), root(first_label.setdefault(s.path, s.label))
+        group[max(a, b)] = min(a, b)  # the smaller label is the group's root, whatever the order
+    train = [s for s in samples if not to_val(root(s.label))]
+    val = [s for s in samples if to_val(root(s.label))]
     return train, val
 
 
@@ -191,11 +203,24 @@ def configure_split(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("label_files", nargs="+", type=Path, help="label files to pool and split")
     parser.add_argument("--out", type=Path, required=True, help="folder for train.tsv and val.tsv")
     parser.add_argument("--val-fraction", type=_fraction, default=0.15, help="share of plates in val (0 to 1)")
+    parser.add_argument("--label-fixes", type=Path, default=None,
+                        help="reviewed label fixes to apply first (data/label_fixes.tsv), so that a plate labelled "
+                             "two ways is one plate")
     parser.add_argument("--seed", type=int, default=0)
 
 
 def run_split(args: argparse.Namespace) -> int:
-    samples = [s for f in args.label_files for s in read_label_file(f)]
+    fixes = read_label_fixes(args.label_fixes) if args.label_fixes else []
+    samples, applied = [], 0
+    for label_file in args.label_files:  # each fix applies to the label file that lists its image
+        own = read_label_file(label_file)
+        paths = {s.path for s in own}
+        mine = [fix for fix in fixes if label_file.parent / fix.path in paths]
+        samples += apply_label_fixes(own, label_file, mine)
+        applied += len(mine)
+    if applied < len(fixes):
+        raise LabelFileError(f"{len(fixes) - applied} label fix(es) in {args.label_fixes} name no image of the "
+                             "label files given")
     train, val = split_by_plate(samples, args.val_fraction, args.seed)
     random.Random(args.seed).shuffle(train)
     write_label_file(args.out / "train.tsv", train)
