@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 
 from twplate.detect.postprocess import boxes_from_map
-from twplate.detect.preprocess import DetectPreprocessConfig, detector_input
+from twplate.detect.preprocess import PPOCR_MEAN, PPOCR_STD, DetectPreprocessConfig, detector_input
 from twplate.image import load_image
 from twplate.model_files import (
     DEFAULT_DETECTOR,
@@ -38,13 +38,12 @@ from twplate.model_files import (
     load_detector_spec,
     write_detector_yaml,
 )
-from twplate.training.det.model import INPUT_MEAN, INPUT_STD
 
 from .to_onnx import convert_to_onnx
 from .to_paddle import export_paddle
 from .verify import ExportMismatch
 
-DETECTOR_INPUT = DetectPreprocessConfig(limit_side=1600, mean=INPUT_MEAN, std=INPUT_STD)
+DETECTOR_INPUT = DetectPreprocessConfig(limit_side=1600, mean=PPOCR_MEAN, std=PPOCR_STD)
 """Normalisation as the detector was trained with; the size limit is twplate's (``docs/photos.md``, "Input size")."""
 PARITY_ATOL = 5e-4
 """Largest probability difference allowed between two forms of the model. Float32 kernels that fuse and

@@ -105,12 +105,12 @@ def test_paddle_model_with_public_weights_computes_what_their_onnx_export_does(p
     import onnxruntime as ort
     import paddle
 
-    from twplate.detect.preprocess import DetectPreprocessConfig, detector_input
-    from twplate.training.det.model import INPUT_MEAN, INPUT_STD, load_detector
+    from twplate.detect.preprocess import PPOCR_MEAN, PPOCR_STD, DetectPreprocessConfig, detector_input
+    from twplate.training.det.model import load_detector
 
     model = load_detector("pretrained")
     x = detector_input(paste_plate("00_car2014.jpg", [(300, 300), (560, 320), (555, 440), (295, 415)]),
-                       DetectPreprocessConfig(640, INPUT_MEAN, INPUT_STD))[None]
+                       DetectPreprocessConfig(640, PPOCR_MEAN, PPOCR_STD))[None]
     session = ort.InferenceSession(str(pretrained_det_onnx), providers=["CPUExecutionProvider"])
     expected = session.run(None, {session.get_inputs()[0].name: x})[0]
     with paddle.no_grad():
@@ -219,13 +219,13 @@ def test_keep_text_learns_the_public_detectors_map_outside_plates(boxed_photos: 
 def test_training_lowers_the_loss_on_its_photos(det_run: Path, boxed_photos: Path):
     import paddle
 
-    from twplate.detect.preprocess import DetectPreprocessConfig, detector_input
+    from twplate.detect.preprocess import PPOCR_MEAN, PPOCR_STD, DetectPreprocessConfig, detector_input
     from twplate.training.det.loss import db_loss
-    from twplate.training.det.model import INPUT_MEAN, INPUT_STD, load_detector
+    from twplate.training.det.model import load_detector
 
     sampler = SceneSampler(read_box_file(boxed_photos / "boxes.tsv", boxed_photos), 0.0, 256, None, seed=3)
     samples = [sampler.sample() for _ in range(4)]
-    pre = DetectPreprocessConfig(256, INPUT_MEAN, INPUT_STD)
+    pre = DetectPreprocessConfig(256, PPOCR_MEAN, PPOCR_STD)
     x = paddle.to_tensor(np.stack([detector_input(s[0], pre) for s in samples]))
     maps = [text_maps(s[0].shape[:2], s[1], s[2]) for s in samples]
     target, weight = (paddle.to_tensor(np.stack([m[k] for m in maps])) for k in (0, 1))

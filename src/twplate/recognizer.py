@@ -165,20 +165,21 @@ class PlateRecognizer:
         for group in width_groups(widths, self.batch_size):
             members = [indices[g] for g in group]
             probs = self.backend(make_batch([crops.pop(i) for i in members], self.spec.preprocess, widths[group[0]]))
-            for i, result in zip(members, self.decode(probs), strict=True):
-                results[i] = replace(result, source=sources[i]) if sources[i] is not None else result
+            for i, result in zip(members, self._readings(probs, [sources[i] for i in members]), strict=True):
+                results[i] = result
         return results  # type: ignore[return-value]  # every index was filled above
 
     def decode(self, probs: np.ndarray) -> list[PlateResult]:
         """The readings of per-step character probabilities ``(N, T, C)``, as the backend gives them for a batch:
         decoded as this recognizer reads (plate formats or greedy), each with its calibrated plate confidence.
         For tools that need the probabilities themselves as well (e.g. ``scripts/label_audit.py``)."""
-        results = []
-        for decoded in self._decode(probs, self.spec.charset.characters):
-            confidence = plate_confidence(decoded.char_confidences, self.spec.calibration)
-            results.append(PlateResult(decoded.text, confidence, decoded.char_confidences,
-                                       format_edits=decoded.format_edits))
-        return results
+        return self._readings(probs, [None] * len(probs))
+
+    def _readings(self, probs: np.ndarray, sources: Sequence[str | None]) -> list[PlateResult]:
+        """:meth:`decode`, each reading carrying its image's source."""
+        return [PlateResult(d.text, plate_confidence(d.char_confidences, self.spec.calibration), d.char_confidences,
+                            source=source, format_edits=d.format_edits)
+                for d, source in zip(self._decode(probs, self.spec.charset.characters), sources, strict=True)]
 
     def _preprocess(self, image: ImageInput) -> np.ndarray | ImageError:
         """``image`` at the model's input size (uint8; batches are normalised later), or the error naming why not."""

@@ -32,8 +32,9 @@ class ServeConfig:
         streams: the openvino backend's ``streams`` option (``None``: its default).
         plate_formats: as ``PlateRecognizer(plate_formats=...)``.
         photo: load a photo reader (``?photo=true``) when this twplate has one.
-        straighten: read crops as :meth:`twplate.photo.PhotoReader.read_crops` does: a narrow crop (a plate
-            hanging steeply in its box) is also read through the text detector, which cuts the plate out upright.
+        straighten: the default of a request's ``?straighten``: read crops as
+            :meth:`twplate.photo.PhotoReader.read_crops` does (a narrow crop, a plate hanging steeply in its box, is
+            also read through the text detector, which cuts the plate out upright).
         max_wait_ms: how long a batch waits for another request (:mod:`.batching`).
         max_images: images allowed in one request (more: 400).
         max_body_bytes: request body size allowed (more: 413, checked as the body arrives).

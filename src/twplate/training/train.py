@@ -206,8 +206,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         cfg = load_config(args.config, args.override)
+    except (ConfigError, OSError) as exc:
+        print(f"twplate train: error: {exc}", file=sys.stderr)
+        return 2
+    try:
         train(cfg, fresh=args.fresh)
-    except (ConfigError, OSError) as exc:  # refused before training starts
+    except ConfigError as exc:  # refused by train's own checks, before any process starts
         print(f"twplate train: error: {exc}", file=sys.stderr)
         return 2
     return 0

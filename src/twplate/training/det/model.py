@@ -24,8 +24,6 @@ import paddle
 import paddle.nn.functional as F
 from paddle import nn
 
-from twplate.detect.preprocess import PPOCR_MEAN, PPOCR_STD
-
 from ..model import ConvBN, load_weights
 from ..wheels import wheel_member
 
@@ -33,8 +31,6 @@ PRETRAINED_WHEEL = "rapidocr_onnxruntime==1.2.3"
 PRETRAINED_MEMBER = "rapidocr_onnxruntime/models/ch_PP-OCRv3_det_infer.onnx"
 PRETRAINED_SHA256 = "3439588c030faea393a54515f51e983d8e155b19a2e8aba7891934c1cf0de526"
 NECK_CHANNELS = 96
-INPUT_MEAN, INPUT_STD = PPOCR_MEAN, PPOCR_STD
-"""The normalisation PP-OCRv3 det was trained with; fine-tuning keeps it."""
 
 
 def _divisible(v: float, divisor: int = 8) -> int:

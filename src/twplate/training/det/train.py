@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from twplate.detect.preprocess import DetectPreprocessConfig, detector_input
+from twplate.detect.preprocess import PPOCR_MEAN, PPOCR_STD, DetectPreprocessConfig, detector_input
 from twplate.model_files import DetectorSpec
 from twplate.photo_eval import PhotoLabels, read_labels
 
@@ -25,7 +25,7 @@ from ..checkpoint import CheckpointBackend
 from ..config import ConfigError, DetDataSection, DetTrainConfig
 from ..loop import Trainer, log
 from .data import BoxedPhoto, SceneSampler, read_box_file, text_maps
-from .model import INPUT_MEAN, INPUT_STD, load_detector
+from .model import load_detector
 
 
 class DetBatches(Prefetcher[tuple[np.ndarray, np.ndarray, np.ndarray]]):
@@ -75,7 +75,7 @@ class DetTrainer(Trainer):
         seed = self.cfg.Global.seed + self.state.step + 7919 * self.rank
         photos = _train_photos(data)
         sampler = SceneSampler(photos, data.synthetic_share, data.size, data.glyphs, seed, data.other_text)
-        self.preprocess = DetectPreprocessConfig(data.limit_side, INPUT_MEAN, INPUT_STD)
+        self.preprocess = DetectPreprocessConfig(data.limit_side, PPOCR_MEAN, PPOCR_STD)  # as PP-OCRv3 det learnt
         self.val_reader: Any = None  # a PhotoReader, loaded at the first evaluation
         batches = DetBatches(sampler, self.batch_size, replace(self.preprocess, limit_side=data.size))
         val = _val_photos(data)
