@@ -1,10 +1,14 @@
-"""How the plate rules' crop margin and confidence floor were chosen: plates found and false readings per value.
+"""How the plate rules' crop margin, confidence floor and closer look were chosen: plates found and false
+readings per value.
 
-Usage: python benchmarks/photo_rules.py [--labels ../shared/data/scenes/labels.tsv] [--out FILE.json]
+Usage: python benchmarks/photo_rules.py [--labels ../shared/data/scenes/labels.tsv ...] [--only TEXT]
+       [--out FILE.json]
 
-Each value is one :class:`twplate.PhotoReader` run over the labelled photos (shipped detector and
-recognizer, every other rule as shipped), scored as ``twplate eval-photos`` scores it. The photos
-that decided the rules flatter them: report held-out sets beside (``benchmarks/photo_detectors.py``).
+Each value is one :class:`twplate.PhotoReader` run over the labelled photos of every ``--labels`` file
+together (shipped detector and recognizer, every other rule as shipped), scored as ``twplate eval-photos``
+scores it; ``--only`` runs the values whose name contains TEXT. The photos that decided the rules flatter
+them: report held-out sets beside (``benchmarks/photo_detectors.py``). The closer look was chosen on the
+stress copies of the held-out scenes (``scripts/photo_stress.py``), where plates are small.
 """
 
 from __future__ import annotations
@@ -27,30 +31,37 @@ import benchdata  # noqa: E402
 MARGINS = [(0.15, 0.15), (0.3, 0.05), (0.3, 0.15), (0.4, 0.2), (0.5, 0.25), (0.6, 0.3)]
 """Crop margins ``(left and right, top and bottom)``, times the box height."""
 MIN_CONFIDENCES = [0.5, 0.7, 0.8, 0.9]
+LOOK_CLOSER_BELOW = [0.0, 24.0, 32.0, 40.0]
+"""Box heights (photo pixels) below which a box is looked at closer; 0: never."""
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--labels", type=Path, default=benchdata.data_root() / "scenes" / "labels.tsv")
+    parser.add_argument("--labels", type=Path, nargs="+", default=[benchdata.data_root() / "scenes" / "labels.tsv"])
+    parser.add_argument("--only", default="", help="run only the values whose name contains this")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
 
-    photos = read_labels(args.labels)
+    photos = [photo for labels in args.labels for photo in read_labels(labels)]
     detector, recognizer = TextDetector(), PlateRecognizer()
     shipped = PlateRules()
     variants = {f"margin {m[0]}, {m[1]}": replace(shipped, margin=m) for m in MARGINS}
     variants.update({f"min confidence {c}": replace(shipped, min_confidence=c) for c in MIN_CONFIDENCES})
+    variants.update({f"look closer below {h:g}": replace(shipped, look_closer_below=h) for h in LOOK_CLOSER_BELOW})
     rows = {}
     for name, rules in variants.items():
+        if args.only not in name:
+            continue
         report = evaluate_photos(PhotoReader(detector=detector, recognizer=recognizer, rules=rules), photos)
         rows[name] = {**report.summary(), "shipped": rules == shipped,
                       "false_texts": [row["text"] for row in report.false_readings]}
         mark = " (shipped)" if rules == shipped else ""
-        print(f"{name}{mark}: {report.found} / {report.plates} found, {report.false} false", flush=True)
+        print(f"{name}{mark}: {report.found} / {report.plates} found, {report.false} false, "
+              f"{report.seconds_per_photo:.3f} s a photo", flush=True)
     if args.out:
-        args.out.write_text(json.dumps({"labels": str(args.labels), "cpu": benchdata.cpu_description(),
-                                        "detector": detector.spec.version, "recognizer": recognizer.spec.version,
-                                        "rows": rows}, indent=2) + "\n", encoding="utf-8")
+        doc = {"labels": [str(path) for path in args.labels], "cpu": benchdata.cpu_description(),
+               "detector": detector.spec.version, "recognizer": recognizer.spec.version, "rows": rows}
+        args.out.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     return 0
 
 

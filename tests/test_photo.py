@@ -16,7 +16,7 @@ import pytest
 
 from photos import PLATE_CORNERS, SAMPLES, paste_plate, steep_crop
 from twplate.errors import ImageError
-from twplate.photo import STEEP_CROP_ASPECT, PlateRules, crop_box, merge_overlapping
+from twplate.photo import STEEP_CROP_ASPECT, PlateRules, crop_box, merge_overlapping, upright_transform
 from twplate.result import PlateResult
 
 pytest.importorskip("onnxruntime")
@@ -83,6 +83,33 @@ def test_a_plate_hanging_steeply_is_read_and_boxed_from_its_own_top_left(reader,
     top = tr - tl
     assert np.degrees(np.arctan2(top[1], top[0])) == pytest.approx(angle, abs=10)
     assert np.linalg.norm(tl - corners[0]) < np.linalg.norm(tl - corners[2])  # nearer the plate's top-left
+
+
+SMALL_PLATE = [(700.0, 400.0), (740.0, 402.0), (739.0, 420.8), (699.0, 418.8)]
+"""A plate 40 px wide, as far plates in dash-cam frames are: the detector's box around its number line is under
+:attr:`PlateRules.look_closer_below` tall, and loose."""
+
+
+def test_a_small_plate_is_looked_at_closer_and_boxed_in_the_photo(reader):
+    from twplate.photo import PhotoReader
+
+    photo = paste_plate("02_scooter_old.jpg", SMALL_PLATE)
+    (plate,) = reader(photo)
+    assert plate.text == "YYE-903"
+    assert quad_overlap(plate.box, SMALL_PLATE) > 0.8   # the closer look's box, mapped back into the photo
+    assert quad_overlap(SMALL_PLATE, plate.box) > 0.3
+    not_closer = PhotoReader(recognizer=reader.recognizer, detector=reader.detector,
+                             rules=PlateRules(look_closer_below=0))
+    assert "YYE-903" not in [p.text for p in not_closer(photo)]
+
+
+def test_small_boxes_looked_at_closer_a_few_at_a_time_read_the_same(reader, monkeypatch):
+    import twplate.photo
+
+    two = np.hstack([paste_plate("02_scooter_old.jpg", SMALL_PLATE), paste_plate("00_car2014.jpg", SMALL_PLATE)])
+    together = [p.text for p in reader(two)]
+    monkeypatch.setattr(twplate.photo, "CLOSER_CHUNK", 1)
+    assert sorted(p.text for p in reader(two)) == sorted(together) == ["KCD-1636", "YYE-903"]
 
 
 def test_photo_without_a_plate_gives_an_empty_list(reader):
@@ -235,6 +262,19 @@ def test_crop_box_makes_a_tilted_quad_upright_with_a_margin():
     inner = crop[round(pad_y) + 3 : h - round(pad_y) - 3, round(pad_x) + 3 : w - round(pad_x) - 3]
     assert inner.min() > 200   # the quad fills the middle: made upright
     assert crop[:, : round(pad_x) - 3].max() < 50 and crop[: round(pad_y) - 3].max() < 50   # the margin around it
+
+
+def test_upright_transform_enlarges_and_maps_back_onto_the_quad():
+    quad = np.float32([[100, 50], [200, 70], [195, 110], [95, 90]])
+    _, (w, h) = upright_transform(quad, (0.5, 0.25))
+    matrix, (w3, h3) = upright_transform(quad, (0.5, 0.25), scale=3.0)
+    assert (w3, h3) == (pytest.approx(3 * w, abs=2), pytest.approx(3 * h, abs=2))
+    width, height = 3 * np.hypot(100, 20), 3 * np.hypot(5, 40)   # its edges' lengths, enlarged
+    pad_x, pad_y = 0.5 * height, 0.25 * height
+    inner = np.float64([[pad_x, pad_y], [pad_x + width, pad_y], [pad_x + width, pad_y + height],
+                        [pad_x, pad_y + height]])
+    back = cv2.perspectiveTransform(inner[None], np.linalg.inv(matrix))[0]
+    assert back == pytest.approx(quad, abs=1e-3)
 
 
 def _result(text, confidence, box):

@@ -1,10 +1,12 @@
 """Plates in whole photos: find every plate, read it, say where it is.
 
 photo (:func:`~twplate.image.load_image_and_scale`) -> text boxes (:class:`~twplate.detect.detector.TextDetector`)
--> crops (perspective, a margin around each box) -> readings (:class:`~twplate.recognizer.PlateRecognizer`)
--> plates (:class:`PlateRules`: format, confidences, the box's shape) -> one result per plate
-(:func:`merge_overlapping`), most confident first. :meth:`PhotoReader.read_crops` reads plate crops, and
-reads a narrow one (a plate hanging steeply in its box) this way as well.
+-> crops (perspective, a margin around each box) -> readings (:class:`~twplate.recognizer.PlateRecognizer`);
+a small box is also looked at closer (its surroundings enlarged, the detector run on them again, each line
+found read) -> plates (:class:`PlateRules`: format, confidences, the box's shape; the most confident plate
+reading of a box is kept) -> one result per plate (:func:`merge_overlapping`), most confident first.
+:meth:`PhotoReader.read_crops` reads plate crops, and reads a narrow one (a plate hanging steeply in its box)
+this way as well.
 """
 
 from __future__ import annotations
@@ -32,6 +34,19 @@ CHUNK_PHOTOS = 16
 MAX_CHUNK_PIXELS = 50_000_000
 """A chunk of photos (or of :meth:`PhotoReader.read_crops`' crops) also ends once its decoded images hold this
 many pixels (150 MB as BGR), so that a list of 40-megapixel photos, or of huge crops, needs bounded memory too."""
+
+CLOSER_HEIGHT = 64.0
+"""A box shorter than :attr:`PlateRules.look_closer_below` is enlarged until it is this tall (cubic interpolation)
+for the closer look: the detector then boxes the plate's characters tightly, where at a box height of 15-30 px
+its box is loose around them."""
+
+CLOSER_MARGIN = (1.0, 0.75)
+"""How much of a small box's surroundings the closer look takes in: ``(left and right, top and bottom)`` times its
+height, so that a box that cut a character off, or boxed only part of the plate, still has the plate inside."""
+
+CLOSER_CHUNK = 32
+"""Small boxes are looked at closer this many at a time: a photo full of small text needs bounded memory (a patch's
+detector input is up to about 1 MB of float32)."""
 
 STEEP_CROP_ASPECT = 1.4
 """A plate crop narrower than this (width / height) is also read as a photo by :meth:`PhotoReader.read_crops`.
@@ -67,6 +82,11 @@ class PlateRules:
         margin: the crop is the box grown by these fractions of its height, ``(left and right,
             top and bottom)``: the detector boxes the characters, the recognizer was trained on whole
             plates, border included; and a box that ends on a character's edge does not cut it.
+        look_closer_below: a box shorter than this (photo pixels) is also looked at closer: its
+            surroundings are enlarged (:data:`CLOSER_HEIGHT`, :data:`CLOSER_MARGIN`), the detector is
+            run on them again and each line it finds is read. Far plates in dash-cam frames get loose
+            boxes and small, blurred crops; looked at closer, more of them read right
+            (docs/photos.md, "Small plates"). 0 turns it off.
     """
 
     min_confidence: float = 0.8
@@ -77,6 +97,7 @@ class PlateRules:
     char_aspect: tuple[float, float] = (0.25, 0.75)
     max_format_edits: int = 1
     margin: tuple[float, float] = (0.5, 0.25)
+    look_closer_below: float = 32.0
 
 
 class PhotoReader:
@@ -197,11 +218,36 @@ class PhotoReader:
             candidates.extend((i, box) for box in boxes if self._plausible_box(box))
         crops = [crop_box(images[i], box.points, self.rules.margin) for i, box in candidates]
         readings = self.recognizer.run_many(crops) if crops else []
-        for (i, box), reading in zip(candidates, readings, strict=True):
-            if self._is_plate(reading, box):
-                found[i].append(replace(reading, source=chunk.sources[i], box=_corners(box.points * chunk.scales[i]),
-                                        detection_score=box.score))
+        closer = self._look_closer([(images[i], box) for i, box in candidates])
+        for k, ((i, box), reading) in enumerate(zip(candidates, readings, strict=True)):
+            plates = [(r, b) for r, b in [(reading, box), *closer.get(k, [])] if self._is_plate(r, b)]
+            if plates:
+                plate, plate_box = max(plates, key=lambda found_plate: found_plate[0].confidence)
+                found[i].append(replace(plate, source=chunk.sources[i], detection_score=plate_box.score,
+                                        box=_corners(plate_box.points * chunk.scales[i])))
         return {i: merge_overlapping(plates) for i, plates in found.items()}
+
+    def _look_closer(self, boxes: Sequence[tuple[np.ndarray, TextBox]]) -> dict[int, list[tuple[PlateResult, TextBox]]]:
+        """For each box (by position) shorter than :attr:`PlateRules.look_closer_below` in its photo: the text lines the
+        detector finds in the box's surroundings enlarged, each read, with its box in the photo's pixels."""
+        small = [k for k, (_, box) in enumerate(boxes) if 0 < box.size[1] < self.rules.look_closer_below]
+        closer: dict[int, list[tuple[PlateResult, TextBox]]] = {}
+        for start in range(0, len(small), CLOSER_CHUNK):
+            patches, to_photo = [], []
+            for k in small[start : start + CLOSER_CHUNK]:
+                photo, box = boxes[k]
+                matrix, size = upright_transform(box.points, CLOSER_MARGIN, CLOSER_HEIGHT / box.size[1])
+                patches.append(cv2.warpPerspective(photo, matrix, size, flags=cv2.INTER_CUBIC,
+                                                   borderMode=cv2.BORDER_REPLICATE))
+                to_photo.append((k, np.linalg.inv(matrix)))
+            lines = [(k, patch, back, line)
+                     for (k, back), patch, found in zip(to_photo, patches, self.detector(patches), strict=True)
+                     for line in found if self._plausible_box(line)]
+            crops = [crop_box(patch, line.points, self.rules.margin) for _, patch, _, line in lines]
+            for (k, _, back, line), reading in zip(lines, self.recognizer.run_many(crops), strict=True):
+                in_photo = cv2.perspectiveTransform(line.points[None].astype(np.float64), back)[0].astype(np.float32)
+                closer.setdefault(k, []).append((reading, TextBox(in_photo, line.score)))
+        return closer
 
     def _plausible_box(self, box: TextBox) -> bool:
         """The box's score and shape allow a plate (checked before reading, to save the recognizer's time)."""
@@ -285,16 +331,22 @@ def crop_box(image: np.ndarray, points: np.ndarray, margin: tuple[float, float])
     """The quadrilateral ``points`` (clockwise from the top-left) cut out of ``image`` and made upright,
     grown by ``margin`` ``(left and right, top and bottom)`` times its height on each side (edge
     pixels repeated past the photo's border)."""
+    matrix, size = upright_transform(points, margin)
+    return cv2.warpPerspective(image, matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def upright_transform(points: np.ndarray, margin: tuple[float, float], scale: float = 1.0
+                      ) -> tuple[np.ndarray, tuple[int, int]]:
+    """The perspective matrix that maps the quadrilateral ``points`` (clockwise from the top-left) upright, grown by
+    ``margin`` times its height on each side and enlarged ``scale`` times, and the ``(width, height)`` of its output."""
     points = np.asarray(points, dtype=np.float32)
     width = max(np.linalg.norm(points[1] - points[0]), np.linalg.norm(points[2] - points[3]))
     height = max(np.linalg.norm(points[3] - points[0]), np.linalg.norm(points[2] - points[1]))
     pad_x, pad_y = margin[0] * height, margin[1] * height
-    out_w, out_h = max(1, round(width + 2 * pad_x)), max(1, round(height + 2 * pad_y))
-    target = np.array([[pad_x, pad_y], [pad_x + width, pad_y], [pad_x + width, pad_y + height],
-                       [pad_x, pad_y + height]], dtype=np.float32)
-    matrix = cv2.getPerspectiveTransform(points, target)
-    return cv2.warpPerspective(image, matrix, (out_w, out_h), flags=cv2.INTER_LINEAR,
-                               borderMode=cv2.BORDER_REPLICATE)
+    size = (max(1, round(scale * (width + 2 * pad_x))), max(1, round(scale * (height + 2 * pad_y))))
+    target = scale * np.array([[pad_x, pad_y], [pad_x + width, pad_y], [pad_x + width, pad_y + height],
+                               [pad_x, pad_y + height]], dtype=np.float32)
+    return cv2.getPerspectiveTransform(points, target), size
 
 
 def merge_overlapping(plates: list[PlateResult], overlap: float = 0.5) -> list[PlateResult]:
