@@ -1,4 +1,4 @@
-"""How the plate rules' crop margin, confidence floor and closer look were chosen: plates found and false
+"""How the plate rules' crop margin, confidence floor, closer look and votes were chosen: plates found and false
 readings per value.
 
 Usage: python benchmarks/photo_rules.py [--labels ../shared/data/scenes/labels.tsv ...] [--only TEXT]
@@ -7,8 +7,9 @@ Usage: python benchmarks/photo_rules.py [--labels ../shared/data/scenes/labels.t
 Each value is one :class:`twplate.PhotoReader` run over the labelled photos of every ``--labels`` file
 together (shipped detector and recognizer, every other rule as shipped), scored as ``twplate eval-photos``
 scores it; ``--only`` runs the values whose name contains TEXT. The photos that decided the rules flatter
-them: report held-out sets beside (``benchmarks/photo_detectors.py``). The closer look was chosen on the
-stress copies of the held-out scenes (``scripts/photo_stress.py``), where plates are small.
+them: report held-out sets beside (``benchmarks/photo_detectors.py``). The closer look and the votes a small
+box's plate needs were chosen on the stress copies of the held-out scenes (``scripts/photo_stress.py``), where
+plates are small.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ MARGINS = [(0.15, 0.15), (0.3, 0.05), (0.3, 0.15), (0.4, 0.2), (0.5, 0.25), (0.6
 MIN_CONFIDENCES = [0.5, 0.7, 0.8, 0.9]
 LOOK_CLOSER_BELOW = [0.0, 24.0, 32.0, 40.0]
 """Box heights (photo pixels) below which a box is looked at closer; 0: never."""
+MIN_VOTES = [1, 2, 3, 4]
+"""How many of a small box's readings must give its plate."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     variants = {f"margin {m[0]}, {m[1]}": replace(shipped, margin=m) for m in MARGINS}
     variants.update({f"min confidence {c}": replace(shipped, min_confidence=c) for c in MIN_CONFIDENCES})
     variants.update({f"look closer below {h:g}": replace(shipped, look_closer_below=h) for h in LOOK_CLOSER_BELOW})
+    variants.update({f"min votes {v}": replace(shipped, min_votes=v) for v in MIN_VOTES})
     rows = {}
     for name, rules in variants.items():
         if args.only not in name:

@@ -103,6 +103,35 @@ def test_a_small_plate_is_looked_at_closer_and_boxed_in_the_photo(reader):
     assert "YYE-903" not in [p.text for p in not_closer(photo)]
 
 
+def test_a_small_plate_needs_its_readings_to_agree_and_a_large_one_does_not(reader, car_photo):
+    from twplate.photo import PhotoReader
+
+    def unanimous(rules: PlateRules) -> PhotoReader:
+        """A reader whose small boxes keep a plate only where every reading gives it (more votes than readings)."""
+        return PhotoReader(recognizer=reader.recognizer, detector=reader.detector, rules=replace(rules, min_votes=99))
+
+    assert "YYE-903" not in [p.text for p in unanimous(PlateRules())(paste_plate("02_scooter_old.jpg", SMALL_PLATE))]
+    assert [p.text for p in unanimous(PlateRules())(car_photo)] == ["KCD-1636"]   # its box is tall: one reading
+
+
+def test_agreed_plate_is_the_text_most_readings_give_read_most_confidently():
+    from twplate.detect.postprocess import TextBox
+    from twplate.photo import agreed_plate
+
+    boxes = [TextBox(np.float32([[x, 0], [x + 40, 0], [x + 40, 10], [x, 10]]), 0.9) for x in range(5)]
+    texts = [("AWD-5902", 0.98), ("AVD-5902", 0.90), ("AVD-5902", 0.95), ("AVD-5902", 0.60), ("----", 0.99)]
+    readings = [(PlateResult(text, confidence), box) for (text, confidence), box in zip(texts, boxes)]
+
+    def confident_plate(reading: PlateResult, box: TextBox) -> bool:
+        return reading.text.strip("-") != "" and reading.confidence > 0.8
+
+    plate, box = agreed_plate(readings, confident_plate, min_votes=3)   # the unsure AVD-5902 votes, is not kept
+    assert (plate.text, plate.confidence, box) == ("AVD-5902", 0.95, boxes[2])
+    assert agreed_plate(readings, confident_plate, min_votes=4) is None
+    assert agreed_plate(readings[:1] + readings[4:] * 3, confident_plate, min_votes=1)[0].text == "AWD-5902"
+    assert agreed_plate(readings[3:], confident_plate, min_votes=1) is None   # no reading is a plate
+
+
 def test_small_boxes_looked_at_closer_a_few_at_a_time_read_the_same(reader, monkeypatch):
     import twplate.photo
 

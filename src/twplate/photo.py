@@ -2,9 +2,10 @@
 
 photo (:func:`~twplate.image.load_image_and_scale`) -> text boxes (:class:`~twplate.detect.detector.TextDetector`)
 -> crops (perspective, a margin around each box) -> readings (:class:`~twplate.recognizer.PlateRecognizer`);
-a small box is also looked at closer (its surroundings enlarged, the detector run on them again, each line
-found read) -> plates (:class:`PlateRules`: format, confidences, the box's shape; the most confident plate
-reading of a box is kept) -> one result per plate (:func:`merge_overlapping`), most confident first.
+a small box is also looked at closer (its surroundings enlarged, the detector run on them again), and it and
+each line found there read at several margins -> plates (:class:`PlateRules`: format, confidences, the box's
+shape; of a small box's readings, the plate most of them agree on, :func:`agreed_plate`) -> one result per plate
+(:func:`merge_overlapping`), most confident first.
 :meth:`PhotoReader.read_crops` reads plate crops, and reads a narrow one (a plate hanging steeply in its box)
 this way as well.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, overload
@@ -86,7 +88,13 @@ class PlateRules:
             surroundings are enlarged (:data:`CLOSER_HEIGHT`, :data:`CLOSER_MARGIN`), the detector is
             run on them again and each line it finds is read. Far plates in dash-cam frames get loose
             boxes and small, blurred crops; looked at closer, more of them read right
-            (docs/photos.md, "Small plates"). 0 turns it off.
+            (docs/photos.md, "Small plates"). 0 turns it off (and the votes below with it).
+        small_margins: a box shorter than ``look_closer_below``, and each line its closer look finds, is
+            read with each of these margins (instead of ``margin`` alone).
+        min_votes: a small box's plate is the text its readings (every margin, of the box and of each line
+            of its closer look) give most often, kept only where at least this many give it. A far plate's
+            misreading changes with a pixel of crop; its true reading mostly does not (docs/photos.md,
+            "Small plates").
     """
 
     min_confidence: float = 0.8
@@ -98,6 +106,8 @@ class PlateRules:
     max_format_edits: int = 1
     margin: tuple[float, float] = (0.5, 0.25)
     look_closer_below: float = 32.0
+    small_margins: tuple[tuple[float, float], ...] = ((0.5, 0.25), (0.35, 0.15), (0.65, 0.35))
+    min_votes: int = 3
 
 
 class PhotoReader:
@@ -216,38 +226,54 @@ class PhotoReader:
         candidates: list[tuple[int, TextBox]] = []
         for i, boxes in zip(indices, self.detector([images[i] for i in indices]), strict=True):
             candidates.extend((i, box) for box in boxes if self._plausible_box(box))
-        crops = [crop_box(images[i], box.points, self.rules.margin) for i, box in candidates]
-        readings = self.recognizer.run_many(crops) if crops else []
-        closer = self._look_closer([(images[i], box) for i, box in candidates])
-        for k, ((i, box), reading) in enumerate(zip(candidates, readings, strict=True)):
-            plates = [(r, b) for r, b in [(reading, box), *closer.get(k, [])] if self._is_plate(r, b)]
-            if plates:
-                plate, plate_box = max(plates, key=lambda found_plate: found_plate[0].confidence)
+        small = [k for k, (_, box) in enumerate(candidates) if self._is_small(box)]
+        plain = [k for k, (_, box) in enumerate(candidates) if not self._is_small(box)]
+        crops = [crop_box(images[candidates[k][0]], candidates[k][1].points, self.rules.margin) for k in plain]
+        readings = {k: [(reading, candidates[k][1])]
+                    for k, reading in zip(plain, self.recognizer.run_many(crops) if crops else [], strict=True)}
+        readings.update(zip(small, self._read_small([(images[candidates[k][0]], candidates[k][1]) for k in small]),
+                            strict=True))
+        for k, (i, box) in enumerate(candidates):
+            agreed = agreed_plate(readings[k], self._is_plate, self.rules.min_votes if self._is_small(box) else 1)
+            if agreed:
+                plate, plate_box = agreed
                 found[i].append(replace(plate, source=chunk.sources[i], detection_score=plate_box.score,
                                         box=_corners(plate_box.points * chunk.scales[i])))
         return {i: merge_overlapping(plates) for i, plates in found.items()}
 
-    def _look_closer(self, boxes: Sequence[tuple[np.ndarray, TextBox]]) -> dict[int, list[tuple[PlateResult, TextBox]]]:
-        """For each box (by position) shorter than :attr:`PlateRules.look_closer_below` in its photo: the text lines the
-        detector finds in the box's surroundings enlarged, each read, with its box in the photo's pixels."""
-        small = [k for k, (_, box) in enumerate(boxes) if 0 < box.size[1] < self.rules.look_closer_below]
-        closer: dict[int, list[tuple[PlateResult, TextBox]]] = {}
-        for start in range(0, len(small), CLOSER_CHUNK):
+    def _read_small(self, boxes: Sequence[tuple[np.ndarray, TextBox]]) -> list[list[tuple[PlateResult, TextBox]]]:
+        """For each small box in its photo, in order: its readings at each of :attr:`PlateRules.small_margins`, and
+        those of each text line the detector finds in the box's surroundings enlarged (the closer look), each with
+        its box in the photo's pixels."""
+        margins = self.rules.small_margins
+        found: list[list[tuple[PlateResult, TextBox]]] = []
+        for start in range(0, len(boxes), CLOSER_CHUNK):
+            part = boxes[start : start + CLOSER_CHUNK]
             patches, to_photo = [], []
-            for k in small[start : start + CLOSER_CHUNK]:
-                photo, box = boxes[k]
+            for photo, box in part:
                 matrix, size = upright_transform(box.points, CLOSER_MARGIN, CLOSER_HEIGHT / box.size[1])
                 patches.append(cv2.warpPerspective(photo, matrix, size, flags=cv2.INTER_CUBIC,
                                                    borderMode=cv2.BORDER_REPLICATE))
-                to_photo.append((k, np.linalg.inv(matrix)))
-            lines = [(k, patch, back, line)
-                     for (k, back), patch, found in zip(to_photo, patches, self.detector(patches), strict=True)
-                     for line in found if self._plausible_box(line)]
-            crops = [crop_box(patch, line.points, self.rules.margin) for _, patch, _, line in lines]
-            for (k, _, back, line), reading in zip(lines, self.recognizer.run_many(crops), strict=True):
-                in_photo = cv2.perspectiveTransform(line.points[None].astype(np.float64), back)[0].astype(np.float32)
-                closer.setdefault(k, []).append((reading, TextBox(in_photo, line.score)))
-        return closer
+                to_photo.append(np.linalg.inv(matrix))
+            lines = []  # (box number in part, the image it is cut from, its points there, its box in the photo)
+            for k, ((photo, box), patch, back, seen) in enumerate(zip(part, patches, to_photo, self.detector(patches),
+                                                                     strict=True)):
+                lines.append((k, photo, box.points, box))
+                for line in seen:
+                    if self._plausible_box(line):
+                        in_photo = cv2.perspectiveTransform(line.points[None].astype(np.float64), back)[0]
+                        lines.append((k, patch, line.points, TextBox(in_photo.astype(np.float32), line.score)))
+            crops = [crop_box(image, points, margin) for _, image, points, _ in lines for margin in margins]
+            read = iter(self.recognizer.run_many(crops))
+            readings: list[list[tuple[PlateResult, TextBox]]] = [[] for _ in part]
+            for k, _, _, in_photo_box in lines:
+                readings[k].extend((next(read), in_photo_box) for _ in margins)
+            found.extend(readings)
+        return found
+
+    def _is_small(self, box: TextBox) -> bool:
+        """The box is shorter than :attr:`PlateRules.look_closer_below`: looked at closer, read at several margins."""
+        return 0 < box.size[1] < self.rules.look_closer_below
 
     def _plausible_box(self, box: TextBox) -> bool:
         """The box's score and shape allow a plate (checked before reading, to save the recognizer's time)."""
@@ -347,6 +373,19 @@ def upright_transform(points: np.ndarray, margin: tuple[float, float], scale: fl
     target = scale * np.array([[pad_x, pad_y], [pad_x + width, pad_y], [pad_x + width, pad_y + height],
                                [pad_x, pad_y + height]], dtype=np.float32)
     return cv2.getPerspectiveTransform(points, target), size
+
+
+def agreed_plate(readings: Sequence[tuple[PlateResult, TextBox]], is_plate: Callable[[PlateResult, TextBox], bool],
+                 min_votes: int) -> tuple[PlateResult, TextBox] | None:
+    """Of several readings of one text line (each with the box it was read from), the plate: the plate reading
+    (``is_plate``) whose text the readings give most often, the most confident of those; ``None`` where no reading is
+    a plate, or where that text is given fewer than ``min_votes`` times."""
+    votes = Counter(reading.text for reading, _ in readings)
+    plates = [(reading, box) for reading, box in readings if is_plate(reading, box)]
+    if not plates:
+        return None
+    reading, box = max(plates, key=lambda plate: (votes[plate[0].text], plate[0].confidence))
+    return (reading, box) if votes[reading.text] >= min_votes else None
 
 
 def merge_overlapping(plates: list[PlateResult], overlap: float = 0.5) -> list[PlateResult]:
