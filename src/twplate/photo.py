@@ -107,7 +107,7 @@ class PlateRules:
     margin: tuple[float, float] = (0.5, 0.25)
     look_closer_below: float = 32.0
     small_margins: tuple[tuple[float, float], ...] = ((0.5, 0.25), (0.35, 0.15), (0.65, 0.35))
-    min_votes: int = 3
+    min_votes: int = 2
 
 
 class PhotoReader:
