@@ -9,7 +9,7 @@ together (shipped detector and recognizer, every other rule as shipped), scored 
 scores it; ``--only`` runs the values whose name contains TEXT. The photos that decided the rules flatter
 them: report held-out sets beside (``benchmarks/photo_detectors.py``). The closer look and the votes a small
 box's plate needs were chosen on the stress copies of the held-out scenes (``scripts/photo_stress.py``), where
-plates are small.
+plates are small, and on the rendered samples pasted small (``scripts/pasted_samples.py``).
 """
 
 from __future__ import annotations
@@ -52,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     variants.update({f"min confidence {c}": replace(shipped, min_confidence=c) for c in MIN_CONFIDENCES})
     variants.update({f"look closer below {h:g}": replace(shipped, look_closer_below=h) for h in LOOK_CLOSER_BELOW})
     variants.update({f"min votes {v}": replace(shipped, min_votes=v) for v in MIN_VOTES})
+    variants["one margin, min votes 1"] = replace(
+        shipped, small_margins=(shipped.margin,), min_votes=1)
     rows = {}
     for name, rules in variants.items():
         if args.only not in name:

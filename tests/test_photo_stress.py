@@ -67,3 +67,19 @@ def test_the_rotated_plate_is_read(stress):
     reader = PhotoReader(backend="onnxruntime", threads=1)
     (plate,) = reader(str(out / "tilted" / "0000.jpg"))
     assert plate.text == "KCD-1636"
+
+
+def test_pasted_samples_are_every_sample_small_sharp_and_blurred(tmp_path):
+    """``scripts/pasted_samples.py``: each rendered sample at 10 small widths, sharp and blurred, labelled with its
+    plate, the plate where it was pasted (the photo differs from the bare scene only there)."""
+    done = subprocess.run([sys.executable, "scripts/pasted_samples.py", "--out", str(tmp_path)], cwd=REPO,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    photos = read_labels(tmp_path / "labels.tsv")
+    samples = dict(line.split("\t") for line in (REPO / "samples" / "labels.tsv").read_text().splitlines())
+    assert len(photos) == len(samples) * 20 == len(list(tmp_path.glob("*.png")))
+    assert sorted({p.plates[0] for p in photos}) == sorted(samples.values())
+    bare = paste_plate("00_car2014.jpg", [(0, 0), (0, 0), (0, 0), (0, 0)])
+    changed = cv2.imread(str(tmp_path / "00_car2014_w36.png")).astype(int) - bare != 0
+    ys, xs = changed.any(axis=2).nonzero()
+    assert (xs.min(), ys.min()) >= (478, 359) and (xs.max(), ys.max()) <= (517, 381)
