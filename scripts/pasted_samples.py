@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from photos import SAMPLES, paste_plate  # noqa: E402  (the tests' scene, so that tests and this set agree)
 
 WIDTHS = np.linspace(36, 80, 10)
-"""Plate widths in pixels: from about where the detector starts to find a plate to where the closer look stops."""
+"""Plate widths in pixels: far plates, as dash-cam frames show them."""
 BLUR_SIGMA = 1.0
 
 

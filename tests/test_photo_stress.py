@@ -79,7 +79,7 @@ def test_pasted_samples_are_every_sample_small_sharp_and_blurred(tmp_path):
     samples = dict(line.split("\t") for line in (REPO / "samples" / "labels.tsv").read_text().splitlines())
     assert len(photos) == len(samples) * 20 == len(list(tmp_path.glob("*.png")))
     assert sorted({p.plates[0] for p in photos}) == sorted(samples.values())
-    bare = paste_plate("00_car2014.jpg", [(0, 0), (0, 0), (0, 0), (0, 0)])
+    bare = paste_plate("00_car2014.jpg", [(2000, 2000), (2040, 2000), (2040, 2020), (2000, 2020)])  # off the scene
     changed = cv2.imread(str(tmp_path / "00_car2014_w36.png")).astype(int) - bare != 0
     ys, xs = changed.any(axis=2).nonzero()
     assert (xs.min(), ys.min()) >= (478, 359) and (xs.max(), ys.max()) <= (517, 381)
