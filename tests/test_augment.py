@@ -9,7 +9,17 @@ import cv2
 import numpy as np
 import pytest
 
-from twplate.training.augment import TILT_MAX_DEG, TURN_MAX_DEG, augment, low_light, occlude, tilt, turn
+from twplate.training.augment import (
+    FAR_HEIGHT_PX,
+    TILT_MAX_DEG,
+    TURN_MAX_DEG,
+    augment,
+    far,
+    low_light,
+    occlude,
+    tilt,
+    turn,
+)
 from twplate.training.config import DataSection
 
 
@@ -24,13 +34,19 @@ def test_augment_real_crop():
     rng = np.random.default_rng(0)
     img = np.full((200, 320, 3), 235, np.uint8)
     img[60:150, 20:300] = 20
-    for _ in range(20):
-        out = augment(img, rng)
+    far_ones = 0
+    for _ in range(40):
+        out = augment(img, rng, far_prob=0.15)
         assert out.dtype == np.uint8 and out.ndim == 3 and out.shape[2] == 3
+        assert out.std() > 5   # not destroyed
+        if out.shape[0] <= FAR_HEIGHT_PX[1]:    # shrunk to a far plate's height
+            far_ones += 1
+            continue
         # about the input's size, its bounding box turned by up to TILT_MAX_DEG, or narrowed by a turn
         assert 160 <= out.shape[0] <= 200 * 0.82 + 320 * 0.58 + 20
         assert 320 * np.cos(np.deg2rad(TURN_MAX_DEG)) - 8 <= out.shape[1] <= 384
-        assert out.std() > 5   # not destroyed
+    assert 1 <= far_ones <= 15
+    assert all(augment(img, rng).shape[0] >= 160 for _ in range(40))   # Data.far_prob 0 by default: none
     gray = augment(img[..., 0], np.random.default_rng(1))
     assert gray.shape[2] == 3
     a = augment(img, np.random.default_rng(5))
@@ -118,3 +134,20 @@ def test_low_light_darkens_and_adds_noise():
     out = low_light(img, np.random.default_rng(0))
     assert out.mean() < img.mean() / 2.5
     assert out[0:15, :].std() > 0.5             # the flat background is noisy now
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_far_shrinks_to_a_far_plates_height_and_keeps_the_aspect(seed: int):
+    img = _plate()
+    out = far(img, np.random.default_rng(seed))
+    assert out.dtype == np.uint8 and out.shape[2] == 3
+    assert FAR_HEIGHT_PX[0] <= out.shape[0] <= FAR_HEIGHT_PX[1]
+    assert abs(out.shape[1] / out.shape[0] - 300 / 96) < 0.2
+    assert np.array_equal(out, far(img, np.random.default_rng(seed)))
+    dark = out[..., 0] < 120                    # the character blocks are still there, shrunk
+    assert 0.2 < dark.mean() < 0.6
+
+
+def test_far_leaves_a_crop_already_that_small_as_it_is():
+    img = _plate()[::8, ::8]                    # 12 px tall
+    assert far(img, np.random.default_rng(0)) is img

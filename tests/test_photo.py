@@ -16,7 +16,14 @@ import pytest
 
 from photos import PLATE_CORNERS, SAMPLES, paste_plate, steep_crop
 from twplate.errors import ImageError
-from twplate.photo import STEEP_CROP_ASPECT, PlateRules, crop_box, merge_overlapping, upright_transform
+from twplate.photo import (
+    STEEP_CROP_ASPECT,
+    PlateRules,
+    crop_box,
+    is_plate_number,
+    merge_overlapping,
+    upright_transform,
+)
 from twplate.result import PlateResult
 
 pytest.importorskip("onnxruntime")
@@ -110,6 +117,22 @@ def test_a_small_plate_needs_its_readings_to_agree_and_a_large_one_does_not(read
     unanimous = PhotoReader(recognizer=reader.recognizer, detector=reader.detector, rules=PlateRules(min_votes=99))
     assert "YYE-903" not in [p.text for p in unanimous(paste_plate("02_scooter_old.jpg", SMALL_PLATE))]
     assert [p.text for p in unanimous(car_photo)] == ["KCD-1636"]   # its box is tall: read once, no vote
+
+
+def test_a_small_line_is_read_at_every_margin_only_where_its_first_reading_is_a_plate(reader):
+    photo = paste_plate("02_scooter_old.jpg", SMALL_PLATE)
+    cv2.putText(photo, "2024/05/17", (300, 500), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (20, 20, 20), 1, cv2.LINE_AA)
+    small = [box for box in reader.detector([photo])[0] if reader._plausible_box(box) and reader._is_small(box)]
+    assert small
+    lines: dict[int, list] = {}   # each line's readings, by the line's box
+    for readings in reader._read_small([(photo, box) for box in small]):
+        for reading, box in readings:
+            lines.setdefault(id(box), []).append((reading, box))
+    margins = len(reader.rules.small_margins)
+    assert sorted({len(read) for read in lines.values()}) == [1, margins]   # the date stamp's lines, the plate's
+    for read in lines.values():
+        assert is_plate_number(read[0][0].text) == (len(read) == margins)
+    assert any(reading.text == "YYE-903" for read in lines.values() if len(read) == margins for reading, _ in read)
 
 
 def test_agreed_plate_is_the_text_most_readings_give_read_most_confidently():
@@ -529,8 +552,6 @@ def test_cli_eval_photos_runs_both_models_in_the_precision_asked(photo_dir, tmp_
                                              ("04-2516", False), ("2024-05", False), ("30-31", False),
                                              ("ABC1234", False), ("", False)])
 def test_plate_numbers_fit_a_format_and_are_not_all_digits(text, plate):
-    from twplate.photo import is_plate_number
-
     assert is_plate_number(text) is plate
 
 

@@ -6,6 +6,8 @@ Skipped until the model is exported into the checkout; the real-data tests also 
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -104,3 +106,16 @@ def test_a_plate_reads_the_same_alone_and_in_any_batch(input_width: int | None) 
 def test_a_real_plate_reads_the_same_alone_and_in_any_batch(real_data: Path, input_width: int | None) -> None:
     paths, _ = _real_sample(real_data)
     _assert_reads_alone_as_in_any_batch([load_image(p) for p in paths[:40]], input_width)
+
+
+def test_small_crops_script_reads_each_crop_shrunk_to_each_height():
+    """``scripts/small_crops.py``: the rendered samples as they are all read right; shrunk to 12 px tall, a
+    far plate's crop, fewer are (the recognizer's weak spot the script measures)."""
+    repo = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "scripts/small_crops.py", "samples/labels.tsv", "--heights", "0,12"],
+                          cwd=repo, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    rows = [line.split("\t") for line in done.stdout.splitlines()]
+    assert rows[0] == ["height", "exact", "share"]
+    exact = {int(height): int(n) for height, n, _ in rows[1:]}
+    assert exact[0] == 9 and exact[12] < 9

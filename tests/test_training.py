@@ -98,10 +98,12 @@ def test_run_settings_come_from_the_runs_config(tmp_path: Path):
     (tmp_path / "config.yml").write_text(yaml.safe_dump(cfg.to_dict()), encoding="utf-8")
     settings = RunSettings.of(tmp_path / "latest.pdparams")
     assert settings.time_stride == 4 and settings.preprocess == PreprocessConfig(min_width=88)
-    # no run folder (a copied checkpoint) or the public weights: PP-OCRv3's stride and a floor for it
+    # the public weights: PP-OCRv3's stride and a floor for it
     pretrained = RunSettings.of("pretrained")
-    assert RunSettings.of(tmp_path / "elsewhere" / "x.pdparams") == pretrained
     assert pretrained.time_stride == 8 and pretrained.preprocess == PreprocessConfig(min_width=160)
+    # a checkpoint copied away from its run's config.yml: its stride is unknown, never guessed
+    with pytest.raises(FileNotFoundError, match=r"elsewhere/config\.yml not found.*time stride"):
+        RunSettings.of(tmp_path / "elsewhere" / "x.pdparams")
 
 
 def test_export_check_fails_loudly_on_a_different_model():

@@ -49,6 +49,7 @@ def test_unknown_keys_are_rejected_by_name(override: str, message: str):
     ("Data.min_width_range=[160, 80]", r"Data\.min_width_range must be \[lo, hi\]"),
     ("Data.fixed_width_range=[64, 80]", r"exclude each other"),   # the file sets min_width_range
     ("Data.tilt_max_deg=90", r"Data\.tilt_max_deg must be between 0 and 90 degrees, got 90"),
+    ("Data.far_prob=1.5", r"Data\.far_prob must be in \[0, 1\], got 1.5"),
     ("Data.augment_prob=1.7", r"Data\.augment_prob must be in \[0, 1\], got 1\.7"),
     ("Optimizer.warmup_steps=-1", r"Optimizer needs lr > 0, warmup_steps >= 0 and batch_size >= 1"),
     ("Global.workers=0", r"Global\.workers must be >= 1, got 0"),

@@ -2,7 +2,8 @@
 
 ``augment`` is the per-crop augmentation (``Data.augment_prob``); ``tilt`` turns a crop strongly in
 its plane, ``turn`` about its vertical axis (up to 45 degrees); ``occlude`` hides part of one
-character; ``low_light`` darkens it with a sensor's noise; ``degrade`` is the photometric part,
+character; ``low_light`` darkens it with a sensor's noise; ``far`` shrinks it to a far plate's few
+pixels; ``degrade`` is the photometric part,
 which the synthetic generator's scenes reuse. Only numpy and OpenCV: importing this module loads no
 fonts and no generator.
 """
@@ -20,6 +21,7 @@ TURN_PROB = 0.15
 TURN_MAX_DEG = 45.0
 OCCLUDE_PROB = 0.1
 LOW_LIGHT_PROB = 0.1
+FAR_HEIGHT_PX = (14, 30)
 
 
 def between(rng: np.random.Generator, a: float, b: float) -> float:
@@ -97,13 +99,16 @@ def _noise(rng: np.random.Generator, img: np.ndarray, s: float) -> np.ndarray:
     return img
 
 
+def _as_jpeg(img: np.ndarray, quality: int) -> np.ndarray:
+    """``img`` saved as a JPEG of ``quality`` and decoded again (``img`` itself if encoding fails)."""
+    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    decoded = cv2.imdecode(buf, cv2.IMREAD_COLOR) if ok else None
+    return decoded if decoded is not None else img
+
+
 def _jpeg(rng: np.random.Generator, img: np.ndarray, s: float) -> np.ndarray:
     if rng.random() < 0.5 * s + 0.1:
-        q = int(between(rng, min(85, max(15, 80 - 70 * s)), 90))
-        ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, q])
-        decoded = cv2.imdecode(buf, cv2.IMREAD_COLOR) if ok else None
-        if decoded is not None:
-            return decoded
+        return _as_jpeg(img, int(between(rng, min(85, max(15, 80 - 70 * s)), 90)))
     return img
 
 
@@ -119,7 +124,8 @@ def degrade(rng: np.random.Generator, img: np.ndarray, s: float) -> np.ndarray:
     return img
 
 
-def augment(image_bgr: np.ndarray, rng: np.random.Generator, tilt_max_deg: float = TILT_MAX_DEG) -> np.ndarray:
+def augment(image_bgr: np.ndarray, rng: np.random.Generator, tilt_max_deg: float = TILT_MAX_DEG,
+            far_prob: float = 0.0) -> np.ndarray:
     """On-the-fly augmentation for (real or synthetic) plate crops.
 
     Mild geometry (small perspective / rotation, crop jitter of a few percent
@@ -127,8 +133,9 @@ def augment(image_bgr: np.ndarray, rng: np.random.Generator, tilt_max_deg: float
     ``tilt_max_deg`` degrees (see ``tilt``) or else now and then a turn seen from the side (``turn``), on one in ten
     part of a character hidden (``occlude``), photometric changes (lighting, shadow, colour
     cast, blur, low resolution, noise, JPEG) at a moderate strength, so the characters stay
-    legible, and on one in ten night light (``low_light``). Returns a uint8 BGR image of about
-    the input's size, or of its turned bounding box when tilted or turned; grayscale and BGRA crops are
+    legible, on one in ten night light (``low_light``), and on a share ``far_prob`` a far plate's
+    few pixels (``far``). Returns a uint8 BGR image of about the input's size (or of its turned
+    bounding box when tilted or turned), or of a far plate's size; grayscale and BGRA crops are
     converted as :func:`twplate.image.array_to_bgr` does.
     """
     img = array_to_bgr(np.asarray(image_bgr))
@@ -157,7 +164,34 @@ def augment(image_bgr: np.ndarray, rng: np.random.Generator, tilt_max_deg: float
     img = degrade(rng, img, s)
     if rng.random() < LOW_LIGHT_PROB:
         img = low_light(img, rng)
+    if far_prob and rng.random() < far_prob:
+        img = far(img, rng)
     return img
+
+
+def far(image_bgr: np.ndarray, rng: np.random.Generator, height_px: tuple[int, int] = FAR_HEIGHT_PX) -> np.ndarray:
+    """The crop as a far plate gives it: shrunk to ``height_px`` pixels tall and saved as a JPEG
+    (``shrink``, at a height and a quality drawn here).
+
+    Why: a plate 10-15 px tall in a dash-cam frame gives a crop of 14-30 px with its margins, which
+    the recognizer enlarges to its input height; the real crops are 130-390 px tall. The small
+    image is returned as it is, so training enlarges it with the very resize that reading does.
+    """
+    height = int(rng.integers(height_px[0], height_px[1] + 1))
+    if height >= image_bgr.shape[0]:
+        return image_bgr
+    return shrink(image_bgr, height, int(rng.integers(35, 91)))
+
+
+def shrink(image_bgr: np.ndarray, height: int, jpeg_quality: int | None = None) -> np.ndarray:
+    """``image_bgr`` shrunk to ``height`` pixels tall at its aspect (area interpolation, as a camera's
+    pixels average the light), then saved as a JPEG of ``jpeg_quality`` if given. An image no taller
+    than ``height`` is returned as it is."""
+    h, w = image_bgr.shape[:2]
+    if height >= h:
+        return image_bgr
+    small = cv2.resize(image_bgr, (max(4, int(round(w * height / h))), height), interpolation=cv2.INTER_AREA)
+    return small if jpeg_quality is None else _as_jpeg(small, jpeg_quality)
 
 
 def turn(image_bgr: np.ndarray, rng: np.random.Generator, max_deg: float = TURN_MAX_DEG) -> np.ndarray:

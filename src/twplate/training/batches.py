@@ -69,13 +69,14 @@ class BatchMaker(Prefetcher[tuple[np.ndarray, np.ndarray, np.ndarray]]):
     """Recognizer batches: draw, decode, augment, resize, pad."""
 
     def __init__(self, sampler: MixedSampler, charset: Charset, shapes: Sequence[PreprocessConfig], batch_size: int,
-                 augment_prob: float, seed: int, time_stride: int = 8, tilt_max_deg: float = TILT_MAX_DEG):
+                 augment_prob: float, seed: int, time_stride: int = 8, tilt_max_deg: float = TILT_MAX_DEG,
+                 far_prob: float = 0.0):
         self.sampler, self.batch_size = sampler, batch_size
         self.time_stride = time_stride
         # each batch is resized as one of these (config.training_shapes)
         self.pres = list(shapes)
         self.charset = charset
-        self.augment_prob, self.tilt_max_deg = augment_prob, tilt_max_deg
+        self.augment_prob, self.tilt_max_deg, self.far_prob = augment_prob, tilt_max_deg, far_prob
         self.rng = np.random.default_rng(seed)
         self.cache: dict[Path, np.ndarray] = {}
         super().__init__()
@@ -97,7 +98,7 @@ class BatchMaker(Prefetcher[tuple[np.ndarray, np.ndarray, np.ndarray]]):
         for s in samples:
             img = self._image(s)
             if self.augment_prob > 0 and self.rng.random() < self.augment_prob:
-                img = augment(img, self.rng, self.tilt_max_deg)
+                img = augment(img, self.rng, self.tilt_max_deg, self.far_prob)
             crops.append(resize_to_input(img, pre))
         lengths = np.array([len(s.label) for s in samples], dtype=np.int64)
         labels = np.zeros((len(samples), max(lengths)), dtype=np.int32)

@@ -103,6 +103,7 @@ class DataSection:
     val: str | None = None
     augment_prob: float = 0.0  # share of crops through twplate.training.augment
     tilt_max_deg: float = 35.0  # augment's strongest in-plane tilt, in degrees (augment.TILT_MAX_DEG)
+    far_prob: float = 0.0  # share of augmented crops shrunk to a far plate's height (augment.far)
     min_width_range: tuple[int, int] | None = None
     fixed_width_range: tuple[int, int] | None = None
 
@@ -111,6 +112,8 @@ class DataSection:
             raise ConfigError(f"Data.augment_prob must be in [0, 1], got {self.augment_prob}")
         if not 0 < self.tilt_max_deg < 90:
             raise ConfigError(f"Data.tilt_max_deg must be between 0 and 90 degrees, got {self.tilt_max_deg}")
+        if not 0.0 <= self.far_prob <= 1.0:
+            raise ConfigError(f"Data.far_prob must be in [0, 1], got {self.far_prob}")
         if self.min_width_range and self.fixed_width_range:
             raise ConfigError("Data.min_width_range and Data.fixed_width_range exclude each other; set one")
         for name in ("min_width_range", "fixed_width_range"):
@@ -302,10 +305,20 @@ class RunSettings:
     @classmethod
     def of(cls, checkpoint: str | Path) -> RunSettings:
         """From the run's ``config.yml`` beside ``checkpoint``; the training defaults (PP-OCRv3's
-        stride and a floor that suits it) for ``"pretrained"`` or a checkpoint without one."""
-        config = Path(checkpoint).parent / "config.yml"
-        known = str(checkpoint) != "pretrained" and config.is_file()
-        cfg = load_config(config if known else None)  # the defaults also fill what an older run's file lacks
+        stride and a floor that suits it) for ``"pretrained"``.
+
+        Raises:
+            FileNotFoundError: a checkpoint without its run's ``config.yml``: read with the defaults, a
+                model trained with another stride reads garbage, and every parity check still agrees.
+        """
+        if str(checkpoint) == "pretrained":
+            cfg = load_config(None)
+        else:
+            config = Path(checkpoint).parent / "config.yml"
+            if not config.is_file():
+                raise FileNotFoundError(f"{config} not found: the run's settings (time stride, preprocessing) of "
+                                        f"{checkpoint} are unknown; keep a checkpoint beside its run's config.yml")
+            cfg = load_config(config)  # the defaults also fill what an older run's file lacks
         if not isinstance(cfg, TrainConfig):
             raise ValueError(f"{checkpoint} was trained by a detector run ({config}), not a recognizer's")
         return cls(time_stride=cfg.Architecture.time_stride, preprocess=cfg.Preprocess)

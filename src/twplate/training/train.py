@@ -165,7 +165,7 @@ class RecTrainer(Trainer):
         stride = self.cfg.Architecture.time_stride
         shapes = training_shapes(self.cfg.Preprocess, data, stride)
         batches = BatchMaker(sampler, self.charset, shapes, self.batch_size, data.augment_prob, seed, stride,
-                             data.tilt_max_deg)
+                             data.tilt_max_deg, data.far_prob)
         val = read_label_file(data.val) if data.val else []
         log.info(f"train sources: {[len(s) for s in sources]} weights {weights}, val: {len(val)}, "
                  f"steps: {self.total}, batch: {self.batch_size} x {self.world} process(es)")
