@@ -119,7 +119,7 @@ def test_a_small_plate_needs_its_readings_to_agree_and_a_large_one_does_not(read
     assert [p.text for p in unanimous(car_photo)] == ["KCD-1636"]   # its box is tall: read once, no vote
 
 
-def test_a_small_line_is_read_at_every_margin_only_where_its_first_reading_is_a_plate(reader):
+def test_a_small_line_is_read_at_every_margin_only_where_its_first_reading_is_a_plate_number(reader):
     photo = paste_plate("02_scooter_old.jpg", SMALL_PLATE)
     cv2.putText(photo, "2024/05/17", (300, 500), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (20, 20, 20), 1, cv2.LINE_AA)
     small = [box for box in reader.detector([photo])[0] if reader._plausible_box(box) and reader._is_small(box)]

@@ -90,7 +90,7 @@ class PlateRules:
             boxes and small, blurred crops; looked at closer, more of them read right
             (docs/photos.md, "Small plates"). 0 turns it off (and the votes below with it).
         small_margins: a box shorter than ``look_closer_below``, and each line its closer look finds, is
-            read with the first of these margins and, where that reading is a plate, with the others too.
+            read with the first of these margins and, where that reading is a plate number, with the others too.
         min_votes: a small box's plate is the text its readings (every margin, of the box and of each line
             of its closer look) give most often, kept only where at least this many give it. A far plate's
             misreading changes with a pixel of crop; its true reading mostly does not (docs/photos.md,
@@ -244,7 +244,8 @@ class PhotoReader:
     def _read_small(self, boxes: Sequence[tuple[np.ndarray, TextBox]]) -> list[list[tuple[PlateResult, TextBox]]]:
         """For each small box in its photo, in order: its readings, and those of each text line the detector finds
         in the box's surroundings enlarged (the closer look), each with its box in the photo's pixels. Each line is
-        read at the first of :attr:`PlateRules.small_margins`, and at the others where that reading is a plate."""
+        read at the first of :attr:`PlateRules.small_margins`, and at the others where that reading is a plate
+        number."""
         margins = self.rules.small_margins
         found: list[list[tuple[PlateResult, TextBox]]] = []
         for start in range(0, len(boxes), CLOSER_CHUNK):
@@ -264,7 +265,8 @@ class PhotoReader:
                         in_photo = cv2.perspectiveTransform(line.points[None].astype(np.float64), back)[0]
                         lines.append((k, patch, line.points, TextBox(in_photo.astype(np.float32), line.score)))
             first = self.recognizer.run_many([crop_box(image, points, margins[0]) for _, image, points, _ in lines])
-            # only a line whose first reading is a plate can be kept: the other margins check that reading
+            # a line first read as no plate number (a date, a sign) is read once; a plate number's line is read at
+            # the other margins too, so that its readings vote
             check = [reading.ok and is_plate_number(reading.text) for reading in first]
             crops = [crop_box(image, points, margin)
                      for (_, image, points, _), checked in zip(lines, check, strict=True) if checked

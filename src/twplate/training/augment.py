@@ -178,7 +178,7 @@ def far(image_bgr: np.ndarray, rng: np.random.Generator, height_px: tuple[int, i
     image is returned as it is, so training enlarges it with the very resize that reading does.
     """
     height = int(rng.integers(height_px[0], height_px[1] + 1))
-    if height >= image_bgr.shape[0]:
+    if height >= image_bgr.shape[0]:  # a crop already that small stays as it is, and draws no JPEG quality
         return image_bgr
     return shrink(image_bgr, height, int(rng.integers(35, 91)))
 

@@ -311,14 +311,11 @@ class RunSettings:
             FileNotFoundError: a checkpoint without its run's ``config.yml``: read with the defaults, a
                 model trained with another stride reads garbage, and every parity check still agrees.
         """
-        if str(checkpoint) == "pretrained":
-            cfg = load_config(None)
-        else:
-            config = Path(checkpoint).parent / "config.yml"
-            if not config.is_file():
-                raise FileNotFoundError(f"{config} not found: the run's settings (time stride, preprocessing) of "
-                                        f"{checkpoint} are unknown; keep a checkpoint beside its run's config.yml")
-            cfg = load_config(config)  # the defaults also fill what an older run's file lacks
+        config = None if str(checkpoint) == "pretrained" else Path(checkpoint).parent / "config.yml"
+        if config is not None and not config.is_file():
+            raise FileNotFoundError(f"{config} not found: the run's settings (time stride, preprocessing) of "
+                                    f"{checkpoint} are unknown; keep a checkpoint beside its run's config.yml")
+        cfg = load_config(config)  # the defaults also fill what an older run's file lacks
         if not isinstance(cfg, TrainConfig):
             raise ValueError(f"{checkpoint} was trained by a detector run ({config}), not a recognizer's")
         return cls(time_stride=cfg.Architecture.time_stride, preprocess=cfg.Preprocess)
