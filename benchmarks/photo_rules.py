@@ -21,6 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from twplate.detect.detector import TextDetector
+from twplate.model_files import default_small_model_dir
 from twplate.photo import PhotoReader, PlateRules
 from twplate.photo_eval import evaluate_photos, read_labels
 from twplate.recognizer import PlateRecognizer
@@ -47,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
 
     photos = [photo for labels in args.labels for photo in read_labels(labels)]
     detector, recognizer = TextDetector(), PlateRecognizer()
+    small = recognizer.sibling(default_small_model_dir())
     shipped = PlateRules()
     variants = {f"margin {m[0]}, {m[1]}": replace(shipped, margin=m) for m in MARGINS}
     variants.update({f"min confidence {c}": replace(shipped, min_confidence=c) for c in MIN_CONFIDENCES})
@@ -58,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, rules in variants.items():
         if args.only not in name:
             continue
-        report = evaluate_photos(PhotoReader(detector=detector, recognizer=recognizer, rules=rules), photos)
+        reader = PhotoReader(detector=detector, recognizer=recognizer, small_model=small, rules=rules)
+        report = evaluate_photos(reader, photos)
         rows[name] = {**report.summary(), "shipped": rules == shipped,
                       "false_texts": [row["text"] for row in report.false_readings]}
         mark = " (shipped)" if rules == shipped else ""
@@ -66,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{report.seconds_per_photo:.3f} s a photo", flush=True)
     if args.out:
         doc = {"labels": [str(path) for path in args.labels], "cpu": benchdata.cpu_description(),
-               "detector": detector.spec.version, "recognizer": recognizer.spec.version, "rows": rows}
+               "detector": detector.spec.version, "recognizer": recognizer.spec.version,
+               "small_model": small.spec.version, "rows": rows}
         args.out.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     return 0
 

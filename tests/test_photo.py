@@ -119,6 +119,56 @@ def test_a_small_plate_needs_its_readings_to_agree_and_a_large_one_does_not(read
     assert [p.text for p in unanimous(car_photo)] == ["KCD-1636"]   # its box is tall: read once, no vote
 
 
+def test_small_boxes_are_read_by_the_small_plate_reader_and_large_ones_are_not(reader, car_photo):
+    """Small boxes go to the small-plate reader alone: given one that cannot read (inputs 16 px wide, 4 CTC steps),
+    the photo reader loses the small plate and still reads the large one."""
+    from twplate import PlateRecognizer
+    from twplate.photo import PhotoReader
+
+    blind = PlateRecognizer(backend="onnxruntime", threads=1, input_width=16)
+    routed = PhotoReader(recognizer=reader.recognizer, detector=reader.detector, small_model=blind)
+    assert routed.small_recognizer is blind
+    assert "YYE-903" in [p.text for p in reader(paste_plate("02_scooter_old.jpg", SMALL_PLATE))]
+    assert "YYE-903" not in [p.text for p in routed(paste_plate("02_scooter_old.jpg", SMALL_PLATE))]
+    assert [p.text for p in routed(car_photo)] == ["KCD-1636"]
+
+
+def test_the_shipped_small_plate_reader_comes_with_the_shipped_plate_reader_only(reader, tmp_path):
+    """By default the shipped plate reader brings ``twplate-rec-small``, loaded with its options; another plate
+    reader reads small boxes itself (the shipped small one has its dictionary, not necessarily the other's), as
+    ``small_model=False`` asks; a path is loaded with the plate reader's options."""
+    import shutil
+
+    from twplate import PlateRecognizer
+    from twplate.model_files import default_model_dir, default_small_model_dir
+    from twplate.photo import PhotoReader
+
+    assert reader.small_recognizer.spec.name == "twplate-rec-small"
+    assert reader.small_recognizer.backend.name == reader.recognizer.backend.name == "onnxruntime"
+    narrow = PlateRecognizer(backend="onnxruntime", threads=1, input_width=72, batch_size=8)
+    paired = PhotoReader(recognizer=narrow, detector=reader.detector)
+    small = paired.small_recognizer
+    assert small.spec.directory == default_small_model_dir() and small.batch_size == 8
+    assert small.spec.preprocess.min_width == small.spec.preprocess.max_width == 72
+    assert PhotoReader(recognizer=narrow, detector=reader.detector, small_model=False).small_recognizer is narrow
+    other = tmp_path / "other.onnx"
+    shutil.copy(default_model_dir() / "inference.onnx", other)
+    custom = PlateRecognizer(other, backend="onnxruntime", threads=1)
+    assert PhotoReader(recognizer=custom, detector=reader.detector).small_recognizer is custom
+    given = PhotoReader(recognizer=custom, detector=reader.detector, small_model=default_small_model_dir())
+    assert given.small_recognizer.spec.name == "twplate-rec-small"
+
+
+def test_a_small_plate_reader_path_needs_a_recognizer_loaded_from_files(reader):
+    from twplate import PlateRecognizer
+    from twplate.model_files import default_small_model_dir
+    from twplate.photo import PhotoReader
+
+    around = PlateRecognizer.with_backend(reader.recognizer.backend, reader.recognizer.spec)
+    with pytest.raises(ValueError, match="built around a backend"):
+        PhotoReader(recognizer=around, detector=reader.detector, small_model=default_small_model_dir())
+
+
 def test_a_small_line_is_read_at_every_margin_only_where_its_first_reading_is_a_plate_number(reader):
     photo = paste_plate("02_scooter_old.jpg", SMALL_PLATE)
     cv2.putText(photo, "2024/05/17", (300, 500), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (20, 20, 20), 1, cv2.LINE_AA)
@@ -430,6 +480,25 @@ def test_cli_read_photos_prints_one_line_per_plate_with_its_box(photo_dir, capsy
     assert empty == f"{photo_dir / 'b' / 'car.jpg'}\t\t0.0000\t"
 
 
+def test_cli_small_model_reaches_the_photo_reader(tiny_model_dir, tmp_path, capsys):
+    """``--small-model`` reads the small boxes in ``read --photos`` and ``eval-photos``: a model that cannot read
+    plates (the tiny test model) loses the far plate the shipped small-plate reader finds."""
+    from twplate.cli import main
+
+    cv2.imwrite(str(tmp_path / "far.png"), paste_plate("02_scooter_old.jpg", SMALL_PLATE))
+    found = {}
+    for flags in ([], ["--small-model", str(tiny_model_dir)]):
+        assert main(["read", "--photos", "--backend", "onnxruntime", *flags, str(tmp_path / "far.png")]) == 0
+        found[bool(flags)] = [line.split("\t")[1] for line in capsys.readouterr().out.splitlines()]
+    assert "YYE-903" in found[False] and "YYE-903" not in found[True]
+    (tmp_path / "labels.tsv").write_text("far.png\tYYE-903\n", encoding="utf-8")
+    out = tmp_path / "eval.json"
+    assert main(["eval-photos", str(tmp_path / "labels.tsv"), "--out", str(out),
+                 "--small-model", str(tiny_model_dir)]) == 0
+    doc = json.loads(out.read_text())
+    assert doc["found"] == 0 and "small_recognizer=PlateRecognizer(model='tiny'" in doc["reader"]
+
+
 def test_cli_read_photos_gives_a_failed_photo_a_row_with_its_error(photo_dir, tmp_path, capsys):
     from twplate.cli import main
 
@@ -530,8 +599,9 @@ def test_eval_photos_matches_readings_to_labels_one_to_one(reader, tmp_path):
         assert (report.plates, report.found, report.false) == counts, rows
 
 
-def test_cli_eval_photos_runs_both_models_in_the_precision_asked(photo_dir, tmp_path):
-    """--backend and --precision load both models; the report names the precision each really runs in."""
+def test_cli_eval_photos_runs_every_model_in_the_precision_asked(photo_dir, tmp_path):
+    """--backend and --precision load every model (detector, plate reader, small-plate reader); the report names
+    the precision each really runs in."""
     ov = pytest.importorskip("openvino")
     from twplate.backends.openvino import cpu_capabilities
     from twplate.cli import main
@@ -545,7 +615,7 @@ def test_cli_eval_photos_runs_both_models_in_the_precision_asked(photo_dir, tmp_
                  "--threads", "2"]) == 0
     doc = json.loads(out.read_text())
     assert (doc["found"], doc["false_readings"]) == (1, 0)
-    assert doc["reader"].count("backend='openvino', providers=['CPU', 'bf16']") == 2, doc["reader"]
+    assert doc["reader"].count("backend='openvino', providers=['CPU', 'bf16']") == 3, doc["reader"]
 
 
 @pytest.mark.parametrize(("text", "plate"), [("ABC-1234", True), ("491-2A", True), ("試9218", True), ("使553", True),

@@ -242,12 +242,17 @@ def test_straighten_reads_narrow_crops_as_read_crops_does(cluster, tmp_path: Pat
 
 def test_crop_reader_takes_detector_options_only_to_straighten(tiny_model_dir: Path):
     pytest.importorskip("ray")
+    from twplate.model_files import default_small_model_dir
     from twplate.ray import CropReader
 
-    with pytest.raises(ValueError, match="detector and limit_side are for straighten=True"):
-        CropReader(model=str(tiny_model_dir), limit_side=640)
+    for option in ({"limit_side": 640}, {"small_model": str(default_small_model_dir())}):
+        with pytest.raises(ValueError, match="detector, limit_side and small_model are for straighten=True"):
+            CropReader(model=str(tiny_model_dir), **option)
     reader = CropReader(model=str(tiny_model_dir), straighten=True, limit_side=640)
     assert reader.read.__self__.detector.spec.preprocess.limit_side == 640
+    assert reader.read.__self__.small_recognizer is reader.recognizer  # not the shipped reader: it reads small boxes
+    paired = CropReader(model=str(tiny_model_dir), straighten=True, small_model=str(default_small_model_dir()))
+    assert paired.read.__self__.small_recognizer.spec.name == "twplate-rec-small"
 
 
 @pytest.mark.slow

@@ -198,7 +198,8 @@ def test_photo_mode_reads_whole_photos_with_the_services_recognizer() -> None:
     crop = SAMPLES[0].read_bytes()
     files = [("image", ("car.jpg", car)), ("image", ("bad.png", b"nope")), ("image", ("empty.png", empty))]
     with Server(["--backend", "onnxruntime", "--input-width", "72"]) as server:
-        assert httpx.get(server.url + "/healthz").json()["photo"] is True
+        health = httpx.get(server.url + "/healthz").json()
+        assert health["photo"] is True and health["small_model"] == "twplate-rec-small"  # beside the shipped model
         results = httpx.post(server.url + "/v1/read", params={"photo": "true"}, files=files,
                              timeout=120).json()["results"]
         (crop_reading,) = httpx.post(server.url + "/v1/read", files={"image": ("crop.jpg", crop)},
@@ -323,6 +324,7 @@ def test_openvino_options_reach_the_recognizer_and_status(tiny_model_dir: Path) 
         assert service.recognizer.backend.streams == 2 and service.photo_reader.detector.backend.streams == 2
         status = service.status()
         assert status["providers"] == status["detector_providers"] == ["CPU", "fp32"]
+        assert status["small_model"] == "tiny"  # a model of one's own reads its small boxes itself
     finally:
         service.close()
 

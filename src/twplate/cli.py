@@ -56,6 +56,8 @@ MODULE_COMMANDS: dict[str, tuple[str, str]] = {
 }
 TSV_ESCAPES = str.maketrans({"\t": "\\t", "\n": "\\n", "\r": "\\r"})
 """A path's tabs and line breaks, escaped in tab-separated rows."""
+SMALL_MODEL_HELP = ("plate reader for small boxes, far plates (default: the shipped twplate-rec-small "
+                    "beside the shipped plate reader, else the plate reader itself)")
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp"})
 PROGRESS_MIN_IMAGES = 100
 
@@ -116,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     photos.add_argument("--detector", default=None, help="detector model directory (default: the shipped one)")
     photos.add_argument("--limit-side", type=positive_int, default=None,
                         help="longest side of the detector's input in pixels (default: the detector's own)")
+    photos.add_argument("--small-model", default=None, help=SMALL_MODEL_HELP)
     for name, (_, help_text) in MODULE_COMMANDS.items():
         commands.add_parser(name, help=help_text, add_help=False)
     ray = read.add_argument_group("on a Ray cluster (needs twplate[ray]; see docs/ray.md)")
@@ -324,7 +327,8 @@ def _photo_reader(args: argparse.Namespace) -> PhotoReader:
     from .photo import PhotoReader
 
     return PhotoReader(recognizer=_recognizer(args, load_threads=1), detector=args.detector, backend=args.backend,
-                       threads=args.threads, limit_side=args.limit_side, **runtime_options(vars(args)))
+                       threads=args.threads, limit_side=args.limit_side, small_model=args.small_model,
+                       **runtime_options(vars(args)))
 
 
 def _drawing_name(path: str, root: str, taken: set[str]) -> str:
@@ -389,7 +393,7 @@ def _read_on_ray(args: argparse.Namespace) -> int:
         twplate_ray.connect(args.address)
         options = {"plate_formats": args.plate_formats}
         if args.photos or args.straighten:
-            options.update(detector=args.detector, limit_side=args.limit_side)
+            options.update(detector=args.detector, limit_side=args.limit_side, small_model=args.small_model)
         dataset = twplate_ray.read(files + uris, photos=args.photos, straighten=args.straighten, model=args.model,
                                    backend=args.backend, batch_size=args.batch_size, concurrency=args.concurrency,
                                    **options,

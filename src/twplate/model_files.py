@@ -64,6 +64,7 @@ from .preprocess import PreprocessConfig
 
 DEFAULT_MODEL = "twplate-rec"
 DEFAULT_DETECTOR = "twplate-det"
+DEFAULT_SMALL_MODEL = "twplate-rec-small"
 TASKS = ("rec", "det")
 YAML_FILE = "inference.yml"
 ONNX_FILE = "inference.onnx"
@@ -162,6 +163,11 @@ AnySpec = ModelSpec | DetectorSpec
 def default_model_dir() -> Path:
     """The plate reader shipped with twplate."""
     return shipped_path("models", DEFAULT_MODEL)
+
+
+def default_small_model_dir() -> Path:
+    """The plate reader shipped for small boxes in photos (far plates), :class:`~twplate.photo.PhotoReader`'s."""
+    return shipped_path("models", DEFAULT_SMALL_MODEL)
 
 
 def default_detector_dir() -> Path:

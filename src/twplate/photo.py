@@ -3,9 +3,9 @@
 photo (:func:`~twplate.image.load_image_and_scale`) -> text boxes (:class:`~twplate.detect.detector.TextDetector`)
 -> crops (perspective, a margin around each box) -> readings (:class:`~twplate.recognizer.PlateRecognizer`);
 a small box is also looked at closer (its surroundings enlarged, the detector run on them again), and it and
-each line found there read at several margins -> plates (:class:`PlateRules`: format, confidences, the box's
-shape; of a small box's readings, the plate most of them agree on, :func:`agreed_plate`) -> one result per plate
-(:func:`merge_overlapping`), most confident first.
+each line found there read at several margins by a plate reader trained on far plates -> plates
+(:class:`PlateRules`: format, confidences, the box's shape; of a small box's readings, the plate most of them
+agree on, :func:`agreed_plate`) -> one result per plate (:func:`merge_overlapping`), most confident first.
 :meth:`PhotoReader.read_crops` reads plate crops, and reads a narrow one (a plate hanging steeply in its box)
 this way as well.
 """
@@ -17,7 +17,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, overload
+from typing import Any, Literal, overload
 
 import cv2
 import numpy as np
@@ -27,6 +27,7 @@ from .detect.detector import TextDetector
 from .detect.postprocess import DBSettings, TextBox
 from .errors import ImageError
 from .image import ImageInput, load_image_and_scale
+from .model_files import default_model_dir, default_small_model_dir
 from .recognizer import CHUNK_BATCHES, ModelInput, PlateRecognizer
 from .result import PlateResult
 
@@ -129,11 +130,17 @@ class PhotoReader:
             reading crops elsewhere in the process (a recognizer is safe to share between threads).
             It keeps its own backend, batch size and options; ``backend``, ``threads`` and
             ``backend_options`` then load only the detector, and ``batch_size`` is not used.
+        small_model: the plate reader for small boxes, those shorter than :attr:`PlateRules.look_closer_below`
+            (far plates): ``None``: the shipped ``twplate-rec-small`` (trained on plates shrunk that far) where
+            the plate reader is the shipped one, else the plate reader itself; ``False``: the plate reader
+            itself; a model directory or ``.onnx`` file, loaded with the plate reader's options
+            (:meth:`~twplate.PlateRecognizer.sibling`); or a loaded :class:`~twplate.PlateRecognizer`.
         **backend_options: passed to both backends, e.g. ``precision="bf16"`` on openvino (docs/photos.md).
 
     Raises:
         ValueError: both ``model`` and ``recognizer`` are given, or ``limit_side`` or ``db_settings`` with a
-            loaded detector.
+            loaded detector, or a small-plate reader to load (a path, or by default beside the shipped plate
+            reader) for a ``recognizer`` built around a backend (:meth:`~twplate.PlateRecognizer.with_backend`).
         ModelError: a model is missing, corrupt or of the wrong kind.
         BackendUnavailableError: the backend's runtime is not installed.
     """
@@ -141,7 +148,8 @@ class PhotoReader:
     def __init__(self, model: ModelInput = None, detector: ModelInput | TextDetector = None, backend: str = "auto",
                  batch_size: int = 32, threads: int | None = None, limit_side: int | None = None,
                  rules: PlateRules | None = None, db_settings: DBSettings | None = None,
-                 recognizer: PlateRecognizer | None = None, **backend_options: Any) -> None:
+                 recognizer: PlateRecognizer | None = None,
+                 small_model: ModelInput | PlateRecognizer | Literal[False] = None, **backend_options: Any) -> None:
         if model is not None and recognizer is not None:
             raise ValueError(f"give PhotoReader a model or a loaded recognizer, not both (model={model!r}, "
                              f"recognizer={recognizer!r})")
@@ -156,10 +164,17 @@ class PhotoReader:
             recognizer = PlateRecognizer(model, backend=backend, batch_size=batch_size, threads=threads,
                                          load_threads=1, **backend_options)
         self.recognizer = recognizer
+        if small_model is None:
+            small_model = default_small_model_dir() if _is_shipped(recognizer) else False
+        if small_model is False:
+            small_model = recognizer
+        self.small_recognizer = (small_model if isinstance(small_model, PlateRecognizer)
+                                 else recognizer.sibling(small_model))
         self.rules = rules or PlateRules()
 
     def __repr__(self) -> str:
-        return f"PhotoReader(detector={self.detector!r}, recognizer={self.recognizer!r})"
+        small = "" if self.small_recognizer is self.recognizer else f", small_recognizer={self.small_recognizer!r}"
+        return f"PhotoReader(detector={self.detector!r}, recognizer={self.recognizer!r}{small})"
 
     @overload
     def run(self, photos: list[ImageInput] | tuple[ImageInput, ...]) -> list[list[PlateResult]]: ...
@@ -244,8 +259,8 @@ class PhotoReader:
     def _read_small(self, boxes: Sequence[tuple[np.ndarray, TextBox]]) -> list[list[tuple[PlateResult, TextBox]]]:
         """For each small box in its photo, in order: its readings, and those of each text line the detector finds
         in the box's surroundings enlarged (the closer look), each with its box in the photo's pixels. Each line is
-        read at the first of :attr:`PlateRules.small_margins`, and at the others where that reading is a plate
-        number."""
+        read by :attr:`small_recognizer` at the first of :attr:`PlateRules.small_margins`, and at the others where
+        that reading is a plate number."""
         margins = self.rules.small_margins
         found: list[list[tuple[PlateResult, TextBox]]] = []
         for start in range(0, len(boxes), CLOSER_CHUNK):
@@ -264,14 +279,15 @@ class PhotoReader:
                     if self._plausible_box(line):
                         in_photo = cv2.perspectiveTransform(line.points[None].astype(np.float64), back)[0]
                         lines.append((k, patch, line.points, TextBox(in_photo.astype(np.float32), line.score)))
-            first = self.recognizer.run_many([crop_box(image, points, margins[0]) for _, image, points, _ in lines])
+            first = self.small_recognizer.run_many([crop_box(image, points, margins[0])
+                                                    for _, image, points, _ in lines])
             # a line first read as no plate number (a date, a sign) is read once; a plate number's line is read at
             # the other margins too, so that its readings vote
             check = [reading.ok and is_plate_number(reading.text) for reading in first]
             crops = [crop_box(image, points, margin)
                      for (_, image, points, _), checked in zip(lines, check, strict=True) if checked
                      for margin in margins[1:]]
-            more = iter(self.recognizer.run_many(crops) if crops else [])
+            more = iter(self.small_recognizer.run_many(crops) if crops else [])
             readings: list[list[tuple[PlateResult, TextBox]]] = [[] for _ in part]
             for (k, _, _, in_photo_box), reading, checked in zip(lines, first, check, strict=True):
                 readings[k].append((reading, in_photo_box))
@@ -303,6 +319,11 @@ class PhotoReader:
         width, height = box.size
         low, high = rules.char_aspect
         return low <= width / len(reading.text.replace("-", "")) / height <= high
+
+
+def _is_shipped(recognizer: PlateRecognizer) -> bool:
+    """The recognizer reads with the shipped plate reader (``models/twplate-rec``)."""
+    return recognizer.spec.directory.resolve() == default_model_dir().resolve()
 
 
 @dataclass

@@ -142,7 +142,7 @@ def _row(plate: PlateResult) -> dict[str, Any]:
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    from .cli import add_runtime_options
+    from .cli import SMALL_MODEL_HELP, add_runtime_options
 
     parser.add_argument("labels", type=Path, help="TSV: photo path (relative to the file) TAB plate; "
                         "one row per plate, an empty plate for a photo without one")
@@ -151,6 +151,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                              "(default: photo_eval.json beside the labels file's name, in the current folder)")
     parser.add_argument("--model", default=None, help="plate reader model (default: the shipped one)")
     parser.add_argument("--detector", default=None, help="detector model directory (default: the shipped one)")
+    parser.add_argument("--small-model", default=None, help=SMALL_MODEL_HELP)
     parser.add_argument("--backend", default="auto", help="auto (default), onnxruntime, paddle or openvino")
     parser.add_argument("--limit-side", type=int, default=None, help="longest side of the detector input")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for each backend")
@@ -163,7 +164,7 @@ def run(args: argparse.Namespace) -> int:
 
     photos = read_labels(args.labels)
     reader = PhotoReader(args.model, detector=args.detector, backend=args.backend, threads=args.threads,
-                         limit_side=args.limit_side, **runtime_options(vars(args)))
+                         limit_side=args.limit_side, small_model=args.small_model, **runtime_options(vars(args)))
     report = evaluate_photos(reader, photos)
     out = args.out or Path(f"{args.labels.stem}.photo_eval.json")
     doc = {"labels": str(args.labels), "reader": repr(reader), **report.summary(),

@@ -85,9 +85,9 @@ def read(source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | ray
         reader: the callable class each actor runs (default :class:`CropReader`, or :class:`PhotoRowReader`
             with ``photos``); a subclass can add work per batch. It is built with the reader's arguments.
         **recognizer_options: passed to :class:`~twplate.PlateRecognizer` (``threads``,
-            ``plate_formats``, ``input_width``, ...); with ``photos`` also the detector's (``detector``,
-            ``limit_side``, ``rules``, ``db_settings``, as :class:`~twplate.photo.PhotoReader` takes them), and
-            with ``straighten`` its ``detector`` and ``limit_side``.
+            ``plate_formats``, ``input_width``, ...); with ``photos`` also the photo reader's (``detector``,
+            ``limit_side``, ``rules``, ``db_settings``, ``small_model``, as :class:`~twplate.photo.PhotoReader`
+            takes them), and with ``straighten`` its ``detector``, ``limit_side`` and ``small_model``.
 
     Returns:
         A Dataset of rows ``path`` (as Ray Data names it: local paths become absolute), ``text``,
@@ -142,21 +142,24 @@ class CropReader:
 
     With ``straighten``, crops are read as :meth:`~twplate.photo.PhotoReader.read_crops` reads them: the
     actor also loads the text detector (``detector``: its model directory, ``None`` for the shipped one;
-    ``limit_side``: its input limit), on the recognizer's backend with its threads, precision and streams.
+    ``limit_side``: its input limit; ``small_model``: as :class:`~twplate.photo.PhotoReader` takes a path), on the
+    recognizer's backend with its threads, precision and streams.
     """
 
     def __init__(self, *, straighten: bool = False, detector: str | os.PathLike[str] | None = None,
-                 limit_side: int | None = None, **recognizer_options: Any) -> None:
+                 limit_side: int | None = None, small_model: str | os.PathLike[str] | None = None,
+                 **recognizer_options: Any) -> None:
         from .photo import PhotoReader
         from .recognizer import PlateRecognizer
 
-        if not straighten and (detector is not None or limit_side is not None):
-            raise ValueError(f"detector and limit_side are for straighten=True (detector={detector!r}, "
-                             f"limit_side={limit_side!r})")
+        if not straighten and (detector is not None or limit_side is not None or small_model is not None):
+            raise ValueError(f"detector, limit_side and small_model are for straighten=True (detector={detector!r}, "
+                             f"limit_side={limit_side!r}, small_model={small_model!r})")
         self.recognizer = PlateRecognizer(**recognizer_options)
         self.read: Callable[[list[bytes]], list[PlateResult]] = self.recognizer.run_many
         if straighten:
             self.read = PhotoReader(recognizer=self.recognizer, detector=detector, limit_side=limit_side,
+                                    small_model=small_model,
                                     **_detector_runtime(self.recognizer, recognizer_options)).read_crops
 
     def __call__(self, batch: pyarrow.Table) -> pyarrow.Table:
@@ -168,20 +171,22 @@ class CropReader:
 class PhotoRowReader:
     """A Ray Data callable class: one :class:`~twplate.photo.PhotoReader` per actor, a row per plate found.
 
-    The detector's own options are named; every other option builds the plate reader
-    (:class:`~twplate.PlateRecognizer`: ``input_width``, ``plate_formats``, ...), which the photo
-    reader then reads with. The detector runs on the same backend with the same threads, precision and streams.
+    The photo reader's own options are named (``small_model`` as :class:`~twplate.photo.PhotoReader` takes a path);
+    every other option builds the plate reader (:class:`~twplate.PlateRecognizer`: ``input_width``,
+    ``plate_formats``, ...), which the photo reader then reads with. The detector runs on the same backend with the
+    same threads, precision and streams.
     """
 
     def __init__(self, *, detector: str | os.PathLike[str] | None = None, limit_side: int | None = None,
                  rules: PlateRules | None = None, db_settings: DBSettings | None = None,
-                 **recognizer_options: Any) -> None:
+                 small_model: str | os.PathLike[str] | None = None, **recognizer_options: Any) -> None:
         from .photo import PhotoReader
         from .recognizer import PlateRecognizer
 
         recognizer = PlateRecognizer(**{"load_threads": 1, **recognizer_options})  # crops are cut on this thread
         self.reader = PhotoReader(recognizer=recognizer, detector=detector, limit_side=limit_side, rules=rules,
-                                  db_settings=db_settings, **_detector_runtime(recognizer, recognizer_options))
+                                  db_settings=db_settings, small_model=small_model,
+                                  **_detector_runtime(recognizer, recognizer_options))
 
     def __call__(self, batch: pyarrow.Table) -> pyarrow.Table:
         from .result import PlateResult

@@ -91,6 +91,9 @@ class PlateRecognizer:
             spec = replace(spec, preprocess=replace(spec.preprocess, min_width=input_width, max_width=input_width))
         self._setup(spec, load_backend(backend, spec, threads=threads, max_batch=batch_size, **backend_options),
                     batch_size, plate_formats, load_threads)
+        self._options: dict[str, Any] | None = dict(
+            backend=self.backend.name, batch_size=batch_size, threads=threads, plate_formats=plate_formats,
+            load_threads=load_threads, input_width=input_width, **backend_options)
 
     @classmethod
     def with_backend(cls, backend: Backend, spec: ModelSpec, batch_size: int = 32,
@@ -104,6 +107,7 @@ class PlateRecognizer:
             raise ValueError(f"batch_size must be >= 1, not {batch_size}")
         recognizer = cls.__new__(cls)
         recognizer._setup(spec, backend, batch_size, plate_formats, load_threads)
+        recognizer._options = None
         return recognizer
 
     def _setup(self, spec: ModelSpec, backend: Backend, batch_size: int, plate_formats: bool | None,
@@ -115,6 +119,18 @@ class PlateRecognizer:
             raise ValueError(f"load_threads must be >= 1, not {workers}")
         # threads start on first use and end with the recognizer
         self._load_pool = ThreadPoolExecutor(workers, thread_name_prefix="twplate-load") if workers > 1 else None
+
+    def sibling(self, model: ModelInput) -> PlateRecognizer:
+        """``model`` loaded with this recognizer's options (its backend as resolved, batch size, threads, decoding,
+        load threads, width policy and backend options), e.g. the photo reader's second model for small plates.
+
+        Raises:
+            ValueError: this recognizer was built around a backend (:meth:`with_backend`): its options are not known.
+            ModelError: as for the constructor.
+        """
+        if self._options is None:
+            raise ValueError(f"{self!r} was built around a backend (with_backend): load {model!r} yourself")
+        return PlateRecognizer(model, **self._options)
 
     def __repr__(self) -> str:
         return (f"PlateRecognizer(model={self.spec.name!r} {self.spec.version}, backend={self.backend.name!r}, "

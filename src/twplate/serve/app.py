@@ -293,7 +293,9 @@ class _Service:
             status.update(model=spec.name, model_version=spec.version, backend=self.recognizer.backend.name,
                           providers=self.recognizer.backend.providers, batch_size=self.recognizer.batch_size)
         if self.photo_reader is not None:
-            status["detector_providers"] = self.photo_reader.detector.backend.providers
+            small = self.photo_reader.small_recognizer.spec
+            status.update(detector_providers=self.photo_reader.detector.backend.providers,
+                          small_model=small.name, small_model_version=small.version)
         return status
 
     def close(self) -> None:
