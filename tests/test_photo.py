@@ -460,6 +460,8 @@ def test_cli_straightens_crops_and_eval_measures_it(tmp_path, capsys):
     assert sorted(line.split("\t")[1] for line in capsys.readouterr().out.splitlines()) == sorted(texts)
     assert main(["read", "--straighten", "--photos", str(tmp_path)]) == 2
     assert "--straighten reads crops; with --photos" in capsys.readouterr().err
+    assert main(["read", "--limit-side", "640", "--small-model", "models/twplate-rec-small", str(tmp_path)]) == 2
+    assert "--limit-side, --small-model need --photos or --straighten" in capsys.readouterr().err
     exact = []
     for flags in ([], ["--straighten"]):
         assert main(["eval", str(tmp_path / "labels.tsv"), "--json", *flags]) == 0

@@ -252,6 +252,12 @@ def _read(args: argparse.Namespace) -> int:
         print("twplate: --straighten reads crops; with --photos the detector already cuts each plate out upright",
               file=sys.stderr)
         return 2
+    detector_options = [f"--{name.replace('_', '-')}" for name in ("detector", "limit_side", "small_model")
+                        if getattr(args, name) is not None]
+    if detector_options and not (args.photos or args.straighten):
+        print(f"twplate: {', '.join(detector_options)} need --photos or --straighten: crops alone are read without the "
+              "detector", file=sys.stderr)
+        return 2
     if args.ray:
         return _read_on_ray(args)
     if args.draw is not None and not args.photos:
