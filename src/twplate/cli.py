@@ -215,7 +215,7 @@ def expand_paths(patterns: Sequence[str]) -> tuple[list[str], list[str]]:
 
 def add_runtime_options(parser: argparse.ArgumentParser) -> None:
     """``--precision`` and ``--streams``: the backend options that trade accuracy or memory for speed (each
-    backend says which it takes; with photos, both models take them)."""
+    backend says which it takes; with photos, every model takes them)."""
     parser.add_argument("--precision", default=None,
                         help="the backend's precision: openvino fp32 (default), bf16 or int8; onnxruntime fp32 or fp16 "
                              "(docs/openvino.md)")

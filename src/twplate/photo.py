@@ -119,7 +119,7 @@ class PhotoReader:
         detector: the text detector's model directory (``None``: the shipped ``twplate-det``), or a
             loaded :class:`~twplate.detect.detector.TextDetector`, which keeps its own input limit and
             post-processing (``backend``, ``threads`` and ``backend_options`` then load only the recognizer).
-        backend: ``"auto"``, ``"onnxruntime"``, ``"paddle"`` or ``"openvino"``, for both models.
+        backend: ``"auto"``, ``"onnxruntime"``, ``"paddle"`` or ``"openvino"``, for every model.
         batch_size: crops per recognizer call (the detector takes photos of one size together, 4 at most).
         threads: CPU threads for each backend (``None``: the runtime's default).
         limit_side: longest side of the detector's input (``None``: the detector's own, 1600 for the shipped one).
@@ -135,7 +135,7 @@ class PhotoReader:
             the plate reader is the shipped one, else the plate reader itself; ``False``: the plate reader
             itself; a model directory or ``.onnx`` file, loaded with the plate reader's options
             (:meth:`~twplate.PlateRecognizer.sibling`); or a loaded :class:`~twplate.PlateRecognizer`.
-        **backend_options: passed to both backends, e.g. ``precision="bf16"`` on openvino (docs/photos.md).
+        **backend_options: passed to every model's backend, e.g. ``precision="bf16"`` on openvino (docs/photos.md).
 
     Raises:
         ValueError: both ``model`` and ``recognizer`` are given, or ``limit_side`` or ``db_settings`` with a
