@@ -245,7 +245,7 @@ class PhotoReader:
         plain = [k for k, (_, box) in enumerate(candidates) if not self._is_small(box)]
         crops = [crop_box(images[candidates[k][0]], candidates[k][1].points, self.rules.margin) for k in plain]
         readings = {k: [(reading, candidates[k][1])]
-                    for k, reading in zip(plain, self.recognizer.run_many(crops) if crops else [], strict=True)}
+                    for k, reading in zip(plain, self.recognizer.run_many(crops), strict=True)}
         readings.update(zip(small, self._read_small([(images[candidates[k][0]], candidates[k][1]) for k in small]),
                             strict=True))
         for k, (i, box) in enumerate(candidates):
@@ -287,7 +287,7 @@ class PhotoReader:
             crops = [crop_box(image, points, margin)
                      for (_, image, points, _), checked in zip(lines, check, strict=True) if checked
                      for margin in margins[1:]]
-            more = iter(self.small_recognizer.run_many(crops) if crops else [])
+            more = iter(self.small_recognizer.run_many(crops))
             readings: list[list[tuple[PlateResult, TextBox]]] = [[] for _ in part]
             for (k, _, _, in_photo_box), reading, checked in zip(lines, first, check, strict=True):
                 readings[k].append((reading, in_photo_box))
