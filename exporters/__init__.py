@@ -10,3 +10,32 @@ Each step checks its own result against its source (the recognizer: probabilitie
 decoded text on rendered plates at several widths; the detector: maps within 5e-4 and the same boxes on drawn
 photos) and raises :class:`ExportMismatch` if they differ.
 """
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+
+
+def reports_bad_input(prog: str) -> Callable[[Callable[..., int | None]], Callable[..., int]]:
+    """Make an exporter's ``main(argv)`` print a bad input as one line that names it, with exit status 2, instead
+    of a traceback: a missing, foreign or broken checkpoint or model (:class:`twplate.errors.TwplateError`,
+    ``OSError``), or an export that fails its own check (:class:`ExportMismatch`)."""
+
+    def decorate(main: Callable[..., int | None]) -> Callable[..., int]:
+        @functools.wraps(main)
+        def run(argv: list[str] | None = None) -> int:
+            from twplate.errors import TwplateError
+
+            from .verify import ExportMismatch
+
+            try:
+                return int(main(argv) or 0)
+            except (TwplateError, OSError, ExportMismatch) as exc:
+                print(f"{prog}: error: {exc}", file=sys.stderr)
+                return 2
+
+        return run
+
+    return decorate

@@ -21,6 +21,7 @@ from twplate.preprocess import PreprocessConfig
 from twplate.training.checkpoint import CheckpointBackend, load_student
 from twplate.training.config import RunSettings
 
+from . import reports_bad_input
 from .to_onnx import export_onnx
 from .to_paddle import export_paddle
 from .verify import ATOL, assert_reproduces
@@ -57,6 +58,7 @@ def export(checkpoint: str, out: Path, name: str, version: str, dictionary: Path
     return out
 
 
+@reports_bad_input("python -m exporters")
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m exporters", description=__doc__)
     parser.add_argument("checkpoint", help="a .pdparams checkpoint, or 'pretrained' for PP-OCRv3's weights")

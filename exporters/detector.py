@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ from twplate.model_files import (
     write_detector_yaml,
 )
 
+from . import reports_bad_input
 from .to_onnx import convert_to_onnx
 from .to_paddle import export_paddle
 from .verify import ExportMismatch
@@ -169,7 +171,8 @@ def photos_in(folder: Path) -> Iterator[tuple[str, np.ndarray]]:
         yield str(path.relative_to(folder)), load_image(path)
 
 
-def main(argv: list[str] | None = None) -> None:
+@reports_bad_input("python -m exporters.detector")
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m exporters.detector", description=__doc__.splitlines()[0])
     parser.add_argument("checkpoint", nargs="?", help="a detector checkpoint (.pdparams), or 'pretrained'")
     parser.add_argument("--version", help="the model's version (inference.yml)")
@@ -183,12 +186,13 @@ def main(argv: list[str] | None = None) -> None:
         found = compare_backends(load_detector_spec(args.out), photos_in(args.compare_on))
         print(f"{found.photos} photos: probability map max diff {found.max_diff:.1e}; same boxes on "
               f"{found.same_boxes} ({found.boxes} boxes on onnxruntime)", *found.differing, sep="\n")
-        return
+        return 0
     if not (args.checkpoint and args.version):
         parser.error("give a CHECKPOINT and --version to export (or --compare-on FOLDER)")
     preprocess = DetectPreprocessConfig(args.limit_side, DETECTOR_INPUT.mean, DETECTOR_INPUT.std)
     print(build(args.out, args.checkpoint, args.version, preprocess))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

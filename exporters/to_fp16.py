@@ -29,6 +29,7 @@ from pathlib import Path
 from twplate.confidence import Calibration
 from twplate.model_files import default_model_dir, load_model_spec
 
+from . import reports_bad_input
 from .verify import assert_reproduces
 
 FP16_ATOL = 2e-2
@@ -74,6 +75,7 @@ def export_fp16(model: Path | None, out: Path, providers: list[str] | None = Non
     return diff
 
 
+@reports_bad_input("python -m exporters.to_fp16")
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m exporters.to_fp16", description=__doc__.splitlines()[0])
     parser.add_argument("model", nargs="?", type=Path, default=default_model_dir(),

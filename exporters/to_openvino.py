@@ -41,6 +41,7 @@ from twplate.model_files import (
 )
 from twplate.preprocess import resize_normalize
 
+from . import reports_bad_input
 from .verify import assert_reproduces
 
 REPO = Path(__file__).resolve().parents[1]
@@ -171,6 +172,7 @@ def _share(texts: Sequence[str], reference: Sequence[str]) -> float:
     return sum(a == b for a, b in zip(texts, reference, strict=True)) / len(reference)
 
 
+@reports_bad_input("python -m exporters.to_openvino")
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m exporters.to_openvino", description=__doc__.splitlines()[0])
     parser.add_argument("model", nargs="?", type=Path, default=default_model_dir(),

@@ -106,6 +106,29 @@ def test_run_settings_come_from_the_runs_config(tmp_path: Path):
         RunSettings.of(tmp_path / "elsewhere" / "x.pdparams")
 
 
+@pytest.mark.paddle
+def test_a_checkpoint_that_is_missing_or_not_one_is_named_by_the_exporter(tmp_path: Path, capsys):
+    """The exporters print a bad checkpoint as one line that names it, exit status 2, not a traceback."""
+    from exporters.__main__ import main
+
+    from twplate.errors import CheckpointError
+    from twplate.training.checkpoint import load_student
+
+    cfg = load_config(None, ["Architecture.time_stride=4"])
+    (tmp_path / "config.yml").write_text(yaml.safe_dump(cfg.to_dict()), encoding="utf-8")
+    (tmp_path / "notes.pdparams").write_text("not a checkpoint\n", encoding="utf-8")
+    cases = [(tmp_path / "missing.pdparams", r"missing\.pdparams not found"),
+             (tmp_path / "notes.pdparams", r"notes\.pdparams is not a Paddle checkpoint")]
+    for checkpoint, message in cases:
+        with pytest.raises(CheckpointError, match=message):
+            load_student(checkpoint, ["A", "B"])
+        assert main([str(checkpoint), "--version", "0.0.1", "--out", str(tmp_path / "out")]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("python -m exporters: error: ") and "Traceback" not in err
+        assert len(err.strip().splitlines()) == 1 and str(checkpoint) in err
+    assert not (tmp_path / "out").exists()
+
+
 def test_export_check_fails_loudly_on_a_different_model():
     from exporters.verify import ExportMismatch, assert_reproduces
 

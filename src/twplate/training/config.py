@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 
 from twplate.charset import default_dictionary_path
+from twplate.errors import CheckpointError
 from twplate.preprocess import PreprocessConfig
 
 
@@ -317,7 +318,7 @@ class RunSettings:
                                     f"{checkpoint} are unknown; keep a checkpoint beside its run's config.yml")
         cfg = load_config(config)  # the defaults also fill what an older run's file lacks
         if not isinstance(cfg, TrainConfig):
-            raise ValueError(f"{checkpoint} was trained by a detector run ({config}), not a recognizer's")
+            raise CheckpointError(f"{checkpoint} was trained by a detector run ({config}), not a recognizer's")
         return cls(time_stride=cfg.Architecture.time_stride, preprocess=cfg.Preprocess)
 
 

@@ -20,6 +20,8 @@ import paddle
 import paddle.nn.functional as F
 from paddle import nn
 
+from twplate.errors import CheckpointError
+
 BACKBONE_CHANNELS = 512
 NECK_DIMS = 64
 TIME_STRIDES = (4, 8)  # input pixels per CTC time step; 8 is PP-OCRv3's
@@ -194,9 +196,18 @@ def load_weights(model: nn.Layer, checkpoint: str | Path) -> None:
     another model's checkpoint would leave random weights behind and training would start from them.
 
     Raises:
-        ValueError: naming the tensors the file lacks, has in excess, or holds in another shape.
+        CheckpointError: the file is missing or not a Paddle checkpoint, or (naming the tensors) it lacks some,
+            has some in excess, or holds some in another shape.
     """
-    state = paddle.load(str(checkpoint))
+    if not Path(checkpoint).is_file():
+        raise CheckpointError(f"checkpoint {checkpoint} not found")
+    try:
+        state = paddle.load(str(checkpoint))
+    except Exception as exc:  # Paddle raises what unpickling a foreign file raises (ValueError, EOFError, ...)
+        raise CheckpointError(f"{checkpoint} is not a Paddle checkpoint (.pdparams): {exc}") from exc
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{checkpoint} is not a Paddle checkpoint (.pdparams): it holds a "
+                              f"{type(state).__name__}, not named tensors")
     own = model.state_dict()
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
@@ -206,6 +217,6 @@ def load_weights(model: nn.Layer, checkpoint: str | Path) -> None:
         def first(names: list[str]) -> str:
             return ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "") or "none"
 
-        raise ValueError(f"{checkpoint} does not fit the {type(model).__name__}: missing {first(missing)}; "
+        raise CheckpointError(f"{checkpoint} does not fit the {type(model).__name__}: missing {first(missing)}; "
                          f"unexpected {first(unexpected)}; of another shape {first(reshaped)}")
     model.set_state_dict(state)

@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from twplate.errors import CheckpointError
+
 from .model import PlateRecModel
 from .wheels import wheel_member
 
@@ -45,7 +47,10 @@ def onnx_constants(path: Path) -> tuple[list[np.ndarray], list[str]]:
     import onnx
     from onnx import numpy_helper
 
-    model = onnx.load(str(path))
+    try:
+        model = onnx.load(str(path))
+    except Exception as exc:  # protobuf's DecodeError, or an OSError for a missing or unreadable file
+        raise CheckpointError(f"{path} is not a readable ONNX model: {exc}") from exc
     graph = model.graph
     values = {init.name: numpy_helper.to_array(init) for init in graph.initializer}
     for node in graph.node:
@@ -73,11 +78,11 @@ def load_onnx_weights(model: PlateRecModel, path: Path) -> list[str]:
     state = model.state_dict()
     weights = [t for t in tensors if _is_weight(t)]
     if len(weights) != len(state):
-        raise ValueError(f"{path} has {len(weights)} weight tensors, the Student {len(state)}")
+        raise CheckpointError(f"{path} has {len(weights)} weight tensors, the Student {len(state)}")
     new_state: dict[str, Any] = {}  # numpy arrays: set_state_dict takes them as it takes tensors
     for (name, param), value in zip(state.items(), weights):
         if tuple(param.shape) != value.shape:
-            raise ValueError(f"shape mismatch at {name}: model {tuple(param.shape)} vs {path} {value.shape}")
+            raise CheckpointError(f"shape mismatch at {name}: model {tuple(param.shape)} vs {path} {value.shape}")
         new_state[name] = value.astype("float32")
     model.set_state_dict(new_state)
     return characters

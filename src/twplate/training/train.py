@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from twplate.charset import Charset
+from twplate.errors import CheckpointError
 
 from .batches import BatchMaker
 from .checkpoint import checkpoint_recognizer
@@ -149,7 +150,7 @@ class RecTrainer(Trainer):
         if g.init.endswith(".onnx"):
             characters = load_onnx_weights(net, Path(g.init))
             if characters and tuple(characters) != self.charset.characters:
-                raise ValueError(f"Global.init {g.init} reads another dictionary than Global.character_dict "
+                raise CheckpointError(f"Global.init {g.init} reads another dictionary than Global.character_dict "
                                  f"{g.character_dict}: its head's classes would mean other characters")
         else:
             load_weights(net, g.init)
