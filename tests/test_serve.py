@@ -323,7 +323,7 @@ def test_openvino_options_reach_the_recognizer_and_status(tiny_model_dir: Path) 
         assert service.crops.wait_ready(120) and service.photos.wait_ready(120), service.status()
         assert service.recognizer.backend.streams == 2 and service.photo_reader.detector.backend.streams == 2
         status = service.status()
-        assert status["providers"] == status["detector_providers"] == ["CPU", "fp32"]
+        assert status["providers"] == status["detector_providers"] == status["small_model_providers"] == ["CPU", "fp32"]
         assert status["small_model"] == "tiny"  # a model of one's own reads its small boxes itself
     finally:
         service.close()

@@ -293,9 +293,10 @@ class _Service:
             status.update(model=spec.name, model_version=spec.version, backend=self.recognizer.backend.name,
                           providers=self.recognizer.backend.providers, batch_size=self.recognizer.batch_size)
         if self.photo_reader is not None:
-            small = self.photo_reader.small_recognizer.spec
+            small = self.photo_reader.small_recognizer
             status.update(detector_providers=self.photo_reader.detector.backend.providers,
-                          small_model=small.name, small_model_version=small.version)
+                          small_model=small.spec.name, small_model_version=small.spec.version,
+                          small_model_providers=small.backend.providers)
         return status
 
     def close(self) -> None:
