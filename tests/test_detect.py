@@ -30,6 +30,16 @@ def test_input_size_keeps_aspect_within_limit_in_multiples_of_32(h, w, limit, ex
     assert DetectPreprocessConfig(limit_side=limit).input_size(h, w) == expected
 
 
+@pytest.mark.parametrize(("h", "w", "limit", "floor", "expected"), [
+    (68, 90, 1600, 480, (352, 480)),     # a thumbnail: enlarged until its longest side is the floor
+    (360, 480, 1600, 480, (352, 480)),   # already that long: as without a floor
+    (1080, 1920, 1600, 480, (896, 1600)),
+    (68, 90, 320, 480, (256, 320)),      # a floor above the limit: enlarged to the limit, aspect kept
+])
+def test_a_small_photo_is_enlarged_to_the_floor_asked_for(h, w, limit, floor, expected):
+    assert DetectPreprocessConfig(limit_side=limit).input_size(h, w, floor) == expected
+
+
 def test_a_spec_without_normalisation_gets_pp_ocrs():
     """A detector's inference.yml without mean and std is normalised as PP-OCR's detectors were trained."""
     from twplate.detect.preprocess import PPOCR_MEAN, PPOCR_STD

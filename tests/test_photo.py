@@ -110,6 +110,22 @@ def test_a_small_plate_is_looked_at_closer_and_boxed_in_the_photo(reader):
     assert "YYE-903" not in [p.text for p in not_closer(photo)]
 
 
+def test_a_thumbnail_is_enlarged_for_the_detector_and_boxed_in_its_own_pixels(reader):
+    """In a photo 110 px wide the detector finds the green plate's number line only when the photo is enlarged for it
+    (:attr:`PlateRules.min_photo_side`); the plate's box is given in the thumbnail's own pixels."""
+    from twplate.photo import PhotoReader
+
+    thumbnail = cv2.resize(paste_plate("04_ev2014.jpg", PLATE_CORNERS), (110, 82), interpolation=cv2.INTER_AREA)
+    corners = np.float32(PLATE_CORNERS) * 110 / 960
+    assert reader.detector([thumbnail]) == [[]]
+    (line, *_) = reader.detector([thumbnail], min_long_side=480)[0]
+    assert quad_overlap(line.points, corners) > 0.9
+    (plate,) = reader(thumbnail)
+    assert plate.text == "EAM-8602" and quad_overlap(plate.box, corners) > 0.9
+    as_is = PhotoReader(recognizer=reader.recognizer, detector=reader.detector, rules=PlateRules(min_photo_side=0))
+    assert as_is(thumbnail) == []
+
+
 def test_a_small_plate_needs_its_readings_to_agree_and_a_large_one_does_not(reader, car_photo):
     from twplate.photo import PhotoReader
 

@@ -69,6 +69,11 @@ class PlateRules:
         min_char_confidence: its least confident character: a sign read into a plate format has at
             least one character the recognizer was unsure of.
         min_detection_score: the detector's mean text probability inside the box.
+        min_photo_side: a photo whose longest side is shorter than this is enlarged to it for the detector: in a
+            small photo a plate's characters cover too few of the detector's cells to be found (docs/photos.md,
+            "Small photos"). Boxes come back in the photo's own pixels and are read from it as it is; the closer
+            look's patches (below) and the crops of :meth:`PhotoReader.read_crops` (a plate fills its crop) are
+            not enlarged. 0 turns it off.
         min_height: the box's height in the pixels the recognizer gets (the photo's own; for a JPEG over the
             decode limit, its pixels as decoded at 1/2, 1/4 or 1/8): below this it cannot read a plate.
         aspect: the range of the box's width / height, checked before reading: a plate's number line
@@ -101,6 +106,7 @@ class PlateRules:
     min_confidence: float = 0.8
     min_char_confidence: float = 0.3
     min_detection_score: float = 0.5
+    min_photo_side: int = 480
     min_height: float = 8.0
     aspect: tuple[float, float] = (1.2, 8.0)
     char_aspect: tuple[float, float] = (0.25, 0.75)
@@ -202,7 +208,7 @@ class PhotoReader:
         """Read a sequence of photos; every photo gets an entry, in order, errors included."""
         results: list[list[PlateResult]] = []
         for chunk in _decoded_chunks(photos, CHUNK_PHOTOS):
-            plates = self._plates(chunk)
+            plates = self._plates(chunk, self.rules.min_photo_side)
             results.extend([chunk.failed[i]] if i in chunk.failed else plates[i] for i in range(len(chunk.sources)))
             del chunk  # its pixels go before the next chunk decodes
         return results
@@ -220,7 +226,8 @@ class PhotoReader:
         for chunk in _decoded_chunks(crops, self.recognizer.batch_size * CHUNK_BATCHES):
             indices = list(chunk.images)
             readings = dict(zip(indices, self.recognizer.run_many([chunk.images[i] for i in indices]), strict=True))
-            upright = self._plates(chunk.only(lambda image: image.shape[1] < STEEP_CROP_ASPECT * image.shape[0]))
+            # a crop is read as it is: its plate fills it, there is nothing small to enlarge
+            upright = self._plates(chunk.only(lambda image: image.shape[1] < STEEP_CROP_ASPECT * image.shape[0]), 0)
             for i, source in enumerate(chunk.sources):
                 if i in chunk.failed:
                     results.append(chunk.failed[i])
@@ -232,14 +239,16 @@ class PhotoReader:
             del chunk  # its pixels go before the next chunk decodes
         return results
 
-    def _plates(self, chunk: _Decoded) -> dict[int, list[PlateResult]]:
+    def _plates(self, chunk: _Decoded, min_long_side: int) -> dict[int, list[PlateResult]]:
         """The plates found in each decoded photo of ``chunk`` (by position), most confident first, their boxes
-        in the photo's own pixels."""
+        in the photo's own pixels; a photo whose longest side is shorter than ``min_long_side`` is enlarged to
+        it for the detector."""
         images = chunk.images
         found: dict[int, list[PlateResult]] = {i: [] for i in images}
         indices = list(images)
         candidates: list[tuple[int, TextBox]] = []
-        for i, boxes in zip(indices, self.detector([images[i] for i in indices]), strict=True):
+        seen = self.detector([images[i] for i in indices], min_long_side)
+        for i, boxes in zip(indices, seen, strict=True):
             candidates.extend((i, box) for box in boxes if self._plausible_box(box))
         small = [k for k, (_, box) in enumerate(candidates) if self._is_small(box)]
         plain = [k for k, (_, box) in enumerate(candidates) if not self._is_small(box)]

@@ -69,9 +69,14 @@ class TextDetector:
         return (f"TextDetector(model={self.spec.name!r} {self.spec.version}, backend={self.backend.name!r}, "
                 f"providers={self.backend.providers}, limit_side={self.spec.preprocess.limit_side})")
 
-    def __call__(self, photos: Sequence[np.ndarray]) -> list[list[TextBox]]:
-        """Text boxes of each ``(H, W, 3)`` uint8 BGR photo, highest score first."""
-        tensors = [detector_input(photo, self.spec.preprocess) for photo in photos]
+    def __call__(self, photos: Sequence[np.ndarray], min_long_side: int = 0) -> list[list[TextBox]]:
+        """Text boxes of each ``(H, W, 3)`` uint8 BGR photo, highest score first, in the photo's pixels.
+
+        A photo whose longest side is shorter than ``min_long_side`` is enlarged until it is that long for the
+        network (:meth:`~twplate.detect.preprocess.DetectPreprocessConfig.input_size`): in a small photo, text
+        covers too few of the network's cells to be found.
+        """
+        tensors = [detector_input(photo, self.spec.preprocess, min_long_side) for photo in photos]
         results: list[list[TextBox]] = [[] for _ in photos]
         by_shape: dict[tuple[int, ...], list[int]] = {}
         for i, tensor in enumerate(tensors):

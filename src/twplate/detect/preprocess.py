@@ -1,5 +1,6 @@
-"""Photo to detector input: resize so the longest side is at most ``limit_side`` (each side a
-multiple of 32, as DBNet's four stride-2 stages and its upsampling need), then normalise per channel."""
+"""Photo to detector input: resize so the longest side is at most ``limit_side`` (and, where the caller asks, at
+least ``min_long_side``; each side a multiple of 32, as DBNet's four stride-2 stages and its upsampling need),
+then normalise per channel."""
 
 from __future__ import annotations
 
@@ -45,9 +46,11 @@ class DetectPreprocessConfig:
     def to_dict(self) -> dict:
         return {"limit_side": self.limit_side, "mean": list(self.mean), "std": list(self.std)}
 
-    def input_size(self, h: int, w: int) -> tuple[int, int]:
-        """``(height, width)`` of the detector input for an ``h`` x ``w`` photo."""
-        scale = min(1.0, self.limit_side / max(h, w))
+    def input_size(self, h: int, w: int, min_long_side: int = 0) -> tuple[int, int]:
+        """``(height, width)`` of the detector input for an ``h`` x ``w`` photo; one whose longest side is shorter
+        than ``min_long_side`` is enlarged until it is that long (within ``limit_side``)."""
+        longest, floor = max(h, w), min(min_long_side, self.limit_side)
+        scale = floor / longest if longest < floor else min(1.0, self.limit_side / longest)
         top = max(STRIDE, self.limit_side // STRIDE * STRIDE)
 
         def side(n: int) -> int:
@@ -56,9 +59,9 @@ class DetectPreprocessConfig:
         return side(h), side(w)
 
 
-def detector_input(image: np.ndarray, cfg: DetectPreprocessConfig) -> np.ndarray:
+def detector_input(image: np.ndarray, cfg: DetectPreprocessConfig, min_long_side: int = 0) -> np.ndarray:
     """``(H, W, 3)`` uint8 BGR -> ``(3, h, w)`` float32 (size from :meth:`DetectPreprocessConfig.input_size`)."""
-    height, width = cfg.input_size(*image.shape[:2])
+    height, width = cfg.input_size(image.shape[0], image.shape[1], min_long_side)
     resized = cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
     x = resized.astype(np.float32)
     x *= np.float32(1.0 / 255.0) / np.asarray(cfg.std, dtype=np.float32)
