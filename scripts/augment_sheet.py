@@ -4,7 +4,8 @@ Usage: python scripts/augment_sheet.py [--out docs/augment_contact_sheet.jpg] [-
 
 Rows: the plates of ``samples/``; columns: the plate as rendered, then each augmentation of
 :mod:`twplate.training.augment` alone (``turn``, ``tilt``, ``occlude``, ``low_light``, ``degrade`` at
-full strength), then three draws of ``augment`` as training applies it.
+full strength, ``far``: shrunk to a far plate's 14-30 px and saved as a low-quality JPEG, shown enlarged as
+training enlarges it), then three draws of ``augment`` as training applies it.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import cv2
 import numpy as np
 
 from twplate.image import load_image
-from twplate.training.augment import augment, degrade, low_light, occlude, tilt, turn
+from twplate.training.augment import augment, degrade, far, low_light, occlude, tilt, turn
 
 REPO = Path(__file__).resolve().parents[1]
 COLUMNS = {
@@ -26,6 +27,7 @@ COLUMNS = {
     "occlude": occlude,
     "low_light": low_light,
     "degrade 0.7": lambda img, rng: degrade(rng, img, 0.7),
+    "far": far,
     "augment": augment,
     "augment ": augment,
     "augment  ": augment,
