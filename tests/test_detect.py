@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.mark.parametrize(("h", "w", "limit", "expected"), [
     (1000, 2000, 1280, (640, 1280)),    # shrunk: longest side to the limit
-    (300, 500, 1280, (288, 512)),       # never enlarged, only rounded to multiples of 32
+    (300, 500, 1280, (288, 512)),       # not enlarged unless asked (below), only rounded to multiples of 32
     (10, 4000, 1280, (32, 1280)),       # at least 32
     (3024, 4032, 960, (704, 960)),
     (1080, 1920, 1010, (576, 992)),     # a limit off the 32 grid: rounded down to it, never past the limit
