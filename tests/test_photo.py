@@ -124,6 +124,7 @@ def test_a_thumbnail_is_enlarged_for_the_detector_and_boxed_in_its_own_pixels(re
     assert plate.text == "EAM-8602" and quad_overlap(plate.box, corners) > 0.9
     as_is = PhotoReader(recognizer=reader.recognizer, detector=reader.detector, rules=PlateRules(min_photo_side=0))
     assert as_is(thumbnail) == []
+    assert "min_photo_side=0" in repr(as_is) and "rules=" not in repr(reader)  # eval-photos records rules that differ
 
 
 def test_a_small_plate_needs_its_readings_to_agree_and_a_large_one_does_not(reader, car_photo):

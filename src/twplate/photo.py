@@ -180,7 +180,8 @@ class PhotoReader:
 
     def __repr__(self) -> str:
         small = "" if self.small_recognizer is self.recognizer else f", small_recognizer={self.small_recognizer!r}"
-        return f"PhotoReader(detector={self.detector!r}, recognizer={self.recognizer!r}{small})"
+        rules = "" if self.rules == PlateRules() else f", rules={self.rules!r}"  # what eval-photos' JSON records
+        return f"PhotoReader(detector={self.detector!r}, recognizer={self.recognizer!r}{small}{rules})"
 
     @overload
     def run(self, photos: list[ImageInput] | tuple[ImageInput, ...]) -> list[list[PlateResult]]: ...
