@@ -218,5 +218,5 @@ def load_weights(model: nn.Layer, checkpoint: str | Path) -> None:
             return ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "") or "none"
 
         raise CheckpointError(f"{checkpoint} does not fit the {type(model).__name__}: missing {first(missing)}; "
-                         f"unexpected {first(unexpected)}; of another shape {first(reshaped)}")
+                              f"unexpected {first(unexpected)}; of another shape {first(reshaped)}")
     model.set_state_dict(state)

@@ -151,7 +151,7 @@ class RecTrainer(Trainer):
             characters = load_onnx_weights(net, Path(g.init))
             if characters and tuple(characters) != self.charset.characters:
                 raise CheckpointError(f"Global.init {g.init} reads another dictionary than Global.character_dict "
-                                 f"{g.character_dict}: its head's classes would mean other characters")
+                                      f"{g.character_dict}: its head's classes would mean other characters")
         else:
             load_weights(net, g.init)
         return net
