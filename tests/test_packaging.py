@@ -124,3 +124,29 @@ def test_wheel_in_a_clean_venv_needs_and_names_the_cpu_extra(wheel: zipfile.ZipF
     installed = subprocess.run([str(python), "-m", "pip", "list", "--format=freeze"], capture_output=True,
                                text=True, timeout=60).stdout
     assert "onnxruntime==" in installed and "onnxruntime-gpu" not in installed and "paddlepaddle" not in installed
+
+
+@pytest.mark.slow
+def test_type_checkers_accept_the_ways_readers_are_called(tmp_path: Path) -> None:
+    """A caller's ``list[str]`` (from ``glob``, say), a mixed literal list, a tuple and a single image all type-check
+    against the public readers, with the result types the docs promise (lists are invariant, so a ``list[str]`` is
+    not a ``list[ImageInput]``: the overloads take a list of any one kind of input too)."""
+    mypy_api = pytest.importorskip("mypy.api")
+    caller = tmp_path / "caller.py"
+    caller.write_text(
+        "import glob\n"
+        "from pathlib import Path\n"
+        "import numpy as np\n"
+        "from twplate import PhotoReader, PlateRecognizer, PlateResult, read_photo, recognize\n"
+        "paths = glob.glob('*.jpg')\n"
+        "reader = PlateRecognizer()\n"
+        "many: list[PlateResult] = reader(paths)\n"
+        "mixed: list[PlateResult] = reader(['a.jpg', b'jpeg', np.zeros((2, 2, 3), np.uint8), Path('b.jpg')])\n"
+        "one: PlateResult = recognize('a.jpg')\n"
+        "some: list[PlateResult] = recognize([Path(p) for p in paths])\n"
+        "photos: list[list[PlateResult]] = read_photo(paths)\n"
+        "photo: list[PlateResult] = PhotoReader()(tuple(paths))[0]\n"
+        "plates: list[PlateResult] = read_photo(b'jpeg')\n",
+        encoding="utf-8")
+    out, err, status = mypy_api.run(["--no-incremental", "--follow-imports=silent", str(caller)])
+    assert status == 0, out + err

@@ -36,7 +36,7 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeGuard, Union
+from typing import TYPE_CHECKING, TypeGuard, TypeVar, Union
 
 import cv2
 import numpy as np
@@ -49,6 +49,9 @@ if TYPE_CHECKING:
 
 ImageInput = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, np.ndarray, "PILImage"]
 """What :func:`load_image` accepts."""
+ImageInputs = TypeVar("ImageInputs", bound=ImageInput)
+"""The kind of the images in a list or tuple given to a reader: a ``list[str]`` is a list of inputs, although
+``list[str]`` is not a ``list[ImageInput]`` to a type checker (lists are invariant)."""
 
 MAX_DECODE_PIXELS = 40_000_000
 """Largest decoded size (width x height) of an encoded image: about 120 MB as BGR."""

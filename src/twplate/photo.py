@@ -26,7 +26,7 @@ from .decode.formats import is_plate
 from .detect.detector import TextDetector
 from .detect.postprocess import DBSettings, TextBox
 from .errors import ImageError
-from .image import ImageInput, load_image_and_scale
+from .image import ImageInput, ImageInputs, load_image_and_scale
 from .model_files import default_model_dir, default_small_model_dir
 from .recognizer import CHUNK_BATCHES, ModelInput, PlateRecognizer
 from .result import PlateResult
@@ -186,10 +186,11 @@ class PhotoReader:
     @overload
     def run(self, photos: list[ImageInput] | tuple[ImageInput, ...]) -> list[list[PlateResult]]: ...
     @overload
+    def run(self, photos: list[ImageInputs] | tuple[ImageInputs, ...]) -> list[list[PlateResult]]: ...
+    @overload
     def run(self, photos: ImageInput) -> list[PlateResult]: ...
 
-    def run(self, photos: ImageInput | list[ImageInput] | tuple[ImageInput, ...]
-            ) -> list[PlateResult] | list[list[PlateResult]]:
+    def run(self, photos: ImageInput | list[Any] | tuple[Any, ...]) -> list[PlateResult] | list[list[PlateResult]]:
         """The plates of one photo (a list of :class:`PlateResult`, most confident first; empty if none),
         or of each photo of a list or tuple (a list of such lists).
 
@@ -459,10 +460,13 @@ _default_lock = threading.Lock()
 @overload
 def read_photo(photos: list[ImageInput] | tuple[ImageInput, ...], *, backend: str = ...) -> list[list[PlateResult]]: ...
 @overload
+def read_photo(photos: list[ImageInputs] | tuple[ImageInputs, ...], *, backend: str = ...
+               ) -> list[list[PlateResult]]: ...
+@overload
 def read_photo(photos: ImageInput, *, backend: str = ...) -> list[PlateResult]: ...
 
 
-def read_photo(photos: ImageInput | list[ImageInput] | tuple[ImageInput, ...], *, backend: str = "auto"
+def read_photo(photos: ImageInput | list[Any] | tuple[Any, ...], *, backend: str = "auto"
                ) -> list[PlateResult] | list[list[PlateResult]]:
     """Find and read the plates in a photo (or each photo of a list) with a shared :class:`PhotoReader`,
     loaded on first use; see :meth:`PhotoReader.run`.

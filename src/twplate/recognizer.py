@@ -24,7 +24,7 @@ from .backends import Backend, load_backend
 from .confidence import plate_confidence
 from .decode import Decoded, ctc_greedy_decode, decode_with_formats
 from .errors import ImageError
-from .image import ImageInput, describe, load_image
+from .image import ImageInput, ImageInputs, describe, load_image
 from .model_files import ModelSpec, load_model_spec
 from .preprocess import bucket_width, make_batch, resize_to_input, width_groups
 from .result import PlateResult
@@ -139,9 +139,11 @@ class PlateRecognizer:
     @overload
     def run(self, images: list[ImageInput] | tuple[ImageInput, ...]) -> list[PlateResult]: ...
     @overload
+    def run(self, images: list[ImageInputs] | tuple[ImageInputs, ...]) -> list[PlateResult]: ...
+    @overload
     def run(self, images: ImageInput) -> PlateResult: ...
 
-    def run(self, images: ImageInput | list[ImageInput] | tuple[ImageInput, ...]) -> PlateResult | list[PlateResult]:
+    def run(self, images: ImageInput | list[Any] | tuple[Any, ...]) -> PlateResult | list[PlateResult]:
         """Read one image (returns a :class:`PlateResult`) or a list/tuple of images (returns a list).
 
         A single bad image raises :class:`ImageError`; in a list, the bad image's result carries
@@ -234,11 +236,14 @@ def get_recognizer(model: ModelInput = None, backend: str = "auto", batch_size: 
 def recognize(image_or_images: list[ImageInput] | tuple[ImageInput, ...], *, backend: str = ...,
               model: ModelInput = ..., batch_size: int = ...) -> list[PlateResult]: ...
 @overload
+def recognize(image_or_images: list[ImageInputs] | tuple[ImageInputs, ...], *, backend: str = ...,
+              model: ModelInput = ..., batch_size: int = ...) -> list[PlateResult]: ...
+@overload
 def recognize(image_or_images: ImageInput, *, backend: str = ..., model: ModelInput = ...,
               batch_size: int = ...) -> PlateResult: ...
 
 
-def recognize(image_or_images: ImageInput | list[ImageInput] | tuple[ImageInput, ...], *, backend: str = "auto",
+def recognize(image_or_images: ImageInput | list[Any] | tuple[Any, ...], *, backend: str = "auto",
               model: ModelInput = None, batch_size: int = 32) -> PlateResult | list[PlateResult]:
     """Read plates with a cached :class:`PlateRecognizer` (loaded on first use).
 
