@@ -2,12 +2,11 @@
 
     python benchmarks/revision.py f4f00dc^ --batch 32 --rounds 12
 
-A change must not slow the crop recognizer down (issue 11 asks so of the photo work). This reads real val
-(the files, decoded every round, as a caller's paths are) with ``PlateRecognizer`` at its defaults in two
-processes: one imports twplate from this checkout, the other from a temporary ``git worktree`` of REV, each with
-its own ``models/``. The two are timed alternately (``benchdata.round_robin``), so a slow spell of a shared
-machine hits both; the ratio is the median of the two's ratio within each round. Each side also reports how many
-val plates it read exactly.
+A change must not slow the crop recognizer down: this reads real val (the files, decoded every round, as a
+caller's paths are) with ``PlateRecognizer`` at its defaults in two processes. One imports twplate from this
+checkout, the other from a temporary ``git worktree`` of REV, each with its own ``models/``. The two are timed
+alternately (``benchdata.round_robin``), so a slow spell of a shared machine hits both; the ratio is the median
+of the two's speed ratio within each round. Each side also reports how many val plates it read exactly.
 """
 
 from __future__ import annotations
@@ -114,9 +113,9 @@ def main() -> None:
                                  "img_per_s": [round(r, 1) for r in rate], **side.info}
         print(f"{name:>16}: {statistics.median(rate):7.1f} img/s (median of {args.rounds}), "
               f"{side.info['exact']}/{side.info['images']} val plates exact, {side.info['twplate']}")
-    # the speed ratio within each round, where both sides met the same machine, then its median
-    this, that = (seconds[name] for name in sides)
-    report["ratio"] = round(statistics.median(t / s for s, t in zip(this, that, strict=True)), 3)
+    # this checkout's speed over the revision's within each round, where both met the same machine; its median
+    ours, theirs = (seconds[name] for name in sides)
+    report["ratio"] = round(statistics.median(t / o for o, t in zip(ours, theirs, strict=True)), 3)
     print(f"this checkout / {args.revision}: {report['ratio']:.3f}x (median of the rounds' ratios); {report['cpu']}")
     if args.json:
         args.json.write_text(json.dumps(report, indent=1), encoding="utf-8")
