@@ -53,14 +53,15 @@ def test_letter_among_digits_is_read_as_the_likely_digit():
 
 
 def test_a_fitted_reading_counts_the_characters_the_formats_changed():
-    """``format_edits``: 0 for a reading that fits as read, or whose only changes are a dash or stray characters
-    dropped from its ends; else the edit distance of what changed inside it."""
+    """``format_edits``: 0 for a reading that fits as read, or whose only changes are a missing dash or stray
+    characters dropped from its ends; else the edit distance of what changed inside it, where a dash read inside
+    the reading counts unless the plate has it in the same place (a badge read ``HY-LU-1171-H1``: 2, not 1)."""
     one = clear("AUM-") + [{"Z": 0.55, "2": 0.40}, {"": 0.95}] + clear("608")
     two = clear("AUM-") + [{"Z": 0.55, "2": 0.40}, {"": 0.95}, {"Z": 0.55, "7": 0.40}, {"": 0.95}] + clear("08")
     dash = clear("221") + [{"": 0.6, "-": 0.35}] + clear("PSE")
     ends = [{"M": 0.5, "": 0.45}, {"": 0.95}] + clear("RCY-0838") + [{"T": 0.5, "": 0.45}]
     cases = {"AUM-2608": (one, 1), "AUM-2708": (two, 2), "221-PSE": (dash, 0), "NEW-3835": (clear("NEW-3835"), 0),
-             "RCY-0838": (ends, 0)}
+             "RCY-0838": (ends, 0), "HYL-1171": (clear("HY-LU-1171-H1"), 2)}
     for text, (steps, edits) in cases.items():
         [decoded] = decode_with_formats(path_probs(steps), CHARS)
         assert (decoded.text, decoded.format_edits) == (text, edits)

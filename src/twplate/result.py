@@ -28,10 +28,10 @@ class PlateResult:
         detection_score: for a plate found in a photo: the detector's text probability inside
             ``box``, in ``[0, 1]``; ``None`` for a crop.
         format_edits: how many characters the plate formats changed inside the model's own (greedy)
-            reading to make ``text``: 0 when it fitted a format as read, or once a dash or stray
-            characters at its ends (``MRCY-0838T`` -> ``RCY-0838``) were dropped. On real plate crops a
-            fitted reading changes one character at most; text that is no plate, forced into a format,
-            changes more (docs/photos.md).
+            reading to make ``text``: 0 when it fitted a format as read, or once a missing dash was added or
+            stray characters at its ends (``MRCY-0838T`` -> ``RCY-0838``) were dropped; a dash read where the
+            plate has none counts. On real plate crops a fitted reading changes one character at most; text
+            that is no plate, forced into a format, changes more (docs/photos.md).
     """
 
     text: str

@@ -184,12 +184,14 @@ def infix_distance(part: str, whole: str) -> int:
 def decode_with_formats(probs: np.ndarray, characters: Sequence[str]) -> list[Decoded]:
     """Greedy CTC decoding; a reading that fits no plate format is replaced by the best one that does, which
     records how many characters it changed (``format_edits``: the edit distance to the closest stretch of the
-    greedy reading, dashes not counted; stray characters dropped from the reading's ends count nothing)."""
+    greedy reading; stray characters dropped from the reading's ends count nothing, and so does a dash the
+    reading lacks, but a dash read inside it counts unless the plate has it in the same place)."""
     decoded = ctc_greedy_decode(probs, characters)
     for i, d in enumerate(decoded):
         if d.text.strip("-") and not is_plate(d.text):  # nothing read but dashes is nothing read: no plate to fit
             fitted = constrained_decode(probs[i], characters)
             if fitted is not None:
-                edits = infix_distance(fitted.text.replace("-", ""), d.text.replace("-", ""))
-                decoded[i] = fitted._replace(format_edits=edits)
+                # a dash the reading lacks costs nothing; one it has inside must be where the plate has it
+                plate = fitted.text if "-" in d.text.strip("-") else fitted.text.replace("-", "")
+                decoded[i] = fitted._replace(format_edits=infix_distance(plate, d.text))
     return decoded
