@@ -249,8 +249,8 @@ class PhotoReader:
         found: dict[int, list[PlateResult]] = {i: [] for i in images}
         indices = list(images)
         candidates: list[tuple[int, TextBox]] = []
-        seen = self.detector([images[i] for i in indices], min_long_side)
-        for i, boxes in zip(indices, seen, strict=True):
+        detected = self.detector([images[i] for i in indices], min_long_side)
+        for i, boxes in zip(indices, detected, strict=True):
             candidates.extend((i, box) for box in boxes if self._plausible_box(box))
         small = [k for k, (_, box) in enumerate(candidates) if self._is_small(box)]
         plain = [k for k, (_, box) in enumerate(candidates) if not self._is_small(box)]
