@@ -24,7 +24,10 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def worker(batch: int, threads: int) -> None:
-    """Load a recognizer from whichever twplate this process imports; read val once per line on stdin."""
+    """Load a recognizer from whichever twplate this process imports; read val once per line on stdin.
+
+    Only twplate's public API is used here, which every revision has: ``benchdata`` (whose ``data_root`` this
+    repeats) imports twplate internals that an older revision may lack."""
     import twplate
     from twplate import PlateRecognizer
 
