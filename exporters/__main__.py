@@ -70,10 +70,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-width", type=int, help="widest input (default: the run's)")
     parser.add_argument("--no-plate-formats", dest="plate_formats", action="store_false",
                         help="do not declare Taiwan plate formats (the model reads other text)")
+    parser.add_argument("--atol", type=float, default=ATOL,
+                        help=f"largest probability difference each step may show against its source (default {ATOL}; "
+                             "identical text is always required)")
     args = parser.parse_args(argv)
     pre = RunSettings.of(args.checkpoint).preprocess
     pre = replace(pre, min_width=args.min_width or pre.min_width, max_width=args.max_width or pre.max_width)
-    out = export(args.checkpoint, args.out, args.name, args.version, args.dict, pre, args.plate_formats)
+    out = export(args.checkpoint, args.out, args.name, args.version, args.dict, pre, args.plate_formats, args.atol)
     print(f"exported {args.checkpoint} -> {out}")
     return 0
 

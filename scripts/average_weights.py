@@ -40,7 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     states = []
     for path in args.models:
         if path.suffix == ".onnx":
-            net = PlateRecModel(len(characters) + 1, time_stride=RunSettings.of(checkpoints[0]).time_stride)
+            settings = RunSettings.of(checkpoints[0])
+            net = PlateRecModel(len(characters) + 1, time_stride=settings.time_stride,
+                                architecture=settings.architecture)
             if load_onnx_weights(net, path) != characters:
                 parser.error(f"{path} reads other characters than the dictionary of {config}")
             states.append({k: v.numpy() for k, v in net.state_dict().items()})

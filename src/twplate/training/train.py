@@ -25,8 +25,8 @@ from twplate.charset import Charset
 from twplate.errors import CheckpointError
 
 from .batches import BatchMaker
-from .checkpoint import checkpoint_recognizer
-from .config import AnyTrainConfig, ConfigError, DetTrainConfig, load_config, training_shapes
+from .checkpoint import checkpoint_recognizer, load_student
+from .config import AnyTrainConfig, ConfigError, DetTrainConfig, RunSettings, load_config, training_shapes
 from .dataset import MixedSampler, read_label_file
 from .evaluate import evaluate
 from .loop import RunRecord, Trainer, TrainState, log
@@ -130,23 +130,27 @@ def _join_processes() -> tuple[int, int]:
 
 
 class RecTrainer(Trainer):
-    """The recognizer: the Student with the plate dictionary's head, CTC, accuracy on real val crops."""
+    """The recognizer: the Student (or PP-OCRv4's model) with the plate dictionary's head, CTC (plus distillation
+    from a teacher where one is given), accuracy on real val crops."""
 
     loss_name = "CTCLoss"
 
     def _build_model(self) -> Any:
-        """The plate dictionary, and the Student with its head: PP-OCRv3's weights, or a checkpoint's."""
+        """The plate dictionary, the model with its head (the public weights, or a checkpoint's), and the
+        teacher where the run distills from one."""
 
         from .model import PlateRecModel, load_weights
         from .pretrained import load_onnx_weights, plate_model_from_pretrained
 
         self.charset = Charset.from_file(self.cfg.Global.character_dict)
-        g, stride = self.cfg.Global, self.cfg.Architecture.time_stride
+        self.teacher = self._load_teacher()
+        g, arch = self.cfg.Global, self.cfg.Architecture
         if g.init == "pretrained":
             return plate_model_from_pretrained(list(self.charset.characters), use_guide=g.use_guide,
-                                               time_stride=stride)
+                                               time_stride=arch.time_stride, architecture=arch.name)
         # a finished run's weights, or a shipped model's ONNX export, fine-tuned further
-        net = PlateRecModel(self.charset.num_classes, use_guide=g.use_guide, time_stride=stride)
+        net = PlateRecModel(self.charset.num_classes, use_guide=g.use_guide, time_stride=arch.time_stride,
+                            architecture=arch.name)
         if g.init.endswith(".onnx"):
             characters = load_onnx_weights(net, Path(g.init))
             if characters and tuple(characters) != self.charset.characters:
@@ -154,6 +158,23 @@ class RecTrainer(Trainer):
                                       f"{g.character_dict}: its head's classes would mean other characters")
         else:
             load_weights(net, g.init)
+        return net
+
+    def _load_teacher(self) -> Any:
+        """``Distill.teacher`` in eval mode (no gradients), or ``None``; it must read this run's dictionary
+        at this run's time stride, so that its probabilities and the model's line up step by step."""
+        teacher = self.cfg.Distill.teacher
+        if teacher is None:
+            return None
+        settings = RunSettings.of(teacher)
+        if settings.time_stride != self.cfg.Architecture.time_stride:
+            raise ConfigError(f"Distill.teacher {teacher} reads at time stride {settings.time_stride}, this run at "
+                              f"{self.cfg.Architecture.time_stride}: their CTC steps would not line up")
+        net = load_student(teacher, self.charset.characters)
+        for parameter in net.parameters():
+            parameter.stop_gradient = True
+        log.info(f"distilling from {teacher} ({settings.architecture}), weight {self.cfg.Distill.weight}")
+        self.loss_name = "CTCLoss+KL"
         return net
 
     def _open_data(self) -> tuple[Any, list[Any]]:
@@ -173,14 +194,21 @@ class RecTrainer(Trainer):
         return batches, val
 
     def _train_step(self, x: np.ndarray, labels: np.ndarray, lengths: np.ndarray) -> tuple[float, int]:
-        """One optimizer step on one batch; returns the batch's mean CTC loss and its size."""
+        """One optimizer step on one batch; returns the batch's mean loss (CTC, plus distillation where
+        there is a teacher) and its size."""
         import paddle
+        import paddle.nn.functional as F
 
-        logits = self.model(paddle.to_tensor(x))
+        images = paddle.to_tensor(x)
+        logits = self.model(images)
         n, t = logits.shape[0], logits.shape[1]
-        loss = paddle.nn.functional.ctc_loss(logits.transpose([1, 0, 2]), paddle.to_tensor(labels),
-                                             paddle.full([n], t, dtype="int64"), paddle.to_tensor(lengths),
-                                             blank=0, reduction="none").mean()
+        loss = F.ctc_loss(logits.transpose([1, 0, 2]), paddle.to_tensor(labels), paddle.full([n], t, dtype="int64"),
+                          paddle.to_tensor(lengths), blank=0, reduction="none").mean()
+        if self.teacher is not None:
+            with paddle.no_grad():
+                target = self.teacher(images)  # eval mode: probabilities (N, T, C)
+            kl = (target * (paddle.log(target.clip(min=1e-8)) - F.log_softmax(logits, axis=-1))).sum(axis=[1, 2])
+            loss = loss + self.cfg.Distill.weight * kl.mean()  # per crop, summed over its steps, as CTC's is
         loss.backward()
         self.optimizer.step()
         self.optimizer.clear_grad()
