@@ -161,8 +161,9 @@ class RecTrainer(Trainer):
         return net
 
     def _load_teacher(self) -> Any:
-        """``Distill.teacher`` in eval mode (no gradients), or ``None``; it must read this run's dictionary
-        at this run's time stride, so that its probabilities and the model's line up step by step."""
+        """``Distill.teacher`` in eval mode (no gradients), or ``None``. It must have been trained with this
+        run's dictionary (its head's size is checked) and time stride, so that its probabilities and the
+        model's line up class by class and step by step."""
         teacher = self.cfg.Distill.teacher
         if teacher is None:
             return None
