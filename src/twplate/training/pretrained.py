@@ -16,25 +16,16 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
 from twplate.errors import CheckpointError
 
 from .model import PlateRecModel
-from .wheels import wheel_member
+from .wheels import PublicWeights, wheel_member
 
-
-class PublicWeights(NamedTuple):
-    """Where an architecture's public weights come from: a file of a PyPI wheel, with its sha256."""
-
-    wheel: str
-    member: str
-    sha256: str
-
-
-PRETRAINED = {
+PRETRAINED = {  # per architecture
     "ppocrv3": PublicWeights("rapidocr_onnxruntime==1.2.3", "rapidocr_onnxruntime/models/ch_PP-OCRv3_rec_infer.onnx",
                              "897a3ededb38fee0dae2c1ccee38241f37df202c9509e3abca02e9217c5ee615"),
     "ppocrv4": PublicWeights("rapidocr_onnxruntime==1.4.4", "rapidocr_onnxruntime/models/ch_PP-OCRv4_rec_infer.onnx",

