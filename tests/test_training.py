@@ -102,57 +102,6 @@ def test_time_stride_sets_input_pixels_per_ctc_step_with_the_same_weights():
         PlateRecModel(43, architecture="ppocrv5")
 
 
-def test_warped_steps_map_the_kth_kept_character_onto_the_teachers_kth_and_the_steps_between_linearly():
-    from twplate.training.distill import warped_steps
-
-    def probs(ids: list[list[int]]) -> np.ndarray:
-        return np.eye(4, dtype=np.float32)[ids]  # one-hot per step: greedy reads exactly ids
-
-    ours = probs([[1, 0, 0, 0, 2, 0, 3, 0], [1, 0, 1, 0, 2, 0, 0, 0], [3, 0, 0, 0, 0, 0, 0, 0]])
-    theirs = probs([[0, 0, 1, 1, 0, 2, 3, 0], [1, 2, 0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 3, 0, 0, 0]])
-    crops, steps = warped_steps(ours, theirs, np.array([3, 3, 2]))
-    # crop 0: kept steps 0, 4, 6 -> 2, 5, 6; the three steps between the first two spread over 3..4, the step
-    # after the last shifts with it; crop 1: ours keeps 3, theirs 2; crop 2: 1 kept, the label has 2
-    assert crops.tolist() == [0]
-    assert steps.tolist() == [[2, 3, 4, 4, 5, 6, 6, 7]]
-    early, late = probs([[1, 0, 2, 0, 3, 0, 0, 0]]), probs([[0, 0, 1, 0, 2, 0, 3, 0]])
-    assert warped_steps(late, early, np.array([3]))[1].tolist() == [[0, 0, 0, 1, 2, 3, 4, 5]]  # clipped at 0
-    assert warped_steps(early, late, np.array([3]))[1].tolist() == [[2, 3, 4, 5, 6, 7, 7, 7]]  # and at T - 1
-    assert warped_steps(ours[1:], theirs[1:], np.array([3, 2]))[1].shape == (0, 8)
-
-
-@pytest.mark.paddle
-def test_a_step_on_the_warped_loss_moves_the_model_toward_the_teachers_mapped_steps():
-    """One gradient step on ``align="warped"`` lowers the KL from the teacher's steps that the model's map onto;
-    it moves every step of a crop whose readings line up, and none of a crop whose readings do not."""
-    pytest.importorskip("paddle")
-    import paddle
-    import paddle.nn.functional as F
-
-    from twplate.training.distill import distill_loss, warped_steps
-
-    rng = np.random.default_rng(0)
-    ids = [[1, 0, 2, 2, 0, 3], [2, 2, 0, 1, 0, 0], [1, 0, 0, 0, 0, 0]]
-    start = (np.eye(5, dtype=np.float32)[ids] * 4 + rng.normal(0, 0.5, (3, 6, 5))).astype(np.float32)
-    teacher_ids = [[0, 1, 2, 0, 3, 0], [0, 2, 0, 0, 1, 0], [0, 0, 1, 0, 4, 0]]  # the same characters, elsewhere
-    noise = rng.normal(0, 1, (3, 6, 5)).astype(np.float32)
-    teacher = F.softmax(paddle.to_tensor(noise + np.eye(5, dtype=np.float32)[teacher_ids] * 6), axis=-1)
-    lengths = np.array([3, 2, 1])
-    crops, _ = warped_steps(F.softmax(paddle.to_tensor(start), -1).numpy(), teacher.numpy(), lengths)
-    assert crops.tolist() == [0, 1]  # the third: the teacher reads two characters, the label has one
-
-    logits = paddle.to_tensor(start, stop_gradient=False)
-    before = distill_loss(logits, teacher, lengths, "warped", temperature=2.0)
-    before.backward()
-    moved = start - 0.5 * logits.grad.numpy()
-    after = distill_loss(paddle.to_tensor(moved), teacher, lengths, "warped", temperature=2.0)
-    assert float(after) < float(before)
-    change = np.abs(moved - start).sum(-1)
-    assert (change[:2] > 0).all() and (change[2] == 0).all()
-    with pytest.raises(ValueError, match="align must be one of"):
-        distill_loss(paddle.to_tensor(start), teacher, lengths, "peaks", 1.0)
-
-
 def test_run_settings_come_from_the_runs_config(tmp_path: Path):
     cfg = load_config(None, ["Architecture.time_stride=4", "Preprocess.min_width=88", "Architecture.name=ppocrv4"])
     (tmp_path / "config.yml").write_text(yaml.safe_dump(cfg.to_dict()), encoding="utf-8")

@@ -23,14 +23,6 @@ class Decoded(NamedTuple):
     format_edits: int = 0
 
 
-def kept_steps(ids: np.ndarray) -> np.ndarray:
-    """``(N, T)`` greedy class ids -> ``(N, T)`` bool: the steps whose character a reading keeps (not blank, and
-    not a repeat of the step before)."""
-    keep = ids != 0
-    keep[:, 1:] &= ids[:, 1:] != ids[:, :-1]
-    return keep
-
-
 def ctc_greedy_decode(probs: np.ndarray, characters: Sequence[str]) -> list[Decoded]:
     """``(N, T, C)`` probabilities -> N decoded readings."""
     if probs.ndim != 3:
@@ -41,7 +33,8 @@ def ctc_greedy_decode(probs: np.ndarray, characters: Sequence[str]) -> list[Deco
         return [Decoded("", ()) for _ in range(probs.shape[0])]
     ids = probs.argmax(axis=2)  # (N, T)
     best = probs.max(axis=2)  # the probability of each step's id
-    keep = kept_steps(ids)
+    keep = ids != 0
+    keep[:, 1:] &= ids[:, 1:] != ids[:, :-1]
     table = np.array(["", *characters], dtype=object)
     results = []
     for row_ids, row_best, row_keep in zip(ids, best, keep, strict=True):

@@ -60,8 +60,6 @@ class GlobalSection(RunSection):
 
 ARCHITECTURES = ("ppocrv3", "ppocrv4")
 """The recognizers twplate trains (:mod:`twplate.training.model`): the PP-OCRv3 Student (shipped) and PP-OCRv4's."""
-ALIGNMENTS = ("steps", "warped")
-"""How distillation pairs the model's CTC steps with the teacher's (:mod:`twplate.training.distill`)."""
 
 
 @dataclass
@@ -137,22 +135,15 @@ class DistillSection:
     """Distillation from a trained teacher: ``teacher`` is a recognizer run's ``.pdparams`` (its run's
     ``config.yml`` beside it says its architecture, often ``ppocrv4``), with this run's dictionary and time
     stride. Each step's loss adds ``weight`` times the KL divergence from the teacher's probabilities to
-    the model's on the same augmented batch, softened by ``temperature``, with the two models' CTC steps
-    paired by ``align``: ``steps`` (step by step, as PaddleOCR's DML loss) or ``warped`` (the teacher's steps
-    warped onto the model's timing, read character onto read character; :mod:`twplate.training.distill`)."""
+    the model's on the same augmented batch, summed over a crop's CTC steps (as PaddleOCR's DML loss is) and
+    averaged over the crops, as the CTC loss is."""
 
     teacher: str | None = None
     weight: float = 1.0
-    align: str = "steps"
-    temperature: float = 1.0
 
     def __post_init__(self) -> None:
         if not self.weight >= 0:
             raise ConfigError(f"Distill.weight must be >= 0, got {self.weight}")
-        if self.align not in ALIGNMENTS:
-            raise ConfigError(f"Distill.align must be one of {ALIGNMENTS}, not {self.align!r}")
-        if not self.temperature > 0:
-            raise ConfigError(f"Distill.temperature must be > 0, got {self.temperature}")
 
 
 def _training_preprocess() -> PreprocessConfig:
