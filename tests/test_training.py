@@ -128,8 +128,14 @@ def test_a_checkpoint_that_is_missing_or_not_one_is_named_by_the_exporter(tmp_pa
     cfg = load_config(None, ["Architecture.time_stride=4"])
     (tmp_path / "config.yml").write_text(yaml.safe_dump(cfg.to_dict()), encoding="utf-8")
     (tmp_path / "notes.pdparams").write_text("not a checkpoint\n", encoding="utf-8")
+    newer = tmp_path / "newer"  # a run of a twplate that knows a key this one does not
+    newer.mkdir()
+    (newer / "config.yml").write_text(yaml.safe_dump({**cfg.to_dict(), "Distill": {"align": "warped"}}),
+                                      encoding="utf-8")
     cases = [(tmp_path / "missing.pdparams", r"missing\.pdparams not found"),
-             (tmp_path / "notes.pdparams", r"notes\.pdparams is not a Paddle checkpoint")]
+             (tmp_path / "notes.pdparams", r"notes\.pdparams is not a Paddle checkpoint"),
+             (newer / "latest.pdparams", r"run settings of .*latest\.pdparams cannot be read: .*unknown key "
+                                         r"Distill\.align")]
     for checkpoint, message in cases:
         with pytest.raises(CheckpointError, match=message):
             load_student(checkpoint, ["A", "B"])

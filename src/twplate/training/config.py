@@ -336,12 +336,17 @@ class RunSettings:
         Raises:
             FileNotFoundError: a checkpoint without its run's ``config.yml``: read with the defaults, a
                 model trained with another stride reads garbage, and every parity check still agrees.
+            CheckpointError: a run's ``config.yml`` that this twplate cannot read (e.g. a key it does not
+                know), or a detector run's.
         """
         config = None if str(checkpoint) == "pretrained" else Path(checkpoint).parent / "config.yml"
         if config is not None and not config.is_file():
             raise FileNotFoundError(f"{config} not found: the run's settings (time stride, preprocessing) of "
                                     f"{checkpoint} are unknown; keep a checkpoint beside its run's config.yml")
-        cfg = load_config(config)  # the defaults also fill what an older run's file lacks
+        try:
+            cfg = load_config(config)  # the defaults also fill what an older run's file lacks
+        except ConfigError as exc:
+            raise CheckpointError(f"the run settings of {checkpoint} cannot be read: {exc}") from None
         if not isinstance(cfg, TrainConfig):
             raise CheckpointError(f"{checkpoint} was trained by a detector run ({config}), not a recognizer's")
         return cls(time_stride=cfg.Architecture.time_stride, preprocess=cfg.Preprocess,
