@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -82,6 +83,26 @@ def test_a_batch_that_does_not_split_over_the_workers_is_refused_before_they_sta
     with pytest.raises(ConfigError, match=r"Optimizer\.batch_size 32 must be a multiple of the 3 training processes"):
         train(cfg)
     assert not (tmp_path / "run").exists()
+
+
+def test_a_teacher_that_cannot_be_read_is_refused_in_one_line_before_any_process_starts(tmp_path: Path, capsys):
+    """``twplate train`` names a ``Distill.teacher`` without its run's settings, or with settings this twplate
+    cannot read, in one line (exit status 2), and starts nothing."""
+    pytest.importorskip("paddle")
+    newer = tmp_path / "newer"  # a teacher's run from a twplate that knows a key this one does not
+    newer.mkdir()
+    (newer / "config.yml").write_text("Distill:\n  align: warped\n", encoding="utf-8")
+    cases = [(tmp_path / "missing" / "latest.pdparams", r"Distill\.teacher: .*missing/config\.yml not found"),
+             (newer / "latest.pdparams", r"Distill\.teacher: the run settings of .*newer/latest\.pdparams cannot be "
+                                         r"read: .*unknown key Distill\.align")]
+    for teacher, message in cases:
+        out = tmp_path / "run"
+        code = main(["train", "-c", str(ROOT / "configs" / "twplate_rec.yml"), "-o", f"Distill.teacher={teacher}",
+                     "-o", f"Global.output_dir={out}"])
+        err = capsys.readouterr().err
+        assert code == 2 and err.startswith("twplate train: error: ") and len(err.strip().splitlines()) == 1, err
+        assert re.search(message, err), err
+        assert not out.exists()
 
 
 def test_a_bad_file_is_named_with_its_key(tmp_path: Path):

@@ -150,9 +150,9 @@ class Trainer:
 
     # ------------------------------------------------------------ what a subclass trains
     @classmethod
-    def check_data(cls, cfg: Any) -> None:
-        """Check, before any training process starts, that the data ``cfg`` names holds what it says
-        (raising :class:`~.config.ConfigError`); the default checks nothing."""
+    def check_inputs(cls, cfg: Any) -> None:
+        """Check, before any training process starts, that the data and checkpoints ``cfg`` names hold what it
+        says (raising :class:`~.config.ConfigError`); the default checks nothing."""
 
     def _build_model(self) -> Any:
         """The network to train, with its starting weights (``Global.init``)."""

@@ -26,7 +26,7 @@ from twplate.errors import CheckpointError
 
 from .batches import BatchMaker
 from .checkpoint import checkpoint_recognizer, load_student
-from .config import AnyTrainConfig, ConfigError, DetTrainConfig, RunSettings, load_config, training_shapes
+from .config import AnyTrainConfig, ConfigError, DetTrainConfig, RunSettings, TrainConfig, load_config, training_shapes
 from .dataset import MixedSampler, read_label_file
 from .evaluate import evaluate
 from .loop import RunRecord, Trainer, TrainState, log
@@ -42,7 +42,7 @@ def train(cfg: AnyTrainConfig, fresh: bool = False) -> dict[str, float]:
 
     Raises:
         ConfigError: before any process starts, when the batch does not split evenly over the processes,
-            or the data the config names does not hold what it says (:meth:`Trainer.check_data`).
+            or the data or a checkpoint the config names does not hold what it says (:meth:`Trainer.check_inputs`).
     """
     workers = cfg.Global.workers
     per_worker = max(1, cfg.Global.threads // workers)
@@ -56,7 +56,7 @@ def train(cfg: AnyTrainConfig, fresh: bool = False) -> dict[str, float]:
     if cfg.Optimizer.batch_size % processes:
         raise ConfigError(f"Optimizer.batch_size {cfg.Optimizer.batch_size} must be a multiple of the {processes} "
                           "training processes (Global.workers, or the launcher's): each takes an equal share")
-    _trainer_class(cfg).check_data(cfg)
+    _trainer_class(cfg).check_inputs(cfg)
     if spawn:
         import paddle.distributed as dist
 
@@ -160,17 +160,29 @@ class RecTrainer(Trainer):
             load_weights(net, g.init)
         return net
 
+    @classmethod
+    def check_inputs(cls, cfg: TrainConfig) -> None:
+        """A ``Distill.teacher`` is a recognizer run's checkpoint, beside its ``config.yml``, read at this run's
+        time stride, so that its probabilities and the model's line up step by step."""
+        teacher = cfg.Distill.teacher
+        if teacher is None:
+            return
+        try:
+            stride = RunSettings.of(teacher).time_stride
+        except (OSError, CheckpointError) as exc:
+            raise ConfigError(f"Distill.teacher: {exc}") from None
+        if stride != cfg.Architecture.time_stride:
+            raise ConfigError(f"Distill.teacher {teacher} reads at time stride {stride}, this run at "
+                              f"{cfg.Architecture.time_stride}: their CTC steps would not line up")
+
     def _load_teacher(self) -> Any:
-        """``Distill.teacher`` in eval mode (no gradients), or ``None``. It must have been trained with this
-        run's dictionary (its head's size is checked) and time stride, so that its probabilities and the
-        model's line up class by class and step by step."""
+        """``Distill.teacher`` in eval mode (no gradients), or ``None``. Its run's settings were checked
+        (:meth:`check_inputs`); its head's size is checked here against this run's dictionary, so that its
+        probabilities and the model's line up class by class."""
         teacher = self.cfg.Distill.teacher
         if teacher is None:
             return None
         settings = RunSettings.of(teacher)
-        if settings.time_stride != self.cfg.Architecture.time_stride:
-            raise ConfigError(f"Distill.teacher {teacher} reads at time stride {settings.time_stride}, this run at "
-                              f"{self.cfg.Architecture.time_stride}: their CTC steps would not line up")
         net = load_student(teacher, self.charset.characters)
         for parameter in net.parameters():
             parameter.stop_gradient = True

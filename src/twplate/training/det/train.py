@@ -65,7 +65,7 @@ class DetTrainer(Trainer):
         return net
 
     @classmethod
-    def check_data(cls, cfg: DetTrainConfig) -> None:
+    def check_inputs(cls, cfg: DetTrainConfig) -> None:
         """The named photo sources exist (a misspelt one would leave synthetic scenes alone to train on)."""
         _train_photos(cfg.Data)
         _val_photos(cfg.Data)
