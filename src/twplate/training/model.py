@@ -274,6 +274,7 @@ class PlateRecModel(nn.Layer):
     def __init__(self, num_classes: int, use_guide: bool = False, time_stride: int = 8,
                  architecture: str = "ppocrv3") -> None:
         super().__init__()
+        self.architecture = architecture
         if architecture == "ppocrv3":
             self.backbone: nn.Layer = MobileNetV1Enhance(time_stride)
             self.neck = SVTRNeck(MobileNetV1Enhance.channels, 64, use_guide=use_guide)

@@ -182,11 +182,10 @@ class RecTrainer(Trainer):
         teacher = self.cfg.Distill.teacher
         if teacher is None:
             return None
-        settings = RunSettings.of(teacher)
-        net = load_student(teacher, self.charset.characters)
+        net = load_student(teacher, self.charset.characters)  # the architecture its run's config.yml names
         for parameter in net.parameters():
             parameter.stop_gradient = True
-        log.info(f"distilling from {teacher} ({settings.architecture}), weight {self.cfg.Distill.weight}")
+        log.info(f"distilling from {teacher} ({net.architecture}), weight {self.cfg.Distill.weight}")
         self.loss_name = "CTCLoss+KL"
         return net
 
