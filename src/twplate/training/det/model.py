@@ -19,13 +19,12 @@ import re
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import paddle
 import paddle.nn.functional as F
 from paddle import nn
 
 from ..model import ConvBN, load_weights
-from ..wheels import PublicWeights, wheel_member
+from ..wheels import PublicWeights, onnx_tensors, wheel_member
 
 PRETRAINED = PublicWeights("rapidocr_onnxruntime==1.2.3", "rapidocr_onnxruntime/models/ch_PP-OCRv3_det_infer.onnx",
                            "3439588c030faea393a54515f51e983d8e155b19a2e8aba7891934c1cf0de526")
@@ -191,19 +190,6 @@ def _relative_names(model: nn.Layer) -> dict[str, str]:
     return {key: f"{kind}_{n - first[kind]}.{suffix}" for key, (kind, n, suffix) in parsed.items()}
 
 
-def onnx_weights(path: Path) -> dict[str, np.ndarray]:
-    """The named weight tensors of a PaddleOCR detector's ONNX export (initializers and constants)."""
-    import onnx
-    from onnx import numpy_helper
-
-    graph = onnx.load(str(path)).graph
-    weights = {init.name: numpy_helper.to_array(init) for init in graph.initializer}
-    for node in graph.node:
-        if node.op_type == "Constant" and _PADDLE_NAME.match(node.output[0]):
-            weights[node.output[0]] = numpy_helper.to_array(node.attribute[0].t)
-    return weights
-
-
 def find_pretrained_onnx(cache_dir: Path | None = None) -> Path:
     """PP-OCRv3 det's ONNX from the PyPI wheel ``rapidocr_onnxruntime`` 1.2.3, checked by sha256."""
     return wheel_member(*PRETRAINED, cache_dir)
@@ -212,7 +198,7 @@ def find_pretrained_onnx(cache_dir: Path | None = None) -> Path:
 def load_pretrained(model: PlateDetModel, path: Path | None = None) -> None:
     """Set every weight of ``model`` from PP-OCRv3 det's ONNX export; every name and shape is checked."""
     path = path or find_pretrained_onnx()
-    weights = onnx_weights(path)
+    weights = {name: value for name, value in onnx_tensors(path)[1].items() if _PADDLE_NAME.match(name)}
     names = _relative_names(model)
     state: dict[str, Any] = {}  # numpy arrays: set_state_dict takes them as it takes tensors
     for key, param in model.state_dict().items():
