@@ -125,7 +125,7 @@ def test_a_tilted_line_gives_a_box_ordered_as_it_reads(angle):
     tl, tr, br, bl = box.points
     top, left = tr - tl, bl - tl
     assert np.degrees(np.arctan2(top[1], top[0])) == pytest.approx(angle, abs=2)
-    assert np.cross(top, left) > 0  # clockwise on screen (y down)
+    assert top[0] * left[1] - top[1] * left[0] > 0  # clockwise on screen (y down): the cross product's z
     assert box.size[0] > 2.5 * box.size[1]
 
 
