@@ -18,7 +18,7 @@ measured without a GPU; the options are tested with fake sessions):
   one profile spanning every width with ``()``; batch 1..``max_batch``, at least 2 for the load check, tuned
   for ``max_batch``), fp16 when ``precision="fp16"`` (elsewhere that option warns: CUDA and CPU run the file
   as it is), engine and timing caches under
-  ``$TWPLATE_CACHE/tensorrt/<model>-<sha256 of the ONNX file>-<precision>``.
+  ``$TWPLATE_CACHE/tensorrt/<model>-<first 16 hex digits of the ONNX file's sha256>-<precision>``.
 * ``io_binding=True`` runs through ``session.io_binding()`` with the output left on the device
   until one copy back, instead of ORT's per-call output allocation.
 * An fp16 ONNX file (``python -m exporters.to_fp16``) is a model of its own: pass its path as
