@@ -86,7 +86,7 @@ def test_a_run_can_start_from_the_shipped_models_onnx_export() -> None:
 @pytest.mark.parametrize("network", ["recognizer", "detector"])
 def test_weights_from_a_file_that_is_not_an_onnx_model_are_refused_naming_it(network: str, tmp_path: Path) -> None:
     """The recognizer's and the detector's ONNX weight loaders read files through one reader, which names a
-    file it cannot parse (the detector's raised protobuf's DecodeError, naming nothing)."""
+    file it cannot parse or find."""
     from twplate.errors import CheckpointError
     from twplate.training.det.model import PlateDetModel, load_pretrained
     from twplate.training.model import PlateRecModel
