@@ -1,7 +1,7 @@
 """twplate against its peers at one batch size, round-robin: the ratios issue 4 asks for, robust to a busy machine.
 
 Usage: python benchmarks/interleaved.py [--batch 32] [--rounds 15] [--images 256] [--int8 MODEL_DIR]
-       [--exclude NAME ...] [--json out.json]
+       [--fast MODEL_DIR] [--exclude NAME ...] [--json out.json]
 
 pytest-benchmark times one case after another, so a slow spell of a shared machine lands on
 whichever case runs then (cells of 3 rounds vary by +-10%). Here every round runs each case once, in
@@ -9,7 +9,9 @@ turn, on the same images: twplate end to end (by the model's policy, at ``input_
 narrow crops also read through the detector: ``PhotoReader.read_crops``) and model-only
 (onnxruntime), twplate on OpenVINO in fp32, bf16 and int8 (each where the CPU and the models allow:
 ``--int8``, default ``models/twplate-rec-int8`` if present; bf16 also at ``input_width=72``, on one
-stream and split over two), RapidOCR's recognizer as configured and fed twplate's widths, on ONNX
+stream and split over two), ``twplate-rec-fast`` (``--fast``, default ``models/twplate-rec-fast``: three of
+the backbone's five middle blocks) on ONNX Runtime and in OpenVINO bf16 at that width, RapidOCR's
+recognizer as configured and fed twplate's widths, on ONNX
 Runtime and on its own OpenVINO engine (``rapidocr_openvino``, OpenVINO's default precision),
 PaddleOCR's pipeline on Paddle Inference and on ONNX Runtime (peers skipped where not installed;
 ``--exclude`` drops cases by name). Ratios are of medians; the efficiency figure is twplate's end to
@@ -39,14 +41,17 @@ MODEL_ONLY = f"twplate {MODEL_ONLY_SUFFIX}"
 FIXED_WIDTH = 72
 """twplate's faster option: every crop read at 48 x 72 (``input_width``), no padding."""
 SHIPPED_INT8 = benchdata.REPO / "models" / "twplate-rec-int8"
+SHIPPED_FAST = benchdata.REPO / "models" / "twplate-rec-fast"
 STREAMS = 2
 """OpenVINO streams of the fastest case: each batch split in two, one part per stream (docs/openvino.md)."""
 ACCURACY_TOLERANCE = 0.003
 """Exact-match drop from ``twplate`` (fp32, ONNX Runtime) that still counts as accuracy-preserving."""
 
 
-def openvino_cases(batch: int, threads: int, images: list, int8: Path | None) -> dict[str, Callable[[], list]]:
-    """twplate on OpenVINO per precision (those this CPU and the models allow), and RapidOCR's OpenVINO engine."""
+def openvino_cases(batch: int, threads: int, images: list, int8: Path | None,
+                   fast: Path | None) -> dict[str, Callable[[], list]]:
+    """twplate on OpenVINO per precision (those this CPU and the models allow; the ``fast`` model in bf16 at
+    the fixed width), and RapidOCR's OpenVINO engine."""
     import importlib.util
 
     out: dict[str, Callable[[], list]] = {}
@@ -65,13 +70,13 @@ def openvino_cases(batch: int, threads: int, images: list, int8: Path | None) ->
         if precision == "bf16":  # the fastest float case: its model alone, and at twplate's fixed width
             batches = benchdata.model_batches(reader, images)
             out[f"twplate openvino bf16 {MODEL_ONLY_SUFFIX}"] = lambda r=reader, b=batches: [r.backend(x) for x in b]
-            for streams in (1, STREAMS) if batch > 1 else (1,):  # one image is never split: one compilation
-                fixed = benchdata.twplate_pipeline(PlateRecognizer(model, backend="openvino", batch_size=batch,
-                                                                   threads=threads, plate_formats=False,
-                                                                   precision=precision, input_width=FIXED_WIDTH,
-                                                                   streams=streams))
-                split = f" streams={streams}" if streams > 1 else ""
-                out[f"twplate openvino bf16 input_width={FIXED_WIDTH}{split}"] = lambda run=fixed: run(images)
+            for name, fixed_model in (("twplate", model), *((("twplate-rec-fast", fast),) if fast else ())):
+                for streams in (1, STREAMS) if batch > 1 else (1,):  # one image is never split: one compilation
+                    fixed = benchdata.twplate_pipeline(PlateRecognizer(
+                        fixed_model, backend="openvino", batch_size=batch, threads=threads, plate_formats=False,
+                        precision=precision, input_width=FIXED_WIDTH, streams=streams))
+                    split = f" streams={streams}" if streams > 1 else ""
+                    out[f"{name} openvino bf16 input_width={FIXED_WIDTH}{split}"] = lambda run=fixed: run(images)
     if benchdata.rapidocr_openvino_available():
         rapid = benchdata.rapidocr_openvino_pipeline(benchdata.MODEL, batch, threads)
         at_widths = benchdata.stretch_to_twplate_width(rapid, benchdata.MODEL)
@@ -81,7 +86,8 @@ def openvino_cases(batch: int, threads: int, images: list, int8: Path | None) ->
     return out
 
 
-def cases(batch: int, threads: int, images: list, int8: Path | None = None) -> dict[str, Callable[[], list]]:
+def cases(batch: int, threads: int, images: list, int8: Path | None = None,
+          fast: Path | None = None) -> dict[str, Callable[[], list]]:
     """name -> call that reads ``images``: texts, except model-only (probabilities of twplate's batches)."""
     model = benchdata.MODEL
     reader = PlateRecognizer(model, backend="onnxruntime", batch_size=batch, threads=threads, plate_formats=False)
@@ -93,12 +99,16 @@ def cases(batch: int, threads: int, images: list, int8: Path | None = None) -> d
     out = {"twplate": lambda: twplate(images), MODEL_ONLY: lambda: [reader.backend(b) for b in batches],
            f"twplate input_width={FIXED_WIDTH}": lambda: fixed(images),
            "twplate straighten": lambda: [r.text for r in straighten(images)]}
+    if fast:
+        shallow = benchdata.twplate_pipeline(PlateRecognizer(fast, backend="onnxruntime", batch_size=batch,
+                                                             threads=threads, plate_formats=False))
+        out["twplate-rec-fast"] = lambda: shallow(images)
     if benchdata.rapidocr_available():
         rapid = benchdata.rapidocr_pipeline(model, batch, threads)
         at_widths = benchdata.stretch_to_twplate_width(rapid, model)
         out["rapidocr"] = lambda: rapid(images)
         out["rapidocr@twplate-widths"] = lambda: at_widths(images)
-    out.update(openvino_cases(batch, threads, images, int8))
+    out.update(openvino_cases(batch, threads, images, int8, fast))
     if benchdata.paddleocr_available():
         for name, onnx in (("paddleocr", False), ("paddleocr-onnx", True)):
             run = benchdata.paddleocr_pipeline(model, batch, threads, use_onnx=onnx)
@@ -114,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=benchdata.THREADS)
     parser.add_argument("--int8", type=Path, default=SHIPPED_INT8 if SHIPPED_INT8.is_dir() else None,
                         help="int8 model directory for the OpenVINO int8 case")
+    parser.add_argument("--fast", type=Path, default=SHIPPED_FAST if SHIPPED_FAST.is_dir() else None,
+                        help="the shallower model's directory, for its ONNX Runtime and OpenVINO bf16 cases")
     parser.add_argument("--exclude", nargs="*", default=[], help="drop the cases whose name contains one of these")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
@@ -122,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
 
     val, val_labels, source = benchdata.load_val()
     images, labels = benchdata.cycle(val, args.images), benchdata.cycle(val_labels, args.images)
-    todo = {name: call for name, call in cases(args.batch, args.threads, images, args.int8).items()
+    todo = {name: call for name, call in cases(args.batch, args.threads, images, args.int8, args.fast).items()
             if not any(word in name for word in args.exclude)}
     outputs = {name: call() for name, call in todo.items()}  # also the warm-up: every shape seen once
     exact = {name: None if name.endswith(MODEL_ONLY_SUFFIX) else benchdata.exact_match(out, labels)

@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from twplate.charset import Charset
     from twplate.training.config import RunSettings, load_config
-    from twplate.training.model import PlateRecModel
+    from twplate.training.model import model_of_run
     from twplate.training.pretrained import load_onnx_weights
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -41,8 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     for path in args.models:
         if path.suffix == ".onnx":
             settings = RunSettings.of(checkpoints[0])
-            net = PlateRecModel(len(characters) + 1, time_stride=settings.time_stride,
-                                architecture=settings.architecture)
+            net = model_of_run(settings, len(characters) + 1)
             if load_onnx_weights(net, path) != characters:
                 parser.error(f"{path} reads other characters than the dictionary of {config}")
             states.append({k: v.numpy() for k, v in net.state_dict().items()})

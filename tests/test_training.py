@@ -122,12 +122,63 @@ def test_time_stride_sets_input_pixels_per_ctc_step_with_the_same_weights():
         PlateRecModel(43, architecture="ppocrv5")
 
 
+@pytest.mark.paddle
+def test_a_shallower_backbone_keeps_every_other_weight_of_the_deeper_one():
+    """``keep_middle_blocks`` cuts the backbone's last middle blocks and keeps the rest: the cut model has
+    the tensors of a model built at that depth, each the deeper model's own (the blocks after the cut
+    move up), and it runs at the same time steps."""
+    import paddle
+
+    from twplate.training.model import PlateRecModel, keep_middle_blocks
+
+    deep = PlateRecModel(44, time_stride=4)
+    assert len(deep.backbone.blocks) == 13
+    weights = {k: v.numpy().copy() for k, v in deep.state_dict().items()}
+    cut = keep_middle_blocks(deep, 3)
+    assert cut.middle_blocks == 3 and len(cut.backbone.blocks) == 11
+    built = PlateRecModel(44, time_stride=4, middle_blocks=3)
+    assert {k: list(v.shape) for k, v in cut.state_dict().items()} == {
+        k: list(v.shape) for k, v in built.state_dict().items()}
+
+    def deep_name(name: str) -> str:  # blocks 0..8 keep their index; 9.. were 11..
+        parts = name.split(".")
+        if name.startswith("backbone.blocks.") and int(parts[2]) >= 9:
+            parts[2] = str(int(parts[2]) + 2)
+        return ".".join(parts)
+
+    for name, value in cut.state_dict().items():
+        assert np.array_equal(value.numpy(), weights[deep_name(name)]), name
+    cut.eval()
+    assert cut(paddle.zeros([1, 3, 48, 72])).shape == [1, 18, 44]
+    with pytest.raises(ValueError, match="it cannot keep 4"):
+        keep_middle_blocks(cut, 4)
+    for bad in (0, 6):
+        with pytest.raises(ValueError, match="middle_blocks must be between 1 and 5"):
+            PlateRecModel(44, middle_blocks=bad)
+    with pytest.raises(ValueError, match="ppocrv4 has no middle blocks"):
+        PlateRecModel(44, architecture="ppocrv4", middle_blocks=3)
+    with pytest.raises(ValueError, match="only the ppocrv3 backbone"):
+        keep_middle_blocks(PlateRecModel(44, architecture="ppocrv4"), 3)
+
+
+def test_middle_blocks_is_checked_in_the_config():
+    assert load_config(None, ["Architecture.middle_blocks=3"]).Architecture.middle_blocks == 3
+    for bad in ("0", "6"):
+        with pytest.raises(ConfigError, match="middle_blocks must be between 1 and 5"):
+            load_config(None, [f"Architecture.middle_blocks={bad}"])
+    with pytest.raises(ConfigError, match="ppocrv3 setting; ppocrv4 has none"):
+        load_config(None, ["Architecture.middle_blocks=3", "Architecture.name=ppocrv4"])
+
+
 def test_run_settings_come_from_the_runs_config(tmp_path: Path):
     cfg = load_config(None, ["Architecture.time_stride=4", "Preprocess.min_width=88", "Architecture.name=ppocrv4"])
     (tmp_path / "config.yml").write_text(yaml.safe_dump(cfg.to_dict()), encoding="utf-8")
     settings = RunSettings.of(tmp_path / "latest.pdparams")
     assert settings.time_stride == 4 and settings.preprocess == PreprocessConfig(min_width=88)
-    assert settings.architecture == "ppocrv4"
+    assert settings.architecture == "ppocrv4" and settings.middle_blocks == 5
+    cfg = load_config(None, ["Architecture.middle_blocks=2"])
+    (tmp_path / "config.yml").write_text(yaml.safe_dump(cfg.to_dict()), encoding="utf-8")
+    assert RunSettings.of(tmp_path / "latest.pdparams").middle_blocks == 2
     # the public weights: PP-OCRv3's Student, its stride and a floor for it
     pretrained = RunSettings.of("pretrained")
     assert pretrained.time_stride == 8 and pretrained.preprocess == PreprocessConfig(min_width=160)

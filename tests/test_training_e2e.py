@@ -105,13 +105,15 @@ def test_an_init_that_does_not_fit_stops_the_run_by_name(trained: Path, tmp_path
 @pytest.fixture(scope="module")
 def stage2(trained: Path) -> Path:
     """The shipped recipe's later stages in one: the first run's weights fine-tuned at 4 pixels per CTC
-    step, on batches of fixed widths around the width the model is then read at."""
+    step, on batches of fixed widths around the width the model is then read at, and (as
+    ``twplate-rec-fast``'s recipe does) with three of the backbone's five middle blocks."""
     from twplate.training.config import load_config
     from twplate.training.train import train
 
     cfg = load_config(trained / "run" / "config.yml", [
         f"Global.output_dir={trained / 'run4'}", f"Global.init={trained / 'run' / 'latest.pdparams'}",
         "Global.total_steps=10", "Global.eval_every=10", "Architecture.time_stride=4",
+        "Architecture.middle_blocks=3",
         "Data.fixed_width_range=[64, 80]", "Preprocess.min_width=72", "Preprocess.max_width=72",
     ])
     train(cfg, fresh=True)
@@ -129,15 +131,16 @@ def test_export_load_and_recognize_end_to_end(stage2: Path, tmp_path: Path):
     from twplate.training.config import RunSettings
 
     checkpoint = stage2 / "latest.pdparams"
+    characters = Charset.from_file(default_dictionary_path()).characters
     settings = RunSettings.of(checkpoint)  # read from the run's config.yml: the weights do not say
     assert settings.time_stride == 4 and (settings.preprocess.min_width, settings.preprocess.max_width) == (72, 72)
+    assert settings.middle_blocks == 3 and len(load_student(checkpoint, characters).backbone.blocks) == 11
     # --atol 1e-3, not the default 1e-4: a barely trained model's Paddle inference program differs from its
     # dygraph by up to 3.5e-4 in CI (the shipped model's export: under 1e-5), with or without
     # oneDNN. Identical text is still required.
     out = tmp_path / "model"
     assert export_main([str(checkpoint), "--out", str(out), "--version", "test", "--atol", "1e-3"]) == 0
     images = sorted(str(p) for p in stage2.parent.glob("*.png"))
-    characters = Charset.from_file(default_dictionary_path()).characters
     expected = [r.text for r in checkpoint_recognizer(load_student(checkpoint, characters), characters,
                                                       settings.preprocess).run_many(images)]
     assert any(expected)
@@ -148,6 +151,19 @@ def test_export_load_and_recognize_end_to_end(stage2: Path, tmp_path: Path):
         results = recognizer.run_many(images)
         assert [r.text for r in results] == expected
         assert all(r.error is None for r in results)
+
+
+def test_a_run_cannot_keep_more_middle_blocks_than_its_init_has(stage2: Path, tmp_path: Path):
+    """A checkpoint with three middle blocks cannot start a run of five: refused before training, naming both."""
+    from twplate.training.config import ConfigError, load_config
+    from twplate.training.train import train
+
+    cfg = load_config(stage2 / "config.yml", [f"Global.output_dir={tmp_path / 'deeper'}",
+                                              f"Global.init={stage2 / 'latest.pdparams'}",
+                                              "Architecture.middle_blocks=5"])
+    with pytest.raises(ConfigError, match=r"latest.pdparams has 3 middle blocks; this run cannot keep 5"):
+        train(cfg, fresh=True)
+    assert not (tmp_path / "deeper").exists()
 
 
 def test_distilling_pulls_the_model_toward_its_teacher(trained: Path, tmp_path: Path):
@@ -191,3 +207,36 @@ def test_distilling_pulls_the_model_toward_its_teacher(trained: Path, tmp_path: 
 
     with pytest.raises(ConfigError, match="reads at time stride 8, this run at 4"):
         run("strides", f"Distill.teacher={teacher}", "Architecture.time_stride=4")
+
+
+def test_a_shipped_models_export_can_teach_a_shallower_copy_of_itself(trained: Path, tmp_path: Path):
+    """``twplate-rec-fast``'s recipe in two steps: the shipped ``inference.onnx`` as ``Global.init`` (read at full
+    depth, then cut to three middle blocks) and as ``Distill.teacher`` (read whole); a teacher export reading
+    another dictionary is refused by name."""
+    from twplate.charset import default_dictionary_path
+    from twplate.model_files import default_model_dir
+    from twplate.training.checkpoint import load_student
+    from twplate.training.config import RunSettings, load_config
+    from twplate.training.train import train
+
+    shipped = default_model_dir() / "inference.onnx"
+
+    def run(name: str, *overrides: str) -> Path:
+        cfg = load_config(trained / "run" / "config.yml", [
+            f"Global.output_dir={tmp_path / name}", f"Global.init={shipped}", "Global.total_steps=2",
+            "Global.eval_every=2", "Architecture.time_stride=4", "Architecture.middle_blocks=3",
+            f"Distill.teacher={shipped}", *overrides])
+        train(cfg, fresh=True)
+        return tmp_path / name / "latest.pdparams"
+
+    checkpoint = run("fast")
+    log = (tmp_path / "fast" / "train.log").read_text(encoding="utf-8")
+    assert f"distilling from {shipped} (ppocrv3)" in log and "CTCLoss+KL" in log
+    characters = default_dictionary_path().read_text(encoding="utf-8").splitlines()
+    assert RunSettings.of(checkpoint).middle_blocks == 3
+    assert len(load_student(checkpoint, characters).backbone.blocks) == 11
+
+    reversed_dict = tmp_path / "reversed.txt"
+    reversed_dict.write_text("\n".join(characters[::-1]) + "\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"Distill.teacher .*inference.onnx reads another dictionary than"):
+        run("reversed", "Global.init=pretrained", f"Global.character_dict={reversed_dict}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -66,10 +67,10 @@ class CheckpointBackend:
 def load_student(checkpoint: str | Path, characters: Sequence[str], time_stride: int | None = None) -> PlateRecModel:
     """The recognizer in eval mode from a ``.pdparams`` checkpoint, or ``"pretrained"`` for PP-OCRv3's weights.
 
-    Its architecture is its run's; ``time_stride`` defaults to the run's (:class:`RunSettings`).
+    Its architecture and depth are its run's; ``time_stride`` defaults to the run's (:class:`RunSettings`).
     """
 
-    from .model import PlateRecModel, load_weights
+    from .model import load_weights, model_of_run
     from .pretrained import plate_model_from_pretrained
 
     settings = RunSettings.of(checkpoint)
@@ -77,7 +78,7 @@ def load_student(checkpoint: str | Path, characters: Sequence[str], time_stride:
     if str(checkpoint) == "pretrained":
         model = plate_model_from_pretrained(list(characters), time_stride=stride)
     else:
-        model = PlateRecModel(len(characters) + 1, time_stride=stride, architecture=settings.architecture)
+        model = model_of_run(replace(settings, time_stride=stride), len(characters) + 1)
         load_weights(model, checkpoint)
     model.eval()
     return model

@@ -60,6 +60,9 @@ class GlobalSection(RunSection):
 
 ARCHITECTURES = ("ppocrv3", "ppocrv4")
 """The recognizers twplate trains (:mod:`twplate.training.model`): the PP-OCRv3 Student (shipped) and PP-OCRv4's."""
+MIDDLE_BLOCKS = 5
+"""PP-OCRv3's backbone has five identical 256-channel blocks between its last downsamplings; a run may keep
+fewer (``Architecture.middle_blocks``)."""
 
 
 @dataclass
@@ -68,11 +71,18 @@ class ArchitectureSection:
     # input pixels per CTC step: 8 (PP-OCRv3) or 4 (reads plates at their natural width)
     time_stride: int = 8
     name: str = "ppocrv3"  # one of ARCHITECTURES
+    # ppocrv3 only: how many of the backbone's five middle blocks to keep (fewer: a faster model)
+    middle_blocks: int = MIDDLE_BLOCKS
 
     def __post_init__(self) -> None:
         _check_model_type(self.model_type, "rec", "a recognizer")
         if self.name not in ARCHITECTURES:
             raise ConfigError(f"Architecture.name must be one of {ARCHITECTURES}, not {self.name!r}")
+        if not 1 <= self.middle_blocks <= MIDDLE_BLOCKS:
+            raise ConfigError(f"Architecture.middle_blocks must be between 1 and {MIDDLE_BLOCKS}, "
+                              f"not {self.middle_blocks}")
+        if self.middle_blocks != MIDDLE_BLOCKS and self.name != "ppocrv3":
+            raise ConfigError(f"Architecture.middle_blocks is a ppocrv3 setting; {self.name} has none to drop")
 
 
 @dataclass
@@ -134,9 +144,10 @@ class DataSection:
 class DistillSection:
     """Distillation from a trained teacher: ``teacher`` is a recognizer run's ``.pdparams`` (its run's
     ``config.yml`` beside it says its architecture, often ``ppocrv4``), with this run's dictionary and time
-    stride. Each step's loss adds ``weight`` times the KL divergence from the teacher's probabilities to
-    the model's on the same augmented batch, summed over a crop's CTC steps (as PaddleOCR's DML loss is) and
-    averaged over the crops, as the CTC loss is."""
+    stride, or a twplate model's ``inference.onnx`` (this run's architecture at full depth, as
+    ``Global.init`` reads one). Each step's loss adds ``weight`` times the KL divergence from the teacher's
+    probabilities to the model's on the same augmented batch, summed over a crop's CTC steps (as PaddleOCR's
+    DML loss is) and averaged over the crops, as the CTC loss is."""
 
     teacher: str | None = None
     weight: float = 1.0
@@ -321,12 +332,13 @@ def training_shapes(pre: PreprocessConfig, data: DataSection, stride: int) -> li
 
 @dataclass(frozen=True)
 class RunSettings:
-    """What a checkpoint was trained with that its weights do not say: the architecture, the time stride
-    (the pooling has no weights) and the preprocessing its run evaluated with."""
+    """What a checkpoint was trained with that its weights do not say: the architecture and its depth, the
+    time stride (the pooling has no weights) and the preprocessing its run evaluated with."""
 
     time_stride: int
     preprocess: PreprocessConfig
     architecture: str = "ppocrv3"
+    middle_blocks: int = MIDDLE_BLOCKS
 
     @classmethod
     def of(cls, checkpoint: str | Path) -> RunSettings:
@@ -349,8 +361,13 @@ class RunSettings:
             raise CheckpointError(f"the run settings of {checkpoint} cannot be read: {exc}") from None
         if not isinstance(cfg, TrainConfig):
             raise CheckpointError(f"{checkpoint} was trained by a detector run ({config}), not a recognizer's")
-        return cls(time_stride=cfg.Architecture.time_stride, preprocess=cfg.Preprocess,
-                   architecture=cfg.Architecture.name)
+        return cls.of_config(cfg)
+
+    @classmethod
+    def of_config(cls, cfg: TrainConfig) -> RunSettings:
+        arch = cfg.Architecture
+        return cls(time_stride=arch.time_stride, preprocess=cfg.Preprocess, architecture=arch.name,
+                   middle_blocks=arch.middle_blocks)
 
 
 # ------------------------------------------------------------------ checking values against the dataclasses

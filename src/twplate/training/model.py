@@ -27,7 +27,7 @@ from paddle import nn
 
 from twplate.errors import CheckpointError
 
-from .config import ARCHITECTURES
+from .config import ARCHITECTURES, MIDDLE_BLOCKS, RunSettings
 
 TIME_STRIDES = (4, 8)  # input pixels per CTC time step; 8 is PaddleOCR's
 
@@ -87,13 +87,19 @@ class DepthwiseSeparable(SeparableBlock):
 
 class MobileNetV1Enhance(nn.Layer):
     """PP-OCRv3's backbone at scale 0.5, last_conv_stride (1, 2), then a 2x2 average pool
-    (``time_stride`` 8) or a 2x1 one that keeps the width (``time_stride`` 4)."""
+    (``time_stride`` 8) or a 2x1 one that keeps the width (``time_stride`` 4).
+
+    ``middle_blocks`` (1 to :data:`MIDDLE_BLOCKS`) keeps that many of the five 256-channel blocks: each
+    runs at the backbone's widest point in time, so fewer make a faster model; with the rest of the network
+    unchanged, a shallower backbone starts from a deeper one's weights (:func:`keep_middle_blocks`).
+    """
 
     channels = 512
 
-    def __init__(self, time_stride: int = 8) -> None:
+    def __init__(self, time_stride: int = 8, middle_blocks: int = MIDDLE_BLOCKS) -> None:
         super().__init__()
         _check_time_stride(time_stride)
+        _check_middle_blocks(middle_blocks)
         self.conv1 = ConvBN(3, 16, 3, 2, 1, act=nn.Hardswish)
         # (in, mid, out, stride, kernel, se): the scale-0.5 channel counts of PaddleOCR's table.
         table: list[tuple[int, int, int, int | tuple[int, int], int, bool]] = [
@@ -103,7 +109,7 @@ class MobileNetV1Enhance(nn.Layer):
             (64, 64, 128, (2, 1), 3, False),
             (128, 128, 128, 1, 3, False),
             (128, 128, 256, (2, 1), 3, False),
-            *[(256, 256, 256, 1, 5, False)] * 5,
+            *[(256, 256, 256, 1, 5, False)] * middle_blocks,
             (256, 256, 512, (2, 1), 5, True),
             (512, 512, 512, (1, 2), 5, True),
         ]
@@ -190,6 +196,11 @@ def _check_time_stride(time_stride: int) -> None:
         raise ValueError(f"time_stride must be one of {TIME_STRIDES}, not {time_stride}")
 
 
+def _check_middle_blocks(middle_blocks: int) -> None:
+    if not 1 <= middle_blocks <= MIDDLE_BLOCKS:
+        raise ValueError(f"middle_blocks must be between 1 and {MIDDLE_BLOCKS}, not {middle_blocks}")
+
+
 class Attention(nn.Layer):
     def __init__(self, dim: int, heads: int = 8, drop: float = 0.1) -> None:
         super().__init__()
@@ -272,11 +283,13 @@ class PlateRecModel(nn.Layer):
     logits in training, probabilities in eval."""
 
     def __init__(self, num_classes: int, use_guide: bool = False, time_stride: int = 8,
-                 architecture: str = "ppocrv3") -> None:
+                 architecture: str = "ppocrv3", middle_blocks: int = MIDDLE_BLOCKS) -> None:
         super().__init__()
-        self.architecture = architecture
+        self.architecture, self.middle_blocks = architecture, middle_blocks
+        if middle_blocks != MIDDLE_BLOCKS and architecture != "ppocrv3":
+            raise ValueError(f"middle_blocks is a ppocrv3 setting; {architecture} has no middle blocks to drop")
         if architecture == "ppocrv3":
-            self.backbone: nn.Layer = MobileNetV1Enhance(time_stride)
+            self.backbone: nn.Layer = MobileNetV1Enhance(time_stride, middle_blocks)
             self.neck = SVTRNeck(MobileNetV1Enhance.channels, 64, use_guide=use_guide)
         elif architecture == "ppocrv4":
             self.backbone = PPLCNetV3(time_stride)
@@ -289,6 +302,33 @@ class PlateRecModel(nn.Layer):
         features = self.neck(self.backbone(x))  # (N, D, 1, T)
         logits = self.head(features.squeeze(2).transpose([0, 2, 1]))  # (N, T, C)
         return logits if self.training else F.softmax(logits, axis=-1)
+
+
+FIRST_MIDDLE_BLOCK = 6  # index in MobileNetV1Enhance.blocks
+
+
+def keep_middle_blocks(model: PlateRecModel, middle_blocks: int) -> PlateRecModel:
+    """``model`` (a ``ppocrv3`` one) with only the first ``middle_blocks`` of its backbone's middle blocks,
+    every other weight as it was: how a shallower run starts from a deeper model's weights. The cut
+    network reads nothing until trained (no block is skippable alone: the backbone has no residuals)."""
+    backbone = model.backbone
+    if not isinstance(backbone, MobileNetV1Enhance):
+        raise ValueError(f"only the ppocrv3 backbone has middle blocks to keep, not {model.architecture}'s")
+    _check_middle_blocks(middle_blocks)
+    if middle_blocks > model.middle_blocks:
+        raise ValueError(f"the model has {model.middle_blocks} middle blocks; it cannot keep {middle_blocks}")
+    blocks = list(backbone.blocks)
+    cut = slice(FIRST_MIDDLE_BLOCK + middle_blocks, FIRST_MIDDLE_BLOCK + model.middle_blocks)
+    del blocks[cut]
+    backbone.blocks = nn.Sequential(*blocks)
+    model.middle_blocks = middle_blocks
+    return model
+
+
+def model_of_run(settings: RunSettings, num_classes: int, use_guide: bool = False) -> PlateRecModel:
+    """An untrained model of the architecture, depth and time stride a run's ``config.yml`` says."""
+    return PlateRecModel(num_classes, use_guide=use_guide, time_stride=settings.time_stride,
+                         architecture=settings.architecture, middle_blocks=settings.middle_blocks)
 
 
 def load_weights(model: nn.Layer, checkpoint: str | Path) -> None:

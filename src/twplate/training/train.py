@@ -16,6 +16,7 @@ import os
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,16 @@ from twplate.errors import CheckpointError
 
 from .batches import BatchMaker
 from .checkpoint import checkpoint_recognizer, load_student
-from .config import AnyTrainConfig, ConfigError, DetTrainConfig, RunSettings, TrainConfig, load_config, training_shapes
+from .config import (
+    MIDDLE_BLOCKS,
+    AnyTrainConfig,
+    ConfigError,
+    DetTrainConfig,
+    RunSettings,
+    TrainConfig,
+    load_config,
+    training_shapes,
+)
 from .dataset import MixedSampler, read_label_file
 from .evaluate import evaluate
 from .loop import RunRecord, Trainer, TrainState, log
@@ -139,33 +149,57 @@ class RecTrainer(Trainer):
         """The plate dictionary, the model with its head (the public weights, or a checkpoint's), and the
         teacher where the run distills from one."""
 
-        from .model import PlateRecModel, load_weights
-        from .pretrained import load_onnx_weights, plate_model_from_pretrained
+        from .model import keep_middle_blocks, load_weights, model_of_run
+        from .pretrained import plate_model_from_pretrained
 
         self.charset = Charset.from_file(self.cfg.Global.character_dict)
         self.teacher = self._load_teacher()
         g, arch = self.cfg.Global, self.cfg.Architecture
         if g.init == "pretrained":
-            return plate_model_from_pretrained(list(self.charset.characters), use_guide=g.use_guide,
-                                               time_stride=arch.time_stride, architecture=arch.name)
-        # a finished run's weights, or a shipped model's ONNX export, fine-tuned further
-        net = PlateRecModel(self.charset.num_classes, use_guide=g.use_guide, time_stride=arch.time_stride,
-                            architecture=arch.name)
-        if g.init.endswith(".onnx"):
-            characters = load_onnx_weights(net, Path(g.init))
-            if characters and tuple(characters) != self.charset.characters:
-                raise CheckpointError(f"Global.init {g.init} reads another dictionary than Global.character_dict "
-                                      f"{g.character_dict}: its head's classes would mean other characters")
-        else:
+            net = plate_model_from_pretrained(list(self.charset.characters), use_guide=g.use_guide,
+                                              time_stride=arch.time_stride, architecture=arch.name)
+        elif g.init.endswith(".onnx"):  # a shipped model's export, fine-tuned further
+            net = self._onnx_model(g.init, "Global.init")
+        else:  # a finished run's weights, read at their run's depth
+            depth = RunSettings.of(g.init).middle_blocks
+            net = model_of_run(replace(RunSettings.of_config(self.cfg), middle_blocks=depth),
+                               self.charset.num_classes, use_guide=g.use_guide)
             load_weights(net, g.init)
+        if arch.middle_blocks != net.middle_blocks:
+            keep_middle_blocks(net, arch.middle_blocks)
+        return net
+
+    def _onnx_model(self, path: str, key: str) -> Any:
+        """The model of a twplate ``inference.onnx`` (``key`` names where the config gave it), read as this run's
+        architecture and time stride at its full depth, after checking that it reads this run's dictionary."""
+        from .model import model_of_run
+        from .pretrained import load_onnx_weights
+
+        settings = replace(RunSettings.of_config(self.cfg), middle_blocks=MIDDLE_BLOCKS)
+        net = model_of_run(settings, self.charset.num_classes, use_guide=self.cfg.Global.use_guide)
+        characters = load_onnx_weights(net, Path(path))
+        if characters and tuple(characters) != self.charset.characters:
+            raise CheckpointError(f"{key} {path} reads another dictionary than Global.character_dict "
+                                  f"{self.cfg.Global.character_dict}: its head's classes would mean other characters")
         return net
 
     @classmethod
     def check_inputs(cls, cfg: TrainConfig) -> None:
-        """A ``Distill.teacher`` is a recognizer run's checkpoint, beside its ``config.yml``, read at this run's
-        time stride, so that its probabilities and the model's line up step by step."""
+        """A run's checkpoint as ``Global.init`` has at least the middle blocks this run keeps. A
+        ``Distill.teacher`` is a recognizer run's checkpoint, beside its ``config.yml``, read at this run's
+        time stride, so that its probabilities and the model's line up step by step (or a twplate
+        ``inference.onnx``, read at this run's stride as ``Global.init`` is)."""
+        init = cfg.Global.init
+        if init.endswith(".pdparams"):
+            try:
+                depth = RunSettings.of(init).middle_blocks
+            except (OSError, CheckpointError) as exc:
+                raise ConfigError(f"Global.init: {exc}") from None
+            if depth < cfg.Architecture.middle_blocks:
+                raise ConfigError(f"Global.init {init} has {depth} middle blocks; this run cannot keep "
+                                  f"{cfg.Architecture.middle_blocks}")
         teacher = cfg.Distill.teacher
-        if teacher is None:
+        if teacher is None or teacher.endswith(".onnx"):  # an export is read at this run's stride
             return
         try:
             stride = RunSettings.of(teacher).time_stride
@@ -182,7 +216,11 @@ class RecTrainer(Trainer):
         teacher = self.cfg.Distill.teacher
         if teacher is None:
             return None
-        net = load_student(teacher, self.charset.characters)  # the architecture its run's config.yml names
+        if teacher.endswith(".onnx"):
+            net = self._onnx_model(teacher, "Distill.teacher")
+            net.eval()
+        else:
+            net = load_student(teacher, self.charset.characters)  # the architecture its run's config.yml names
         for parameter in net.parameters():
             parameter.stop_gradient = True
         log.info(f"distilling from {teacher} ({net.architecture}), weight {self.cfg.Distill.weight}")
