@@ -9,8 +9,9 @@ turn, on the same images: twplate end to end (by the model's policy, at ``input_
 narrow crops also read through the detector: ``PhotoReader.read_crops``) and model-only
 (onnxruntime), twplate on OpenVINO in fp32, bf16 and int8 (each where the CPU and the models allow:
 ``--int8``, default ``models/twplate-rec-int8`` if present; bf16 also at ``input_width=72``, on one
-stream and split over two), ``twplate-rec-fast`` (``--fast``, default ``models/twplate-rec-fast``: three of
-the backbone's five middle blocks) on ONNX Runtime and in OpenVINO bf16 at that width, RapidOCR's
+stream and split over two), a shallower model (``--fast DIR``, e.g. an export of
+``configs/twplate_rec_fast_distill.yml``: three of the backbone's five middle blocks) on ONNX Runtime and in
+OpenVINO bf16 at that width, RapidOCR's
 recognizer as configured and fed twplate's widths, on ONNX
 Runtime and on its own OpenVINO engine (``rapidocr_openvino``, OpenVINO's default precision),
 PaddleOCR's pipeline on Paddle Inference and on ONNX Runtime (peers skipped where not installed;
@@ -41,7 +42,6 @@ MODEL_ONLY = f"twplate {MODEL_ONLY_SUFFIX}"
 FIXED_WIDTH = 72
 """twplate's faster option: every crop read at 48 x 72 (``input_width``), no padding."""
 SHIPPED_INT8 = benchdata.REPO / "models" / "twplate-rec-int8"
-SHIPPED_FAST = benchdata.REPO / "models" / "twplate-rec-fast"
 STREAMS = 2
 """OpenVINO streams of the fastest case: each batch split in two, one part per stream (docs/openvino.md)."""
 ACCURACY_TOLERANCE = 0.003
@@ -124,8 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=benchdata.THREADS)
     parser.add_argument("--int8", type=Path, default=SHIPPED_INT8 if SHIPPED_INT8.is_dir() else None,
                         help="int8 model directory for the OpenVINO int8 case")
-    parser.add_argument("--fast", type=Path, default=SHIPPED_FAST if SHIPPED_FAST.is_dir() else None,
-                        help="the shallower model's directory, for its ONNX Runtime and OpenVINO bf16 cases")
+    parser.add_argument("--fast", type=Path,
+                        help="a shallower model's directory, for its ONNX Runtime and OpenVINO bf16 cases")
     parser.add_argument("--exclude", nargs="*", default=[], help="drop the cases whose name contains one of these")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)

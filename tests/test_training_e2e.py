@@ -106,7 +106,7 @@ def test_an_init_that_does_not_fit_stops_the_run_by_name(trained: Path, tmp_path
 def stage2(trained: Path) -> Path:
     """The shipped recipe's later stages in one: the first run's weights fine-tuned at 4 pixels per CTC
     step, on batches of fixed widths around the width the model is then read at, and (as
-    ``twplate-rec-fast``'s recipe does) with three of the backbone's five middle blocks."""
+    ``configs/twplate_rec_fast.yml`` does) with three of the backbone's five middle blocks."""
     from twplate.training.config import load_config
     from twplate.training.train import train
 
@@ -210,9 +210,9 @@ def test_distilling_pulls_the_model_toward_its_teacher(trained: Path, tmp_path: 
 
 
 def test_a_shipped_models_export_can_teach_a_shallower_copy_of_itself(trained: Path, tmp_path: Path):
-    """``twplate-rec-fast``'s recipe in two steps: the shipped ``inference.onnx`` as ``Global.init`` (read at full
-    depth, then cut to three middle blocks) and as ``Distill.teacher`` (read whole); a teacher export reading
-    another dictionary is refused by name."""
+    """The shallower Student's recipe (``configs/twplate_rec_fast*.yml``) in two steps: the shipped
+    ``inference.onnx`` as ``Global.init`` (read at full depth, then cut to three middle blocks) and as
+    ``Distill.teacher`` (read whole); a teacher export reading another dictionary is refused by name."""
     from twplate.charset import default_dictionary_path
     from twplate.model_files import default_model_dir
     from twplate.training.checkpoint import load_student
