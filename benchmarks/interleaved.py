@@ -10,9 +10,8 @@ narrow crops also read through the detector: ``PhotoReader.read_crops``) and mod
 (onnxruntime), twplate on OpenVINO in fp32, bf16 and int8 (each where the CPU and the models allow:
 ``--int8``, default ``models/twplate-rec-int8`` if present; bf16 also at ``input_width=72``, on one
 stream and split over two), a shallower model (``--fast DIR``, e.g. an export of
-``configs/twplate_rec_fast_distill.yml``: three of the backbone's five middle blocks) on ONNX Runtime and in
-OpenVINO bf16 at that width, RapidOCR's
-recognizer as configured and fed twplate's widths, on ONNX
+``configs/twplate_rec_fast_distill.yml``: three of the backbone's five middle blocks) on ONNX Runtime and
+in OpenVINO bf16 at that width, RapidOCR's recognizer as configured and fed twplate's widths, on ONNX
 Runtime and on its own OpenVINO engine (``rapidocr_openvino``, OpenVINO's default precision),
 PaddleOCR's pipeline on Paddle Inference and on ONNX Runtime (peers skipped where not installed;
 ``--exclude`` drops cases by name). Ratios are of medians; the efficiency figure is twplate's end to
@@ -70,7 +69,7 @@ def openvino_cases(batch: int, threads: int, images: list, int8: Path | None,
         if precision == "bf16":  # the fastest float case: its model alone, and at twplate's fixed width
             batches = benchdata.model_batches(reader, images)
             out[f"twplate openvino bf16 {MODEL_ONLY_SUFFIX}"] = lambda r=reader, b=batches: [r.backend(x) for x in b]
-            for name, fixed_model in (("twplate", model), *((("twplate-rec-fast", fast),) if fast else ())):
+            for name, fixed_model in (("twplate", model), *((("twplate --fast", fast),) if fast else ())):
                 for streams in (1, STREAMS) if batch > 1 else (1,):  # one image is never split: one compilation
                     fixed = benchdata.twplate_pipeline(PlateRecognizer(
                         fixed_model, backend="openvino", batch_size=batch, threads=threads, plate_formats=False,
@@ -102,7 +101,7 @@ def cases(batch: int, threads: int, images: list, int8: Path | None = None,
     if fast:
         shallow = benchdata.twplate_pipeline(PlateRecognizer(fast, backend="onnxruntime", batch_size=batch,
                                                              threads=threads, plate_formats=False))
-        out["twplate-rec-fast"] = lambda: shallow(images)
+        out["twplate --fast"] = lambda: shallow(images)
     if benchdata.rapidocr_available():
         rapid = benchdata.rapidocr_pipeline(model, batch, threads)
         at_widths = benchdata.stretch_to_twplate_width(rapid, model)
