@@ -190,7 +190,7 @@ class RecTrainer(Trainer):
         time stride, so that its probabilities and the model's line up step by step (or a twplate
         ``inference.onnx``, read at this run's stride as ``Global.init`` is)."""
         init = cfg.Global.init
-        if init.endswith(".pdparams"):
+        if init != "pretrained" and not init.endswith(".onnx"):  # a run's checkpoint, as _build_model reads it
             try:
                 depth = RunSettings.of(init).middle_blocks
             except (OSError, CheckpointError) as exc:
