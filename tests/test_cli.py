@@ -255,6 +255,28 @@ def test_eval_names_the_images_it_could_not_read_and_exits_1(image_dir: Path, ti
     assert "notes.txt" in err and "gone.png" in err and "2 of 6 images could not be read" in err
 
 
+def test_eval_takes_the_speed_options(tmp_path: Path, tiny_model_dir: Path, capsys) -> None:
+    """``twplate eval`` measures a model as ``twplate read`` runs it: --precision, --streams and --input-width
+    reach the backend (the tiny model reads plates drawn 192 px wide at --input-width 192 and misreads them
+    squeezed to 96); an option the backend refuses, or one a checkpoint cannot take, is named (exit 2)."""
+    pytest.importorskip("openvino")
+    for name, text in PLATES.items():
+        cv2.imwrite(str(tmp_path / f"{Path(name).stem}.png"), tiny_models.stripe_image(text, width=192))
+    labels = tmp_path / "labels.tsv"
+    labels.write_text("".join(f"{Path(n).stem}.png\t{t}\n" for n, t in PLATES.items()), encoding="utf-8")
+    common = ["eval", str(labels), "--model", str(tiny_model_dir), "--backend", "openvino", "--precision", "fp32",
+              "--streams", "2", "--json"]
+    for width, right in (("192", True), ("96", False)):
+        code, out, err = run([*common, "--input-width", width], capsys)
+        assert (json.loads(out)["acc"] == 1.0) is right, (width, out, err)
+    code, out, err = run(["eval", str(labels), "--model", str(tiny_model_dir), "--backend", "onnxruntime",
+                          "--streams", "2"], capsys)
+    assert (code, out) == (2, "") and "twplate eval: backend 'onnxruntime' has no option 'streams'" in err
+    code, out, err = run(["infer", str(tmp_path / "a.png"), "--checkpoint", "run.pdparams", "--input-width", "72"],
+                         capsys)
+    assert (code, out) == (2, "") and "twplate infer: --precision, --streams and --input-width need --model" in err
+
+
 def test_a_bad_label_file_is_named_not_a_traceback(tmp_path: Path, tiny_model_dir: Path, capsys) -> None:
     bad = tmp_path / "labels.tsv"
     bad.write_text("a.png\tABC-1234\nno tab here\n", encoding="utf-8")

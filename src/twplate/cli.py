@@ -60,6 +60,7 @@ SMALL_MODEL_HELP = ("plate reader for small boxes, far plates (default: the ship
                     "beside the shipped plate reader, else the plate reader itself)")
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp"})
 PROGRESS_MIN_IMAGES = 100
+INPUT_WIDTH_HELP = "read every crop at this width, whatever its aspect (e.g. 72: faster, see docs/openvino.md)"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -105,8 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
                       default=None, help="plain greedy CTC reading, without fitting Taiwan plate formats")
     read.add_argument("--threads", type=positive_int, default=None, help="CPU threads for the backend")
     add_runtime_options(read)
-    read.add_argument("--input-width", type=positive_int, default=None,
-                      help="read every crop at this width, whatever its aspect (e.g. 72: faster, see docs/openvino.md)")
+    read.add_argument("--input-width", type=positive_int, default=None, help=INPUT_WIDTH_HELP)
     read.add_argument("--straighten", action="store_true",
                       help="narrow crops (plates hanging steeply in an axis-aligned box) are also read through the "
                            "text detector, which cuts the plate out upright (PhotoReader.read_crops)")
@@ -228,10 +228,10 @@ def _recognizer(args: argparse.Namespace, **options: Any) -> PlateRecognizer:
     from .recognizer import PlateRecognizer
 
     return PlateRecognizer(args.model, backend=args.backend, batch_size=args.batch_size, threads=args.threads,
-                           plate_formats=args.plate_formats, **_speed_options(args), **options)
+                           plate_formats=args.plate_formats, **speed_options(args), **options)
 
 
-def _speed_options(args: argparse.Namespace) -> dict[str, Any]:
+def speed_options(args: argparse.Namespace) -> dict[str, Any]:
     """``--precision``, ``--streams`` and ``--input-width`` where given, as :class:`PlateRecognizer` options."""
     from .backends import runtime_options
 
@@ -403,7 +403,7 @@ def _read_on_ray(args: argparse.Namespace) -> int:
         dataset = twplate_ray.read(files + uris, photos=args.photos, straighten=args.straighten, model=args.model,
                                    backend=args.backend, batch_size=args.batch_size, concurrency=args.concurrency,
                                    **options,
-                                   **_speed_options(args), **({"threads": args.threads} if args.threads else {}))
+                                   **speed_options(args), **({"threads": args.threads} if args.threads else {}))
         summary = twplate_ray.write(dataset, args.out, json_lines=args.json)
     except (TwplateError, ValueError) as exc:
         print(f"twplate: {exc}", file=sys.stderr)

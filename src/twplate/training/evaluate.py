@@ -13,8 +13,9 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from twplate.backends import runtime_options
 from twplate.charset import Charset, default_dictionary_path
-from twplate.cli import positive_int
+from twplate.cli import INPUT_WIDTH_HELP, add_runtime_options, positive_int, speed_options
 from twplate.photo import STEEP_CROP_ASPECT, PhotoReader
 from twplate.recognizer import PlateRecognizer
 from twplate.result import PlateResult
@@ -43,8 +44,19 @@ def format_confusion(expected: str, read: str) -> str:
 
 
 def recognizer_for(args: argparse.Namespace) -> PlateRecognizer:
-    """The recognizer a command asked for: ``--checkpoint`` (dygraph) or ``--model`` (exported)."""
+    """The recognizer a command asked for: ``--checkpoint`` (dygraph) or ``--model`` (exported), the latter on
+    any backend with its speed options (``--precision``, ``--streams``, ``--input-width``), so that each figure of
+    docs/openvino.md is one command.
+
+    Raises:
+        ValueError: an unknown backend, an option the backend refuses (bf16 on a CPU without it), or a speed
+            option with ``--checkpoint``, which runs in Paddle's dygraph at the run's own preprocessing.
+    """
+    speed = speed_options(args)
     if getattr(args, "checkpoint", None):
+        if speed:
+            raise ValueError("--precision, --streams and --input-width need --model: a checkpoint runs in Paddle at "
+                             "its run's own preprocessing")
         characters = Charset.from_file(args.dict or default_dictionary_path()).characters
         settings = RunSettings.of(args.checkpoint)  # the run's own stride and preprocessing
         return checkpoint_recognizer(load_student(args.checkpoint, characters, settings.time_stride), characters,
@@ -52,16 +64,19 @@ def recognizer_for(args: argparse.Namespace) -> PlateRecognizer:
                                      name=str(args.checkpoint), batch_size=args.batch_size,
                                      plate_formats=args.plate_formats)
     return PlateRecognizer(args.model, backend=args.backend, batch_size=args.batch_size,
-                           plate_formats=args.plate_formats)
+                           plate_formats=args.plate_formats, **speed)
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--model``/``--backend`` for exported models, ``--checkpoint``/``--dict`` for training checkpoints."""
+    """``--model``/``--backend`` and the speed options for exported models, ``--checkpoint``/``--dict`` for training
+    checkpoints."""
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--model", help="exported model directory or .onnx file (default: the shipped model)")
     group.add_argument("--checkpoint", help="training checkpoint (.pdparams), or 'pretrained'")
     parser.add_argument("--dict", type=Path, help="dictionary of the checkpoint (default: the shipped one)")
-    parser.add_argument("--backend", default="auto", help="backend for --model: auto, onnxruntime, paddle")
+    parser.add_argument("--backend", default="auto", help="backend for --model: auto, onnxruntime, paddle or openvino")
+    add_runtime_options(parser)
+    parser.add_argument("--input-width", type=positive_int, default=None, help=INPUT_WIDTH_HELP)
     parser.add_argument("--batch-size", type=positive_int, default=32)
     parser.add_argument("--no-plate-formats", dest="plate_formats", action="store_const", const=False,
                         default=None, help="plain greedy CTC reading, without fitting Taiwan plate formats")
@@ -79,9 +94,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    recognizer = recognizer_for(args)
-    read = (PhotoReader(recognizer=recognizer, backend=args.backend).read_crops if args.straighten
-            else recognizer.run_many)
+    try:
+        recognizer = recognizer_for(args)
+        read = (PhotoReader(recognizer=recognizer, backend=args.backend, **runtime_options(vars(args))).read_crops
+                if args.straighten else recognizer.run_many)  # the detector takes the recognizer's precision
+    except ValueError as exc:
+        print(f"twplate eval: {exc}", file=sys.stderr)
+        return 2
     metrics = evaluate(read, read_label_file(args.label_file))
     confusions = [(format_confusion(*pair), n) for pair, n in metrics.confusions.most_common(args.top)]
     for _, error in metrics.unread:

@@ -14,8 +14,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    try:
+        recognizer = recognizer_for(args)
+    except ValueError as exc:
+        print(f"twplate infer: {exc}", file=sys.stderr)
+        return 2
     failed = 0
-    for result in recognizer_for(args).run_many(args.images):
+    for result in recognizer.run_many(args.images):
         if result.error is not None:
             print(f"twplate infer: {result.error}", file=sys.stderr)
             failed += 1
