@@ -59,6 +59,8 @@ def test_unknown_keys_are_rejected_by_name(override: str, message: str):
     ("Global=3", r"must look like Section\.key=value"),
     ("Architecture.name=ppocrv5", r"Architecture\.name must be one of \('ppocrv3', 'ppocrv4'\), not 'ppocrv5'"),
     ("Distill.weight=-1", r"Distill\.weight must be >= 0, got -1"),
+    ("Distill.feature_weight=-1", r"Distill\.feature_weight must be >= 0, got -1"),
+    ("Distill.feature_weight=1", r"Distill\.feature_weight needs a Distill\.teacher to regress onto"),
 ])
 def test_wrong_values_are_rejected_by_name(override: str, message: str):
     with pytest.raises(ConfigError, match=message):
@@ -86,19 +88,25 @@ def test_a_batch_that_does_not_split_over_the_workers_is_refused_before_they_sta
 
 
 def test_a_teacher_that_cannot_be_read_is_refused_in_one_line_before_any_process_starts(tmp_path: Path, capsys):
-    """``twplate train`` names a ``Distill.teacher`` without its run's settings, or with settings this twplate
-    cannot read, in one line (exit status 2), and starts nothing."""
+    """``twplate train`` names a ``Distill.teacher`` without its run's settings, with settings this twplate
+    cannot read, or of another architecture when its backbone features are to be regressed onto, in one line
+    (exit status 2), and starts nothing."""
     pytest.importorskip("paddle")
     newer = tmp_path / "newer"  # a teacher's run from a twplate that knows a key this one does not
     newer.mkdir()
     (newer / "config.yml").write_text("Distill:\n  align: warped\n", encoding="utf-8")
-    cases = [(tmp_path / "missing" / "latest.pdparams", r"Distill\.teacher: .*missing/config\.yml not found"),
-             (newer / "latest.pdparams", r"Distill\.teacher: the run settings of .*newer/latest\.pdparams cannot be "
-                                         r"read: .*unknown key Distill\.align")]
-    for teacher, message in cases:
+    v4 = tmp_path / "v4"  # a PP-OCRv4 teacher's run, at this config's time stride
+    v4.mkdir()
+    (v4 / "config.yml").write_text("Architecture:\n  name: ppocrv4\n", encoding="utf-8")
+    cases = [(tmp_path / "missing" / "latest.pdparams", [], r"Distill\.teacher: .*missing/config\.yml not found"),
+             (newer / "latest.pdparams", [], r"Distill\.teacher: the run settings of .*newer/latest\.pdparams "
+                                             r"cannot be read: .*unknown key Distill\.align"),
+             (v4 / "latest.pdparams", ["-o", "Distill.feature_weight=1"],
+              r"Distill\.feature_weight: the teacher .*v4/latest\.pdparams is ppocrv4, this run ppocrv3")]
+    for teacher, overrides, message in cases:
         out = tmp_path / "run"
         code = main(["train", "-c", str(ROOT / "configs" / "twplate_rec.yml"), "-o", f"Distill.teacher={teacher}",
-                     "-o", f"Global.output_dir={out}"])
+                     "-o", f"Global.output_dir={out}", *overrides])
         err = capsys.readouterr().err
         assert code == 2 and err.startswith("twplate train: error: ") and len(err.strip().splitlines()) == 1, err
         assert re.search(message, err), err

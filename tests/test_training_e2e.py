@@ -168,7 +168,10 @@ def test_a_run_cannot_keep_more_middle_blocks_than_its_init_has(stage2: Path, tm
 
 def test_distilling_pulls_the_model_toward_its_teacher(trained: Path, tmp_path: Path):
     """Ten more steps from the first run's weights, with that run as the teacher, stay nearer the teacher's
-    probabilities than the same ten steps on CTC alone; a teacher read at another time stride is refused."""
+    probabilities than the same ten steps on CTC alone, and with ``feature_weight`` alone nearer its backbone
+    features; a teacher read at another time stride is refused."""
+    from dataclasses import replace
+
     import cv2
     import numpy as np
     import paddle
@@ -200,10 +203,28 @@ def test_distilling_pulls_the_model_toward_its_teacher(trained: Path, tmp_path: 
             pairs = [[m(paddle.to_tensor(x)).numpy() for m in models] for x in images]
         return float(np.mean([(t * (np.log(t + 1e-8) - np.log(s + 1e-8))).sum(-1).mean() for t, s in pairs]))
 
-    alone = divergence(run("ctc"))
+    one_width = replace(preprocess, min_width=preprocess.max_width)
+    batch = paddle.to_tensor(np.concatenate([resize_normalize(cv2.imread(str(trained / name)), one_width)[None]
+                                             for name in names]))
+
+    def feature_distance(student: Path) -> float:
+        """Mean squared difference between the teacher's backbone features and ``student``'s on val in one
+        batch, as the feature loss reads them: the teacher in eval mode, the student in training mode."""
+        target, model = load_student(teacher, characters), load_student(student, characters)
+        model.train()
+        with paddle.no_grad():
+            return float(((model(batch, with_backbone=True)[0] - target(batch, with_backbone=True)[0]) ** 2).mean())
+
+    ctc = run("ctc")
+    alone = divergence(ctc)
     distilled = divergence(run("distilled", f"Distill.teacher={teacher}", "Distill.weight=1.0"))
     assert "distilling from" in (tmp_path / "distilled" / "train.log").read_text(encoding="utf-8")
     assert distilled < 0.7 * alone, (distilled, alone)  # here 0.19 against 0.38
+
+    hinted = run("features", f"Distill.teacher={teacher}", "Distill.weight=0", "Distill.feature_weight=10")
+    assert "CTCLoss+KL+features" in (tmp_path / "features" / "train.log").read_text(encoding="utf-8")
+    near, far = feature_distance(hinted), feature_distance(ctc)
+    assert near < 0.95 * far, (near, far)  # here 12.4 against 14.6: most of it is the batch's statistics
 
     with pytest.raises(ConfigError, match="reads at time stride 8, this run at 4"):
         run("strides", f"Distill.teacher={teacher}", "Architecture.time_stride=4")

@@ -147,14 +147,22 @@ class DistillSection:
     stride, or a twplate model's ``inference.onnx`` (this run's architecture at full depth, as
     ``Global.init`` reads one). Each step's loss adds ``weight`` times the KL divergence from the teacher's
     probabilities to the model's on the same augmented batch, summed over a crop's CTC steps (as PaddleOCR's
-    DML loss is) and averaged over the crops, as the CTC loss is."""
+    DML loss is) and averaged over the crops, as the CTC loss is.
+
+    ``feature_weight`` (0: off) weighs a second term, the mean squared difference between the model's
+    backbone features and the teacher's (FitNets' hint): for a network cut from its teacher, the input the
+    blocks it kept after the cut expect. It needs a teacher of this run's architecture. As in FitNets, the
+    model's features are its training-mode ones (batch norms on the batch's statistics), the teacher's its
+    inference ones."""
 
     teacher: str | None = None
     weight: float = 1.0
+    feature_weight: float = 0.0
 
     def __post_init__(self) -> None:
-        if not self.weight >= 0:
-            raise ConfigError(f"Distill.weight must be >= 0, got {self.weight}")
+        for name in ("weight", "feature_weight"):
+            if not getattr(self, name) >= 0:
+                raise ConfigError(f"Distill.{name} must be >= 0, got {getattr(self, name)}")
 
 
 def _training_preprocess() -> PreprocessConfig:
@@ -174,8 +182,10 @@ class TrainConfig:
     Distill: DistillSection = field(default_factory=DistillSection)
 
     def check(self) -> None:
-        """What spans sections, checked once every override is in (:func:`load_config`)."""
+        """What spans sections or keys, checked once every override is in (:func:`load_config`)."""
         pre, data = self.Preprocess, self.Data
+        if self.Distill.feature_weight and self.Distill.teacher is None:
+            raise ConfigError("Distill.feature_weight needs a Distill.teacher to regress onto")
         if data.min_width_range and data.min_width_range[1] > pre.max_width:  # floors, under the widest input
             raise ConfigError(f"Data.min_width_range {list(data.min_width_range)} reaches past Preprocess.max_width "
                               f"{pre.max_width}")

@@ -20,6 +20,7 @@ exported models do.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import paddle
 import paddle.nn.functional as F
@@ -298,10 +299,15 @@ class PlateRecModel(nn.Layer):
             raise ValueError(f"architecture must be one of {ARCHITECTURES}, not {architecture!r}")
         self.head = nn.Linear(self.neck.dims, num_classes)
 
-    def forward(self, x: paddle.Tensor) -> paddle.Tensor:
-        features = self.neck(self.backbone(x))  # (N, D, 1, T)
+    def forward(self, x: paddle.Tensor, with_backbone: bool = False) -> Any:
+        """Logits (training) or probabilities (eval), ``(N, T, C)``; ``with_backbone``: the backbone's
+        features ``(N, B, 1, T)`` first, as ``(features, output)``, for feature distillation (through
+        ``forward``, so that data-parallel training syncs their gradients)."""
+        backbone = self.backbone(x)
+        features = self.neck(backbone)  # (N, D, 1, T)
         logits = self.head(features.squeeze(2).transpose([0, 2, 1]))  # (N, T, C)
-        return logits if self.training else F.softmax(logits, axis=-1)
+        output = logits if self.training else F.softmax(logits, axis=-1)
+        return (backbone, output) if with_backbone else output
 
 
 FIRST_MIDDLE_BLOCK = 6  # index in MobileNetV1Enhance.blocks

@@ -199,15 +199,18 @@ class RecTrainer(Trainer):
                 raise ConfigError(f"Global.init {init} has {depth} middle blocks; this run cannot keep "
                                   f"{cfg.Architecture.middle_blocks}")
         teacher = cfg.Distill.teacher
-        if teacher is None or teacher.endswith(".onnx"):  # an export is read at this run's stride
+        if teacher is None or teacher.endswith(".onnx"):  # an export is read as this run's architecture
             return
         try:
-            stride = RunSettings.of(teacher).time_stride
+            settings = RunSettings.of(teacher)
         except (OSError, CheckpointError) as exc:
             raise ConfigError(f"Distill.teacher: {exc}") from None
-        if stride != cfg.Architecture.time_stride:
-            raise ConfigError(f"Distill.teacher {teacher} reads at time stride {stride}, this run at "
+        if settings.time_stride != cfg.Architecture.time_stride:
+            raise ConfigError(f"Distill.teacher {teacher} reads at time stride {settings.time_stride}, this run at "
                               f"{cfg.Architecture.time_stride}: their CTC steps would not line up")
+        if cfg.Distill.feature_weight and settings.architecture != cfg.Architecture.name:
+            raise ConfigError(f"Distill.feature_weight: the teacher {teacher} is {settings.architecture}, this run "
+                              f"{cfg.Architecture.name}: their backbone features differ in shape")
 
     def _load_teacher(self) -> Any:
         """``Distill.teacher`` in eval mode (no gradients), or ``None``. Its run's settings were checked
@@ -223,8 +226,10 @@ class RecTrainer(Trainer):
             net = load_student(teacher, self.charset.characters)  # the architecture its run's config.yml names
         for parameter in net.parameters():
             parameter.stop_gradient = True
-        log.info(f"distilling from {teacher} ({net.architecture}), weight {self.cfg.Distill.weight}")
-        self.loss_name = "CTCLoss+KL"
+        distill = self.cfg.Distill
+        log.info(f"distilling from {teacher} ({net.architecture}), weight {distill.weight}, "
+                 f"feature weight {distill.feature_weight}")
+        self.loss_name = "CTCLoss+KL+features" if distill.feature_weight else "CTCLoss+KL"
         return net
 
     def _open_data(self) -> tuple[Any, list[Any]]:
@@ -245,20 +250,28 @@ class RecTrainer(Trainer):
 
     def _train_step(self, x: np.ndarray, labels: np.ndarray, lengths: np.ndarray) -> tuple[float, int]:
         """One optimizer step on one batch; returns the batch's mean loss (CTC, plus distillation where
-        there is a teacher) and its size."""
+        there is a teacher: its probabilities, and its backbone features where ``feature_weight`` is set)
+        and its size."""
         import paddle
         import paddle.nn.functional as F
 
         images = paddle.to_tensor(x)
-        logits = self.model(images)
+        distill = self.cfg.Distill
+        hints = distill.feature_weight > 0  # backbone features regressed too (a teacher is then given)
+        if hints:
+            features, logits = self.model(images, with_backbone=True)
+        else:
+            logits = self.model(images)
         n, t = logits.shape[0], logits.shape[1]
         loss = F.ctc_loss(logits.transpose([1, 0, 2]), paddle.to_tensor(labels), paddle.full([n], t, dtype="int64"),
                           paddle.to_tensor(lengths), blank=0, reduction="none").mean()
         if self.teacher is not None:
-            with paddle.no_grad():
-                target = self.teacher(images)  # eval mode: probabilities (N, T, C)
+            with paddle.no_grad():  # the teacher is in eval mode: probabilities (N, T, C)
+                target_features, target = self.teacher(images, with_backbone=True)
             kl = (target * (paddle.log(target.clip(min=1e-8)) - F.log_softmax(logits, axis=-1))).sum(axis=[1, 2])
-            loss = loss + self.cfg.Distill.weight * kl.mean()  # per crop, summed over its steps, as CTC's is
+            loss = loss + distill.weight * kl.mean()  # per crop, summed over its steps, as CTC's is
+            if hints:
+                loss = loss + distill.feature_weight * F.mse_loss(features, target_features)
         loss.backward()
         self.optimizer.step()
         self.optimizer.clear_grad()
