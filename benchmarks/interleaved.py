@@ -133,15 +133,16 @@ def main(argv: list[str] | None = None) -> int:
     if any(word in "twplate" for word in args.exclude):
         parser.error("the plain 'twplate' case is what every ratio is of: exclude other cases by a longer name")
 
-    def chosen(images: list) -> dict[str, Callable[[], list]]:
+    def selected_cases(images: list) -> dict[str, Callable[[], list]]:
+        """The cases ``--exclude`` leaves, reading ``images``."""
         return {name: call for name, call in cases(args.batch, args.threads, images, args.int8, args.fast).items()
                 if not any(word in name for word in args.exclude)}
 
     val, val_labels, source = benchdata.load_val()
     exact = {name: None if name.endswith(MODEL_ONLY_SUFFIX) else benchdata.exact_match(call(), val_labels)
-             for name, call in chosen(val).items()}  # on all of val: a round's few crops hide a plate's loss
+             for name, call in selected_cases(val).items()}  # on all of val: a round's few crops hide a plate's loss
     images = benchdata.cycle(val, args.images)
-    todo = chosen(images)
+    todo = selected_cases(images)
     for call in todo.values():  # warm-up: every shape seen once
         call()
     seconds = benchdata.round_robin(todo, args.rounds)
