@@ -106,8 +106,6 @@ class Trainer:
     :class:`twplate.training.det.train.DetTrainer` for the detector.
     """
 
-    loss_name = "loss"
-
     def __init__(self, cfg: Any, out: Path, resume: bool, rank: int, world: int, record: RunRecord) -> None:
         import paddle
 
@@ -162,8 +160,9 @@ class Trainer:
         """This process's batches (an iterable of 3 arrays, with ``close()``) and the validation items."""
         raise NotImplementedError
 
-    def _train_step(self, x: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[float, int]:
-        """One optimizer step on one batch; returns the batch's mean loss and its size."""
+    def _train_step(self, x: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[dict[str, float], int]:
+        """One optimizer step on one batch; returns the terms of the batch's mean loss by name (as they
+        enter it, so they add up to it) and the batch's size."""
         raise NotImplementedError
 
     def _evaluate(self) -> None:
@@ -207,9 +206,9 @@ class Trainer:
         for x, labels, lengths in self.batches:
             if self.state.step >= self.total:
                 break
-            loss, n = self._train_step(x, labels, lengths)
+            terms, n = self._train_step(x, labels, lengths)
             self.state.step += 1
-            window.add(loss, n * self.world)
+            window.add(terms, n * self.world)
             if self._due(self.cfg.Global.log_every):
                 self._log_progress(window, n)
                 window = _Window()
@@ -228,13 +227,15 @@ class Trainer:
         step, total = self.state.step, self.total
         elapsed = time.time() - window.start
         ips = window.samples / elapsed
-        eta = int((total - step) * elapsed / max(len(window.losses), 1))
-        avg = float(np.mean(window.losses))
+        eta = int((total - step) * elapsed / max(window.steps, 1))
+        terms = window.mean_terms()
+        avg = sum(terms.values())
         lr = self.optimizer.get_lr()
-        log.info(f"global_step: {step}/{total}, lr: {lr:.6f}, {self.loss_name}: {avg:.5f}, loss: {avg:.5f}, "
-                 f"avg_batch_cost: {elapsed / len(window.losses):.4f} s, avg_samples: {n * self.world}, "
+        named = "".join(f"{name}: {value:.5f}, " for name, value in terms.items())
+        log.info(f"global_step: {step}/{total}, lr: {lr:.6f}, {named}loss: {avg:.5f}, "
+                 f"avg_batch_cost: {elapsed / window.steps:.4f} s, avg_samples: {n * self.world}, "
                  f"ips: {ips:.2f} samples/s, eta: {eta // 3600}:{eta // 60 % 60:02d}:{eta % 60:02d}")
-        self.record.metrics({"step": step, "lr": lr, "loss": avg, "ips": ips})
+        self.record.metrics({"step": step, "lr": lr, "loss": avg, **terms, "ips": ips})
 
     def _save_latest(self) -> None:
         """``latest.pdparams``, ``latest.pdopt`` and ``latest.json`` (lead), then wait for the others."""
@@ -281,12 +282,17 @@ def share_running_statistics(net: Any, world: int) -> None:
 
 
 class _Window:
-    """Losses and samples since the last progress line."""
+    """Loss terms and samples since the last progress line."""
 
     def __init__(self) -> None:
-        self.start, self.samples = time.time(), 0
-        self.losses: list[float] = []
+        self.start, self.samples, self.steps = time.time(), 0, 0
+        self.sums: dict[str, float] = {}
 
-    def add(self, loss: float, samples: int) -> None:
-        self.losses.append(loss)
+    def add(self, terms: dict[str, float], samples: int) -> None:
+        for name, value in terms.items():
+            self.sums[name] = self.sums.get(name, 0.0) + value
+        self.steps += 1
         self.samples += samples
+
+    def mean_terms(self) -> dict[str, float]:
+        return {name: total / self.steps for name, total in self.sums.items()}

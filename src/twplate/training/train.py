@@ -143,8 +143,6 @@ class RecTrainer(Trainer):
     """The recognizer: the Student (or PP-OCRv4's model) with the plate dictionary's head, CTC (plus distillation
     from a teacher where one is given), accuracy on real val crops."""
 
-    loss_name = "CTCLoss"
-
     def _build_model(self) -> Any:
         """The plate dictionary, the model with its head (the public weights, or a checkpoint's), and the
         teacher where the run distills from one."""
@@ -229,7 +227,6 @@ class RecTrainer(Trainer):
         distill = self.cfg.Distill
         log.info(f"distilling from {teacher} ({net.architecture}), weight {distill.weight}, "
                  f"feature weight {distill.feature_weight}")
-        self.loss_name = "CTCLoss+KL+features" if distill.feature_weight else "CTCLoss+KL"
         return net
 
     def _open_data(self) -> tuple[Any, list[Any]]:
@@ -248,10 +245,10 @@ class RecTrainer(Trainer):
                  f"steps: {self.total}, batch: {self.batch_size} x {self.world} process(es)")
         return batches, val
 
-    def _train_step(self, x: np.ndarray, labels: np.ndarray, lengths: np.ndarray) -> tuple[float, int]:
-        """One optimizer step on one batch; returns the batch's mean loss (CTC, plus distillation where
-        there is a teacher: its probabilities, and its backbone features where ``feature_weight`` is set)
-        and its size."""
+    def _train_step(self, x: np.ndarray, labels: np.ndarray, lengths: np.ndarray) -> tuple[dict[str, float], int]:
+        """One optimizer step on one batch; returns its loss terms (``CTCLoss``, plus, where there is a teacher,
+        ``KL`` to its probabilities, and ``features`` to its backbone features where ``feature_weight`` is set),
+        each weighted as it enters the loss, and the batch's size."""
         import paddle
         import paddle.nn.functional as F
 
@@ -263,20 +260,21 @@ class RecTrainer(Trainer):
         else:
             logits = self.model(images)
         n, t = logits.shape[0], logits.shape[1]
-        loss = F.ctc_loss(logits.transpose([1, 0, 2]), paddle.to_tensor(labels), paddle.full([n], t, dtype="int64"),
-                          paddle.to_tensor(lengths), blank=0, reduction="none").mean()
+        terms = {"CTCLoss": F.ctc_loss(logits.transpose([1, 0, 2]), paddle.to_tensor(labels),
+                                       paddle.full([n], t, dtype="int64"), paddle.to_tensor(lengths), blank=0,
+                                       reduction="none").mean()}
         if self.teacher is not None:
             with paddle.no_grad():  # the teacher is in eval mode: probabilities (N, T, C)
                 target_features, target = self.teacher(images, with_backbone=True)
             kl = (target * (paddle.log(target.clip(min=1e-8)) - F.log_softmax(logits, axis=-1))).sum(axis=[1, 2])
-            loss = loss + distill.weight * kl.mean()  # per crop, summed over its steps, as CTC's is
+            terms["KL"] = distill.weight * kl.mean()  # per crop, summed over its steps, as CTC's is
             if hints:
-                loss = loss + distill.feature_weight * F.mse_loss(features, target_features)
-        loss.backward()
+                terms["features"] = distill.feature_weight * F.mse_loss(features, target_features)
+        paddle.add_n(list(terms.values())).backward()
         self.optimizer.step()
         self.optimizer.clear_grad()
         self.schedule.step()
-        return float(loss), n
+        return {name: float(value) for name, value in terms.items()}, n
 
     def _evaluate(self) -> None:
         """Every process reads its share of the validation crops; the counts are added up."""

@@ -49,7 +49,6 @@ class DetBatches(Prefetcher[tuple[np.ndarray, np.ndarray, np.ndarray]]):
 class DetTrainer(Trainer):
     """The detector: PP-OCRv3 det from its public weights, DBNet's loss on scenes, plates found on photos."""
 
-    loss_name = "DBLoss"
     cfg: DetTrainConfig
 
     def _build_model(self) -> Any:
@@ -84,7 +83,7 @@ class DetTrainer(Trainer):
                  f"batch: {self.batch_size} x {self.world} process(es) of {data.size} px")
         return batches, val
 
-    def _train_step(self, x: np.ndarray, target: np.ndarray, weight: np.ndarray) -> tuple[float, int]:
+    def _train_step(self, x: np.ndarray, target: np.ndarray, weight: np.ndarray) -> tuple[dict[str, float], int]:
         import paddle
 
         from .loss import db_loss
@@ -98,7 +97,7 @@ class DetTrainer(Trainer):
         self.optimizer.step()
         self.optimizer.clear_grad()
         self.schedule.step()
-        return float(loss), x.shape[0]
+        return {"DBLoss": float(loss)}, x.shape[0]
 
     def _evaluate(self) -> None:
         """Plates found and false readings on each process's share of the validation photos, added up;
