@@ -223,7 +223,7 @@ def test_distilling_pulls_the_model_toward_its_teacher(trained: Path, tmp_path: 
     assert distilled < 0.7 * alone, (distilled, alone)  # here 0.19 against 0.38
 
     hinted = run("features", f"Distill.teacher={teacher}", "Distill.weight=0", "Distill.feature_weight=10")
-    last = re.findall(r"CTCLoss: ([\d.]+), KL: ([\d.]+), features: ([\d.]+), loss: ([\d.]+)",
+    last = re.findall(r"CTCLoss: ([\d.]+), KL: (-?[\d.]+), features: ([\d.]+), loss: ([\d.]+)",
                       (tmp_path / "features" / "train.log").read_text(encoding="utf-8"))[-1]
     ctc_term, kl_term, feature_term, loss = map(float, last)  # each term as it enters the loss
     assert kl_term == 0 and feature_term > 0 and ctc_term + feature_term == pytest.approx(loss, abs=2e-5)
