@@ -90,7 +90,8 @@ CPU_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_b
 
 def cpu_description() -> dict[str, object]:
     """The CPU every speed figure is recorded with: model name (and family/model numbers, as a VM may
-    hide the name), CPUs this process sees, the :data:`CPU_FLAGS` it has."""
+    hide the name), CPUs this process sees, the :data:`CPU_FLAGS` it has and those it lacks (AMX missing is
+    what most changes the OpenVINO figures)."""
     info = {}
     with contextlib.suppress(OSError), open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
         for line in cpuinfo:
@@ -99,7 +100,8 @@ def cpu_description() -> dict[str, object]:
     flags = set(info.get("flags", "").split())
     return {"model": f"{info.get('model name', 'unknown')} (family {info.get('cpu family', '?')}, "
                      f"model {info.get('model', '?')})", "cpus": os.cpu_count(),
-            "flags": [flag for flag in CPU_FLAGS if flag in flags]}
+            "flags": [flag for flag in CPU_FLAGS if flag in flags],
+            "lacks": [flag for flag in CPU_FLAGS if flag not in flags]}
 
 
 def cycle(items: Sequence, n: int) -> list:

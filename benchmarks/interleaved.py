@@ -9,10 +9,10 @@ turn, on the same images: twplate end to end (by the model's policy, at ``input_
 narrow crops also read through the detector: ``PhotoReader.read_crops``) and model-only
 (onnxruntime), twplate on OpenVINO in fp32, bf16 and int8 (each where the CPU and the models allow:
 ``--int8``, default ``models/twplate-rec-int8`` if present; bf16 also at ``input_width=72``, on one
-stream and split over two), a shallower model (``--fast DIR``, e.g. an export of
-``configs/twplate_rec_fast_distill.yml``: three of the backbone's five middle blocks) on ONNX Runtime and
-in OpenVINO bf16 at that width, RapidOCR's recognizer as configured and fed twplate's widths, on ONNX
-Runtime and on its own OpenVINO engine (``rapidocr_openvino``, OpenVINO's default precision),
+stream and split over two), the shallower model (``--fast DIR``, default the shipped
+``models/twplate-rec-fast``: three of the backbone's five middle blocks) on ONNX Runtime by aspect and at
+``input_width=72``, and in OpenVINO bf16 at that width, RapidOCR's recognizer as configured and fed
+twplate's widths, on ONNX Runtime and on its own OpenVINO engine (``rapidocr_openvino``, OpenVINO's default precision),
 PaddleOCR's pipeline on Paddle Inference and on ONNX Runtime (peers skipped where not installed;
 ``--exclude`` drops cases by name). Ratios are of medians; the efficiency figure is twplate's end to
 end over its model-only throughput. Each case's exact match is measured once, on all of val, before the
@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchdata  # noqa: E402
 
 from twplate import PlateRecognizer  # noqa: E402
+from twplate.model_files import fast_model_dir  # noqa: E402
 from twplate.photo import PhotoReader  # noqa: E402
 
 MODEL_ONLY_SUFFIX = "model-only"
@@ -43,6 +44,7 @@ MODEL_ONLY = f"twplate {MODEL_ONLY_SUFFIX}"
 FIXED_WIDTH = 72
 """twplate's faster option: every crop read at 48 x 72 (``input_width``), no padding."""
 SHIPPED_INT8 = benchdata.REPO / "models" / "twplate-rec-int8"
+SHIPPED_FAST = fast_model_dir()
 STREAMS = 2
 """OpenVINO streams of the fastest case: each batch split in two, one part per stream (docs/openvino.md)."""
 ACCURACY_TOLERANCE = 0.003
@@ -100,10 +102,10 @@ def cases(batch: int, threads: int, images: list, int8: Path | None = None,
     out = {"twplate": lambda: twplate(images), MODEL_ONLY: lambda: [reader.backend(b) for b in batches],
            f"twplate input_width={FIXED_WIDTH}": lambda: fixed(images),
            "twplate straighten": lambda: [r.text for r in straighten(images)]}
-    if fast:
+    for width in (None, FIXED_WIDTH) if fast else ():
         shallow = benchdata.twplate_pipeline(PlateRecognizer(fast, backend="onnxruntime", batch_size=batch,
-                                                             threads=threads, plate_formats=False))
-        out["twplate --fast"] = lambda: shallow(images)
+                                                             threads=threads, plate_formats=False, input_width=width))
+        out["twplate --fast" + (f" input_width={width}" if width else "")] = lambda run=shallow: run(images)
     if benchdata.rapidocr_available():
         rapid = benchdata.rapidocr_pipeline(model, batch, threads)
         at_widths = benchdata.stretch_to_twplate_width(rapid, model)
@@ -125,8 +127,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=benchdata.THREADS)
     parser.add_argument("--int8", type=Path, default=SHIPPED_INT8 if SHIPPED_INT8.is_dir() else None,
                         help="int8 model directory for the OpenVINO int8 case")
-    parser.add_argument("--fast", type=Path,
-                        help="a shallower model's directory, for its ONNX Runtime and OpenVINO bf16 cases")
+    parser.add_argument("--fast", type=Path, default=SHIPPED_FAST if SHIPPED_FAST.is_dir() else None,
+                        help="a shallower model's directory, for its ONNX Runtime and OpenVINO bf16 cases "
+                             "(default: the shipped twplate-rec-fast)")
     parser.add_argument("--exclude", nargs="*", default=[], help="drop the cases whose name contains one of these")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
@@ -152,7 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     cpu = benchdata.cpu_description()
     print(f"{len(images)} images per round from {source} (exact match: all {len(val)}); model {benchdata.MODEL}; "
           f"batch {args.batch}, {args.threads} threads, {args.rounds} rounds, each case once per round\n"
-          f"CPU: {cpu['model']}, {cpu['cpus']} CPUs, flags {' '.join(cpu['flags'])}\n")
+          f"CPU: {cpu['model']}, {cpu['cpus']} CPUs, flags {' '.join(cpu['flags'])}; "
+          f"without {' '.join(cpu['lacks']) or '-'}\n")
     print("| pipeline | img/s (median) | best round | exact match | twplate / pipeline |\n|---|---:|---:|---:|---:|")
     for name in todo:
         match = "" if exact[name] is None else f"{exact[name]:.1%}"

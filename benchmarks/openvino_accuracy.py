@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
                      "max_probability_difference": diff})
     cpu = benchdata.cpu_description()
     print(f"{len(images)} images from {source}; model {benchdata.MODEL}; batch 32, {args.threads} threads; "
-          f"CPU {cpu['model']}, flags {' '.join(cpu['flags'])}\n")
+          f"CPU {cpu['model']}, flags {' '.join(cpu['flags'])}; without {' '.join(cpu['lacks']) or '-'}\n")
     print("| case | providers | exact match | right | same text as ORT | max prob. diff vs ORT |\n"
           "|---|---|---:|---:|---:|---:|")
     for row in rows:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -14,11 +15,14 @@ import tiny_models
 from twplate import PlateRecognizer
 from twplate.errors import ModelError
 from twplate.model_files import (
+    FAST_MODEL,
     ONNX_FILE,
     YAML_FILE,
     DetectorSpec,
     ModelSpec,
+    default_detector_dir,
     default_model_dir,
+    fast_model_dir,
     load_detector_spec,
     load_model_spec,
     onnx_metadata_props,
@@ -97,6 +101,22 @@ def test_onnx_file_inside_model_dir_resolves_to_dir(tiny_model_dir: Path) -> Non
 
 def test_default_model_dir_is_the_shipped_one() -> None:
     assert default_model_dir().parts[-2:] == ("models", "twplate-rec")
+
+
+def test_a_shipped_models_name_resolves_to_its_folder(tiny_model_dir: Path, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """``model="twplate-rec-fast"`` finds the shipped folder from any working directory; a folder of that name
+    where the caller runs is a path and wins; a name that is neither says what was asked for."""
+    monkeypatch.chdir(tmp_path)
+    assert load_model_spec(FAST_MODEL).directory == fast_model_dir()
+    assert load_model_spec(FAST_MODEL).name == FAST_MODEL
+    assert load_detector_spec("twplate-det").directory == default_detector_dir()
+    shutil.copytree(tiny_model_dir, tmp_path / FAST_MODEL)
+    assert load_model_spec(FAST_MODEL).directory == Path(FAST_MODEL)
+    with pytest.raises(ModelError, match="no model at twplate-rec-nothing"):
+        load_model_spec("twplate-rec-nothing")
+    with pytest.raises(ModelError, match="is a det model"):
+        load_model_spec("twplate-det")
 
 
 def test_both_kinds_hold_the_file_fields_and_take_them_by_keyword(tiny_model_dir: Path) -> None:

@@ -16,6 +16,7 @@ import twplate.backends as backends
 from twplate import PlateRecognizer
 from twplate.errors import BackendUnavailableError, ModelError
 from twplate.model_files import (
+    FAST_MODEL,
     ONNX_FILE,
     OPENVINO_FILES,
     YAML_FILE,
@@ -128,14 +129,28 @@ def test_an_ir_not_listed_in_inference_yml_is_not_read(tiny_ir_dir: Path, tmp_pa
                          PlateRecognizer(backend="onnxruntime")(images))
 
 
+SHIPPED_READERS = pytest.mark.parametrize("model", [None, FAST_MODEL], ids=["rec", "rec-fast"])
+
+
 @needs_shipped
-def test_shipped_model_reads_like_onnxruntime() -> None:
+@SHIPPED_READERS
+def test_shipped_model_reads_like_onnxruntime(model: str | None) -> None:
     images = sample_plates()
-    reader = PlateRecognizer(backend="openvino")
+    reader = PlateRecognizer(model, backend="openvino")
     results = reader(images)
     assert all(r.text for r in results)
-    assert_same_readings(results, PlateRecognizer(backend="onnxruntime")(images))
+    assert_same_readings(results, PlateRecognizer(model, backend="onnxruntime")(images))
     assert reader.backend.providers == ["CPU", "fp32"]  # not OpenVINO's own bf16 default on AMX CPUs
+
+
+@needs_shipped
+@SHIPPED_READERS
+def test_shipped_model_reads_real_plates_like_onnxruntime(real_data: Path, model: str | None) -> None:
+    """The issue's parity bar on real crops: OpenVINO fp32 gives ONNX Runtime's text and probabilities within 1e-4."""
+    lines = (real_data / "real" / "val.tsv").read_text(encoding="utf-8").splitlines()[:64]
+    paths = [real_data / "real" / line.split("\t")[0] for line in lines]
+    assert_same_readings(PlateRecognizer(model, backend="openvino")(paths),
+                         PlateRecognizer(model, backend="onnxruntime")(paths))
 
 
 @pytest.mark.parametrize("streams", [1, 2])

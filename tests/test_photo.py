@@ -150,8 +150,8 @@ def test_small_boxes_are_read_by_the_small_plate_reader_and_large_ones_are_not(r
     assert [p.text for p in routed(car_photo)] == ["KCD-1636"]
 
 
-def test_the_shipped_small_plate_reader_comes_with_the_shipped_plate_reader_only(reader, tmp_path):
-    """By default the shipped plate reader brings ``twplate-rec-small``, loaded with its options; another plate
+def test_the_shipped_small_plate_reader_comes_with_the_shipped_plate_readers_only(reader, tmp_path):
+    """By default a shipped plate reader brings ``twplate-rec-small``, loaded with its options; another plate
     reader reads small boxes itself (the shipped small one has its dictionary, not necessarily the other's), as
     ``small_model=False`` asks; a path is loaded with the plate reader's options."""
     import shutil
@@ -168,6 +168,8 @@ def test_the_shipped_small_plate_reader_comes_with_the_shipped_plate_reader_only
     assert small.spec.directory == default_small_model_dir() and small.batch_size == 8
     assert small.spec.preprocess.min_width == small.spec.preprocess.max_width == 72
     assert PhotoReader(recognizer=narrow, detector=reader.detector, small_model=False).small_recognizer is narrow
+    fast = PlateRecognizer("twplate-rec-fast", backend="onnxruntime", threads=1)
+    assert PhotoReader(recognizer=fast, detector=reader.detector).small_recognizer.spec.name == "twplate-rec-small"
     other = tmp_path / "other.onnx"
     shutil.copy(default_model_dir() / "inference.onnx", other)
     custom = PlateRecognizer(other, backend="onnxruntime", threads=1)

@@ -1,5 +1,5 @@
 """The shipped plate readers (``models/twplate-rec``; ``models/twplate-rec-small``, the photo reader's for small
-boxes): load and verify, both backends agree, read real plates.
+boxes; ``models/twplate-rec-fast``, the shallower one for speed): load and verify, backends agree, read real plates.
 
 Skipped until the model is exported into the checkout; the real-data tests also need the data set.
 """
@@ -17,7 +17,15 @@ import pytest
 
 from twplate import PlateRecognizer
 from twplate.image import load_image
-from twplate.model_files import ONNX_FILE, PADDLE_FILES, default_model_dir, default_small_model_dir, read_model_yaml
+from twplate.model_files import (
+    FAST_MODEL,
+    ONNX_FILE,
+    PADDLE_FILES,
+    default_model_dir,
+    default_small_model_dir,
+    fast_model_dir,
+    read_model_yaml,
+)
 from twplate.training.augment import shrink
 
 MODEL = default_model_dir()
@@ -26,20 +34,24 @@ SAMPLE = 60  # real plates for the backend agreement check
 READERS = pytest.mark.parametrize("model", [MODEL, default_small_model_dir()], ids=["rec", "rec-small"])
 
 
-@READERS
-def test_shipped_model_is_complete_and_verified(model: Path) -> None:
+@pytest.mark.parametrize(("model", "files"), [(MODEL, {ONNX_FILE, *PADDLE_FILES}),
+                                              (default_small_model_dir(), {ONNX_FILE, *PADDLE_FILES}),
+                                              (fast_model_dir(), {ONNX_FILE})],  # for ONNX Runtime and OpenVINO
+                         ids=["rec", "rec-small", "rec-fast"])
+def test_shipped_model_is_complete_and_verified(model: Path, files: set[str]) -> None:
     spec = read_model_yaml(model)
-    assert set(spec.checksums) == {ONNX_FILE, *PADDLE_FILES}
+    assert set(spec.checksums) == files
     assert spec.charset.characters == tuple((MODEL.parents[1] / "dict" / "dict_taiwan_car.txt")
                                             .read_text(encoding="utf-8").split())
     assert spec.calibration is not None  # every shipped reader's confidence is calibrated
     spec.require(spec.checksums)  # raises on any mismatch
 
 
-def test_default_recognizer_reads_samples() -> None:
+@pytest.mark.parametrize("model", [None, FAST_MODEL], ids=["rec", "rec-fast"])
+def test_shipped_recognizer_reads_samples(model: str | None) -> None:
     samples = Path(__file__).resolve().parents[1] / "samples"
     rows = [line.split("\t") for line in (samples / "labels.tsv").read_text(encoding="utf-8").splitlines()]
-    results = PlateRecognizer()([samples / name for name, _ in rows])
+    results = PlateRecognizer(model)([samples / name for name, _ in rows])
     assert all(r.ok for r in results)
     assert all(0.0 <= r.confidence <= 1.0 for r in results)
     assert [r.text for r in results] == [label for _, label in rows]  # special plates 試 使 外 included
@@ -69,6 +81,17 @@ def test_reads_real_plates(real_data: Path) -> None:
     assert all(r.ok for r in results)
     exact = sum(r.text == label for r, label in zip(results, labels, strict=True))
     assert exact >= 0.93 * len(labels), f"{exact}/{len(labels)} exact"  # the model card: 97.3% on all of val
+
+
+@pytest.mark.parametrize("input_width", [None, 72], ids=["by-aspect", "fixed-72"])
+def test_fast_model_reads_real_plates_as_the_shipped_model_does(real_data: Path, input_width: int | None) -> None:
+    """``twplate-rec-fast`` reads about as many real plates as ``twplate-rec``, by aspect and at 48 x 72, the width
+    of its fast configuration (model cards, 296 val plates: 289 and 290; ``twplate-rec`` 290 and 289)."""
+    paths, labels = _real_sample(real_data)
+    exact = {reader.spec.name: sum(r.text == label for r, label in zip(reader(paths), labels, strict=True))
+             for reader in (PlateRecognizer(model, backend="onnxruntime", input_width=input_width)
+                            for model in (None, FAST_MODEL))}
+    assert exact[FAST_MODEL] >= exact["twplate-rec"] - 1, exact
 
 
 def test_default_preprocessing_is_the_shipped_models() -> None:

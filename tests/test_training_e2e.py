@@ -128,6 +128,7 @@ def test_export_load_and_recognize_end_to_end(stage2: Path, tmp_path: Path):
 
     from twplate import PlateRecognizer
     from twplate.charset import Charset, default_dictionary_path
+    from twplate.errors import ModelError
     from twplate.training.checkpoint import checkpoint_recognizer, load_student
     from twplate.training.config import RunSettings
 
@@ -152,6 +153,14 @@ def test_export_load_and_recognize_end_to_end(stage2: Path, tmp_path: Path):
         results = recognizer.run_many(images)
         assert [r.text for r in results] == expected
         assert all(r.error is None for r in results)
+
+    onnx_only = tmp_path / "onnx-only"  # checked against the Paddle files, which it does not keep
+    assert export_main([str(checkpoint), "--out", str(onnx_only), "--version", "test", "--atol", "1e-3",
+                        "--onnx-only"]) == 0
+    assert sorted(p.name for p in onnx_only.iterdir()) == ["inference.onnx", "inference.yml"]
+    assert [r.text for r in PlateRecognizer(onnx_only, backend="onnxruntime").run_many(images)] == expected
+    with pytest.raises(ModelError, match="inference.json is missing"):
+        PlateRecognizer(onnx_only, backend="paddle")
 
 
 def test_a_run_cannot_keep_more_middle_blocks_than_its_init_has(stage2: Path, tmp_path: Path):

@@ -56,8 +56,10 @@ MODULE_COMMANDS: dict[str, tuple[str, str]] = {
 }
 TSV_ESCAPES = str.maketrans({"\t": "\\t", "\n": "\\n", "\r": "\\r"})
 """A path's tabs and line breaks, escaped in tab-separated rows."""
+MODEL_HELP = ("model directory, .onnx file or shipped model name, e.g. twplate-rec-fast (default: the shipped "
+              "model, twplate-rec)")
 SMALL_MODEL_HELP = ("plate reader for small boxes, far plates (default: the shipped twplate-rec-small "
-                    "beside the shipped plate reader, else the plate reader itself)")
+                    "beside a shipped plate reader, else the plate reader itself)")
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp"})
 PROGRESS_MIN_IMAGES = 100
 INPUT_WIDTH_HELP = "read every crop at this width, whatever its aspect (e.g. 72: faster, see docs/openvino.md)"
@@ -100,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     fmt.add_argument("--json", action="store_true", help="JSON lines instead of tab-separated text")
     fmt.add_argument("--csv", action="store_true", help="CSV with a header row")
     read.add_argument("--backend", default="auto", help="auto (default), onnxruntime, paddle or openvino")
-    read.add_argument("--model", default=None, help="model directory or .onnx file (default: the shipped model)")
+    read.add_argument("--model", default=None, help=MODEL_HELP)
     read.add_argument("--batch-size", type=positive_int, default=32, help="images per batch (default 32)")
     read.add_argument("--no-plate-formats", dest="plate_formats", action="store_const", const=False,
                       default=None, help="plain greedy CTC reading, without fitting Taiwan plate formats")
@@ -145,7 +147,7 @@ def _add_serve_parser(commands: argparse._SubParsersAction) -> None:
     serve.add_argument("--workers", type=positive_int, default=1,
                        help="processes, each with its own model (default 1); for throughput, one per CPU core "
                             "with --threads 1 (docs/serve.md)")
-    serve.add_argument("--model", default=None, help="model directory or .onnx file (default: the shipped model)")
+    serve.add_argument("--model", default=None, help=MODEL_HELP)
     serve.add_argument("--backend", default="auto", help="auto (default), onnxruntime, paddle or openvino")
     serve.add_argument("--batch-size", type=positive_int, default=32, help="most images per model call (default 32)")
     serve.add_argument("--threads", type=positive_int, default=None, help="CPU threads for the backend")

@@ -65,6 +65,7 @@ from .preprocess import PreprocessConfig
 DEFAULT_MODEL = "twplate-rec"
 DEFAULT_DETECTOR = "twplate-det"
 DEFAULT_SMALL_MODEL = "twplate-rec-small"
+FAST_MODEL = "twplate-rec-fast"
 TASKS = ("rec", "det")
 YAML_FILE = "inference.yml"
 ONNX_FILE = "inference.onnx"
@@ -170,15 +171,22 @@ def default_small_model_dir() -> Path:
     return shipped_path("models", DEFAULT_SMALL_MODEL)
 
 
+def fast_model_dir() -> Path:
+    """The shallower plate reader shipped for speed (three of the backbone's five middle blocks; docs/openvino.md)."""
+    return shipped_path("models", FAST_MODEL)
+
+
 def default_detector_dir() -> Path:
     """The text detector shipped with twplate."""
     return shipped_path("models", DEFAULT_DETECTOR)
 
 
 def load_model_spec(model: str | os.PathLike[str] | None = None) -> ModelSpec:
-    """Resolve a plate reader ``model`` (``None`` = the shipped default, a model directory, or an ``.onnx`` file).
+    """Resolve a plate reader ``model``: ``None`` (the shipped default), a shipped model's name
+    (``"twplate-rec-fast"``), a model directory, or an ``.onnx`` file.
 
-    A path to a file inside a model directory that ``inference.yml`` lists resolves to that directory.
+    A name is looked up in the shipped ``models/`` only where no file or folder of that name exists. A path
+    to a file inside a model directory that ``inference.yml`` lists resolves to that directory.
 
     Raises:
         ModelError: the path does not exist or does not describe a valid plate reader.
@@ -196,7 +204,7 @@ def load_detector_spec(model: str | os.PathLike[str] | None = None) -> DetectorS
 
 
 def _load_spec(model: str | os.PathLike[str] | None, kind: type[ModelSpec] | type[DetectorSpec]) -> Any:
-    path = (default_model_dir() if kind is ModelSpec else default_detector_dir()) if model is None else Path(model)
+    path = _model_path(model, kind)
     spec: AnySpec | None = None
     if path.is_file() and (path.parent / YAML_FILE).is_file():
         candidate = read_model_yaml(path.parent)
@@ -215,6 +223,18 @@ def _load_spec(model: str | os.PathLike[str] | None, kind: type[ModelSpec] | typ
         raise ModelError(f"model {spec.name!r} at {path} is a {spec.task} model (task: {spec.task}), "
                          f"expected a {kind.task} model")
     return spec
+
+
+def _model_path(model: str | os.PathLike[str] | None, kind: type[ModelSpec] | type[DetectorSpec]) -> Path:
+    """The path ``model`` names: the shipped default for ``None``, the shipped folder for a bare name that is not
+    a file or folder here (``"twplate-rec-fast"``), else the path as given."""
+    if model is None:
+        return default_model_dir() if kind is ModelSpec else default_detector_dir()
+    path = Path(model)
+    shipped = shipped_path("models", path.name)
+    if not path.exists() and str(model) == path.name and shipped.is_dir():
+        return shipped
+    return path
 
 
 def read_model_yaml(directory: str | os.PathLike[str]) -> AnySpec:

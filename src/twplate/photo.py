@@ -27,7 +27,7 @@ from .detect.detector import TextDetector
 from .detect.postprocess import DBSettings, TextBox
 from .errors import ImageError
 from .image import ImageInput, ImageInputs, load_image_and_scale
-from .model_files import default_model_dir, default_small_model_dir
+from .model_files import default_model_dir, default_small_model_dir, fast_model_dir
 from .recognizer import CHUNK_BATCHES, ModelInput, PlateRecognizer
 from .result import PlateResult
 
@@ -138,9 +138,10 @@ class PhotoReader:
             ``backend_options`` then load only the detector, and ``batch_size`` is not used.
         small_model: the plate reader for small boxes, those shorter than :attr:`PlateRules.look_closer_below`
             (far plates): ``None``: the shipped ``twplate-rec-small`` (trained on plates shrunk that far) where
-            the plate reader is the shipped one, else the plate reader itself; ``False``: the plate reader
-            itself; a model directory or ``.onnx`` file, loaded with the plate reader's options
-            (:meth:`~twplate.PlateRecognizer.sibling`); or a loaded :class:`~twplate.PlateRecognizer`.
+            the plate reader is a shipped one (``twplate-rec``, ``twplate-rec-fast``), else the plate reader
+            itself; ``False``: the plate reader itself; a model directory or ``.onnx`` file, loaded with the
+            plate reader's options (:meth:`~twplate.PlateRecognizer.sibling`); or a loaded
+            :class:`~twplate.PlateRecognizer`.
         **backend_options: passed to every model's backend, e.g. ``precision="bf16"`` on openvino (docs/photos.md).
 
     Raises:
@@ -333,8 +334,9 @@ class PhotoReader:
 
 
 def _is_shipped(recognizer: PlateRecognizer) -> bool:
-    """The recognizer reads with the shipped plate reader (``models/twplate-rec``)."""
-    return recognizer.spec.directory.resolve() == default_model_dir().resolve()
+    """The recognizer reads with a shipped plate reader (``models/twplate-rec`` or ``models/twplate-rec-fast``),
+    whose dictionary ``twplate-rec-small`` shares."""
+    return recognizer.spec.directory.resolve() in {default_model_dir().resolve(), fast_model_dir().resolve()}
 
 
 @dataclass

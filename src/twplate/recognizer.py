@@ -51,7 +51,8 @@ class PlateRecognizer:
     """A loaded model: load once, call many times, share between threads.
 
     Args:
-        model: ``None`` for the shipped model, or a model directory or ``.onnx`` file.
+        model: ``None`` for the shipped model, a shipped model's name (``"twplate-rec-fast"``, the faster
+            one), or a model directory or ``.onnx`` file.
         backend: ``"auto"``, ``"onnxruntime"``, ``"paddle"`` or ``"openvino"``.
         batch_size: images per backend call.
         threads: CPU threads for the backend (``None``: the runtime's default).

@@ -23,7 +23,7 @@ class ServeConfig:
     """Model options (as :class:`twplate.PlateRecognizer` takes them), batching and request limits.
 
     Attributes:
-        model: model directory or ``.onnx`` file; ``None`` for the shipped model.
+        model: a shipped model's name, a model directory or ``.onnx`` file; ``None`` for the shipped model.
         backend: ``"auto"``, ``"onnxruntime"``, ``"paddle"`` or ``"openvino"``.
         batch_size: the recognizer's batch size, and the most images one gathered batch holds.
         threads: CPU threads for the backend (``None``: the runtime's default).

@@ -71,7 +71,8 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     """``--model``/``--backend`` and the speed options for exported models, ``--checkpoint``/``--dict`` for training
     checkpoints."""
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--model", help="exported model directory or .onnx file (default: the shipped model)")
+    group.add_argument("--model", help="exported model directory, .onnx file or shipped model name "
+                       "(default: the shipped model)")
     group.add_argument("--checkpoint", help="training checkpoint (.pdparams), or 'pretrained'")
     parser.add_argument("--dict", type=Path, help="dictionary of the checkpoint (default: the shipped one)")
     parser.add_argument("--backend", default="auto", help="backend for --model: auto, onnxruntime, paddle or openvino")
