@@ -8,12 +8,12 @@ whichever case runs then (cells of 3 rounds vary by +-10%). Here every round run
 turn, on the same images: twplate end to end (by the model's policy, at ``input_width=72``, and with
 narrow crops also read through the detector: ``PhotoReader.read_crops``) and model-only
 (onnxruntime), twplate on OpenVINO in fp32, bf16 and int8 (each where the CPU and the models allow:
-``--int8``, default ``models/twplate-rec-int8`` if present; bf16 also at ``input_width=72``, on one
-stream and split over two), the shallower model (``--fast DIR``, default the shipped
-``models/twplate-rec-fast``: three of the backbone's five middle blocks) on ONNX Runtime by aspect and at
-``input_width=72``, and in OpenVINO bf16 at that width, RapidOCR's recognizer as configured and fed
-twplate's widths, on ONNX Runtime and on its own OpenVINO engine (``rapidocr_openvino``, OpenVINO's default precision),
-PaddleOCR's pipeline on Paddle Inference and on ONNX Runtime (peers skipped where not installed;
+``--int8``, default the shipped ``models/twplate-rec-fast-int8``, read at the width it declares; bf16 also
+at ``input_width=72``, on one stream and split over two), the shallower model (``--fast DIR``, default the
+shipped ``models/twplate-rec-fast``: three of the backbone's five middle blocks) on ONNX Runtime by aspect and
+at ``input_width=72``, and in OpenVINO bf16 at that width, RapidOCR's recognizer as configured and fed
+twplate's widths, on ONNX Runtime and on its own OpenVINO engine (``rapidocr_openvino``, OpenVINO's default
+precision), PaddleOCR's pipeline on Paddle Inference and on ONNX Runtime (peers skipped where not installed;
 ``--exclude`` drops cases by name). Ratios are of medians; the efficiency figure is twplate's end to
 end over its model-only throughput. Each case's exact match is measured once, on all of val, before the
 rounds: the few crops of a round (64 at batch 1) cannot show a plate or two lost. The summary compares
@@ -36,14 +36,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchdata  # noqa: E402
 
 from twplate import PlateRecognizer  # noqa: E402
-from twplate.model_files import fast_model_dir  # noqa: E402
+from twplate.model_files import FAST_INT8_MODEL, fast_model_dir  # noqa: E402
 from twplate.photo import PhotoReader  # noqa: E402
 
 MODEL_ONLY_SUFFIX = "model-only"
 MODEL_ONLY = f"twplate {MODEL_ONLY_SUFFIX}"
 FIXED_WIDTH = 72
 """twplate's faster option: every crop read at 48 x 72 (``input_width``), no padding."""
-SHIPPED_INT8 = benchdata.REPO / "models" / "twplate-rec-int8"
+SHIPPED_INT8 = benchdata.REPO / "models" / FAST_INT8_MODEL
 SHIPPED_FAST = fast_model_dir()
 STREAMS = 2
 """OpenVINO streams of the fastest case: each batch split in two, one part per stream (docs/openvino.md)."""
@@ -69,7 +69,8 @@ def openvino_cases(batch: int, threads: int, images: list, int8: Path | None,
             print(f"skipped twplate openvino {precision}: {exc}")
             continue
         run = benchdata.twplate_pipeline(reader)
-        out[f"twplate openvino {precision}"] = lambda run=run: run(images)
+        name = f"twplate openvino {precision}" + (f" ({model.name})" if precision == "int8" else "")
+        out[name] = lambda run=run: run(images)
         if precision == "bf16":  # the fastest float case: its model alone, and at twplate's fixed width
             batches = benchdata.model_batches(reader, images)
             out[f"twplate openvino bf16 {MODEL_ONLY_SUFFIX}"] = lambda r=reader, b=batches: [r.backend(x) for x in b]

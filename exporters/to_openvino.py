@@ -1,6 +1,7 @@
 """OpenVINO IR of a model, fp32 and optionally int8 (NNCF post-training quantization).
 
-``python -m exporters.to_openvino [MODEL_DIR] --out DIR [--int8 [--accuracy-control]]``
+``python -m exporters.to_openvino [MODEL_DIR] --out DIR [--int8 [--input-width W] [--fp32-neck]
+[--accuracy-control]]``
 
 fp32: the model's ONNX file read by OpenVINO and saved as ``inference.xml`` + ``inference.bin``
 (weights kept in fp32), with the dictionary in the IR's ``rt_info`` and an ``inference.yml`` with
@@ -8,7 +9,11 @@ checksums; checked against the ONNX file on ONNX Runtime like every export (same
 within 1e-4: ``exporters/verify.py``).
 
 int8 (``--int8``): ``nncf.quantize`` of the fp32 IR, calibrated on real *train* crops (never val)
-and synthetic plates, each through twplate's preprocessing at its own width. With
+and synthetic plates, each through twplate's preprocessing at its own width. ``--input-width W``
+makes an int8 model that reads every crop at ``height x W`` (declared in its ``inference.yml``), calibrated
+on each crop at its own width and at ``W``. ``--fp32-neck`` keeps the sequence model between the
+backbone's last pooling and the CTC head (PP-OCRv3's SVTR neck) in fp32: measured on real train crops
+and synthetic plates, it is the part whose quantization changes most readings. With
 ``--accuracy-control``, ``nncf.quantize_with_accuracy_control`` then returns layers to fp32 until
 exact match on a held-out slice of real train crops (not used for calibration) drops by at most
 ``--max-drop``. The int8 model is named ``<name>-int8``; whether it ships is decided on real val
@@ -24,6 +29,7 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -127,29 +133,48 @@ def exact_match(reader: PlateRecognizer, images: Sequence[np.ndarray], labels: S
     return sum(r.text == label for r, label in zip(reader(list(images)), labels, strict=True)) / len(labels)
 
 
+def neck_layers(model) -> list[str]:
+    """Names of ``model``'s convolutions and matrix products after the backbone's last pooling, except the
+    last one (the CTC head's): the sequence model (neck) of a PP-OCR recognizer."""
+    ops = model.get_ordered_ops()
+    pools = [i for i, op in enumerate(ops) if op.get_type_name() in ("AvgPool", "MaxPool")]
+    if not pools:
+        raise ValueError("--fp32-neck: the model has no pooling layer that ends a backbone")
+    last_pool = pools[-1]
+    compute = [op for op in ops[last_pool + 1:] if op.get_type_name() in ("Convolution", "GroupConvolution", "MatMul")]
+    return [op.get_friendly_name() for op in compute[:-1]]
+
+
 def export_int8_ir(fp32_dir: Path, out: Path, accuracy_control: bool = False, max_drop: float = MAX_DROP,
-                   calibration: int = CALIBRATION, synthetic: int = SYNTHETIC) -> dict[str, float]:
+                   calibration: int = CALIBRATION, synthetic: int = SYNTHETIC, input_width: int | None = None,
+                   fp32_neck: bool = False) -> dict[str, float]:
     """Quantize the fp32 IR in ``fp32_dir`` into the model directory ``out`` (``<name>-int8``).
 
-    Returns exact match on the held-out train crops, fp32 and int8, and the share of them that
-    read the same in both.
+    ``input_width``: the int8 model reads every crop at that width. ``fp32_neck``: the neck
+    (:func:`neck_layers`) stays fp32. Returns exact match on the held-out train crops, fp32 and int8,
+    and the share of them that read the same in both.
     """
     import nncf
     import openvino as ov
 
     spec = load_model_spec(fp32_dir)
-    train, _ = real_train(0, calibration)
-    tensors = [resize_normalize(image, spec.preprocess)[None] for image in train + synthetic_plates(synthetic)]
+    widths = [spec.preprocess]
+    if input_width is not None:
+        widths.append(replace(spec.preprocess, min_width=input_width, max_width=input_width))
+    images = real_train(0, calibration)[0] + synthetic_plates(synthetic)
+    tensors = [resize_normalize(image, preprocess)[None] for preprocess in widths for image in images]
     holdout, holdout_labels = real_train(calibration, HOLDOUT)
     model = ov.Core().read_model(str(fp32_dir / OPENVINO_FILES[0]))
     # TRANSFORMER: the SVTR neck's layer norms (ReduceMean, Sqrt, Divide) and softmaxes stay in fp32;
     # quantized as a convolutional model's eltwise ops are, the model read 1% of held-out train crops.
     settings = {"preset": nncf.QuantizationPreset.MIXED, "model_type": nncf.ModelType.TRANSFORMER,
                 "subset_size": len(tensors)}
+    if fp32_neck:
+        settings["ignored_scope"] = nncf.IgnoredScope(names=neck_layers(model))
     if accuracy_control:
         def validate(compiled, items) -> float:  # NNCF passes the validation dataset's items: (image, label)
             items = list(items)
-            reader = PlateRecognizer.with_backend(CompiledBackend(compiled), spec)
+            reader = PlateRecognizer.with_backend(CompiledBackend(compiled), replace(spec, preprocess=widths[-1]))
             return exact_match(reader, [image for image, _ in items], [label for _, label in items])
 
         quantized = nncf.quantize_with_accuracy_control(
@@ -159,9 +184,10 @@ def export_int8_ir(fp32_dir: Path, out: Path, accuracy_control: bool = False, ma
         quantized = nncf.quantize(model, nncf.Dataset(tensors), **settings)
     out.mkdir(parents=True, exist_ok=True)
     ov.save_model(quantized, str(out / OPENVINO_FILES[0]), compress_to_fp16=False)
-    write_model_yaml(out, f"{spec.name}-int8", spec.version, spec.charset.characters, spec.preprocess,
+    write_model_yaml(out, f"{spec.name}-int8", spec.version, spec.charset.characters, widths[-1],
                      spec.input_name, spec.plate_formats, spec.calibration)  # the fp32 model's map, not refitted
-    fp32_texts = [r.text for r in PlateRecognizer(fp32_dir, backend="openvino", precision="fp32")(holdout)]
+    fp32_texts = [r.text for r in PlateRecognizer(fp32_dir, backend="openvino", precision="fp32",
+                                                  input_width=input_width)(holdout)]
     int8_texts = [r.text for r in PlateRecognizer(out, backend="openvino", precision="int8")(holdout)]
     return {"holdout_exact_fp32": _share(fp32_texts, holdout_labels),
             "holdout_exact_int8": _share(int8_texts, holdout_labels),
@@ -179,6 +205,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="model directory (default: the shipped one)")
     parser.add_argument("--out", type=Path, required=True, help="folder for the fp32 IR model (int8: <out>-int8)")
     parser.add_argument("--int8", action="store_true", help="also write an int8 model, calibrated on real train crops")
+    parser.add_argument("--input-width", type=int, help="int8: read every crop at this width (calibrated at it too)")
+    parser.add_argument("--fp32-neck", action="store_true", help="int8: keep the neck (after the backbone) in fp32")
     parser.add_argument("--accuracy-control", action="store_true", help="int8 with NNCF's accuracy control")
     parser.add_argument("--max-drop", type=float, default=MAX_DROP)
     parser.add_argument("--calibration", type=int, default=CALIBRATION, help="real train crops to calibrate on")
@@ -197,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.int8:
             staged_int8 = Path(tmp) / "int8"
             figures = export_int8_ir(staged, staged_int8, args.accuracy_control, args.max_drop, args.calibration,
-                                     args.synthetic)
+                                     args.synthetic, args.input_width, args.fp32_neck)
             print("int8 on held-out real train crops: " + ", ".join(f"{k} {v:.2%}" for k, v in figures.items()))
             _replace(staged_int8, args.out.with_name(args.out.name + "-int8"))
         _replace(staged, args.out)

@@ -16,6 +16,7 @@ import twplate.backends as backends
 from twplate import PlateRecognizer
 from twplate.errors import BackendUnavailableError, ModelError
 from twplate.model_files import (
+    FAST_INT8_MODEL,
     FAST_MODEL,
     ONNX_FILE,
     OPENVINO_FILES,
@@ -153,6 +154,31 @@ def test_shipped_model_reads_real_plates_like_onnxruntime(real_data: Path, model
                          PlateRecognizer(model, backend="onnxruntime")(paths))
 
 
+needs_int8_cpu = pytest.mark.skipif(not {"AVX512_VNNI", "AVX_VNNI", "AMX_INT8"} & CAPABILITIES,
+                                    reason="no VNNI/AMX: int8 is refused on this CPU (test_precision_refused)")
+
+
+@needs_shipped
+@needs_int8_cpu
+def test_shipped_int8_model_reads_as_its_float_model(real_data: Path) -> None:
+    """``twplate-rec-fast-int8`` is ``twplate-rec-fast`` at 48 x 72, quantized: it runs in int8 and reads the
+    rendered samples and real val as the float model does at that width (its model card: 290 of 296 plates both,
+    292 texts the same)."""
+    int8 = PlateRecognizer(FAST_INT8_MODEL)
+    fp32 = PlateRecognizer(FAST_MODEL, backend="onnxruntime", input_width=72)
+    assert int8.backend.name == "openvino" and int8.backend.providers == ["CPU", "int8"]
+    assert int8.backend.static_batches == (1, 32)  # one declared width: single images and full batches, static shapes
+    assert [r.text for r in int8(sample_plates())] == [r.text for r in fp32(sample_plates())]
+    lines = (real_data / "real" / "val.tsv").read_text(encoding="utf-8").splitlines()
+    paths, labels = zip(*(line.split("\t") for line in lines), strict=True)
+    images = [real_data / "real" / p for p in paths]
+    texts = {name: [r.text for r in reader(images)] for name, reader in (("int8", int8), ("fp32", fp32))}
+    right = {name: sum(t == label for t, label in zip(read, labels, strict=True)) for name, read in texts.items()}
+    same = sum(a == b for a, b in zip(texts["int8"], texts["fp32"], strict=True))
+    assert right["int8"] >= right["fp32"], right
+    assert same >= 0.98 * len(labels), same
+
+
 @pytest.mark.parametrize("streams", [1, 2])
 def test_threads_share_one_backend(tiny_model_dir: Path, streams: int) -> None:
     """Eight threads, each with its own infer requests, read exactly what one thread reads."""
@@ -269,11 +295,10 @@ def test_precision_checked_before_a_model_loads(monkeypatch: pytest.MonkeyPatch)
 
 
 @pytest.mark.slow
+@needs_int8_cpu
 def test_quantized_model_runs_int8_and_refuses_fp32(tiny_ir_dir: Path, tmp_path: Path) -> None:
     """A quantized model loads as int8 (reported from the compiled graph) and is never passed off as fp32."""
     nncf = pytest.importorskip("nncf")
-    if not {"AVX512_VNNI", "AVX_VNNI", "AMX_INT8"} & CAPABILITIES:
-        pytest.skip("no VNNI/AMX: int8 is refused on this CPU (test_precision_refused)")
     spec = load_model_spec(tiny_ir_dir)
     tensors = [resize_normalize(tiny_models.stripe_image(t), spec.preprocess)[None] for t in TEXTS]
     quantized = nncf.quantize(ov.Core().read_model(str(tiny_ir_dir / OPENVINO_FILES[0])), nncf.Dataset(tensors),
@@ -284,6 +309,34 @@ def test_quantized_model_runs_int8_and_refuses_fp32(tiny_ir_dir: Path, tmp_path:
     assert PlateRecognizer(out, backend="openvino").backend.providers == ["CPU", "int8"]
     with pytest.raises(ValueError, match="int8 .quantized. model: load it with precision='int8'"):
         PlateRecognizer(out, backend="openvino", precision="fp32")
+
+
+@needs_shipped
+@pytest.mark.slow
+def test_exporter_writes_an_int8_model_at_one_width_with_a_float_neck(real_data: Path, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--int8 --input-width 72 --fp32-neck``: the recipe of ``twplate-rec-fast-int8`` (on a few calibration crops):
+    the model declares the width, its backbone's convolutions take quantized inputs and its neck's do not."""
+    pytest.importorskip("nncf")
+    from exporters.to_openvino import main, neck_layers
+
+    monkeypatch.setenv("TWPLATE_DATA", str(real_data))
+    out = tmp_path / "fast"
+    assert main([str(default_model_dir().parent / FAST_MODEL), "--out", str(out), "--int8", "--input-width", "72",
+                 "--fp32-neck", "--calibration", "16", "--synthetic", "0"]) == 0
+    int8_dir = tmp_path / "fast-int8"
+    spec = load_model_spec(int8_dir)
+    assert (spec.name, spec.preprocess.min_width, spec.preprocess.max_width) == (f"{FAST_MODEL}-int8", 72, 72)
+    neck = neck_layers(ov.Core().read_model(str(out / OPENVINO_FILES[0])))
+    assert neck[0] == "Conv.27" and neck[-1] == "Conv.31" and len(neck) == 17  # 5 convolutions, 12 matrix products
+    model = ov.Core().read_model(str(int8_dir / OPENVINO_FILES[0]))
+
+    def quantized_input(name: str) -> bool:
+        op = next(op for op in model.get_ops() if op.get_friendly_name() == name)
+        return any(i.get_source_output().get_node().get_type_name() == "FakeQuantize" for i in op.inputs())
+
+    assert not any(quantized_input(name) for name in neck)
+    assert quantized_input("Conv.2") and quantized_input("MatMul.12")  # the backbone and the CTC head are int8
 
 
 # ---------------------------------------------------------------- broken models

@@ -1,5 +1,6 @@
 """The shipped plate readers (``models/twplate-rec``; ``models/twplate-rec-small``, the photo reader's for small
-boxes; ``models/twplate-rec-fast``, the shallower one for speed): load and verify, backends agree, read real plates.
+boxes; ``models/twplate-rec-fast``, the shallower one for speed, and ``twplate-rec-fast-int8``, it quantized): load and
+verify, backends agree, read real plates (the int8 model's readings: test_openvino.py).
 
 Skipped until the model is exported into the checkout; the real-data tests also need the data set.
 """
@@ -18,8 +19,10 @@ import pytest
 from twplate import PlateRecognizer
 from twplate.image import load_image
 from twplate.model_files import (
+    FAST_INT8_MODEL,
     FAST_MODEL,
     ONNX_FILE,
+    OPENVINO_FILES,
     PADDLE_FILES,
     default_model_dir,
     default_small_model_dir,
@@ -36,8 +39,9 @@ READERS = pytest.mark.parametrize("model", [MODEL, default_small_model_dir()], i
 
 @pytest.mark.parametrize(("model", "files"), [(MODEL, {ONNX_FILE, *PADDLE_FILES}),
                                               (default_small_model_dir(), {ONNX_FILE, *PADDLE_FILES}),
-                                              (fast_model_dir(), {ONNX_FILE})],  # for ONNX Runtime and OpenVINO
-                         ids=["rec", "rec-small", "rec-fast"])
+                                              (fast_model_dir(), {ONNX_FILE}),  # for ONNX Runtime and OpenVINO
+                                              (MODEL.parent / FAST_INT8_MODEL, set(OPENVINO_FILES))],
+                         ids=["rec", "rec-small", "rec-fast", "rec-fast-int8"])
 def test_shipped_model_is_complete_and_verified(model: Path, files: set[str]) -> None:
     spec = read_model_yaml(model)
     assert set(spec.checksums) == files

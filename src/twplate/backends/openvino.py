@@ -103,7 +103,7 @@ class OpenVinoBackend:
         if quantized != (precision == "int8"):
             raise ValueError(f"{path} is an int8 (quantized) model: load it with precision='int8'" if quantized else
                              f"precision='int8' needs an int8 model ({path} is a float model): write one with "
-                             "python -m exporters.to_openvino --int8, or load models/twplate-rec-int8")
+                             "python -m exporters.to_openvino --int8, or load twplate-rec-fast-int8")
         config: dict[str, Any] = {"INFERENCE_PRECISION_HINT": check_precision(precision, cpu_capabilities(core))}
         if threads is not None:
             config["INFERENCE_NUM_THREADS"] = int(threads)
