@@ -31,6 +31,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -46,9 +47,13 @@ from twplate.model_files import (
     write_model_yaml,
 )
 from twplate.preprocess import resize_normalize
+from twplate.recognizer import INPUT_WIDTHS
 
 from . import reports_bad_input
 from .verify import assert_reproduces
+
+if TYPE_CHECKING:
+    import openvino
 
 REPO = Path(__file__).resolve().parents[1]
 CALIBRATION = 600
@@ -133,7 +138,7 @@ def exact_match(reader: PlateRecognizer, images: Sequence[np.ndarray], labels: S
     return sum(r.text == label for r, label in zip(reader(list(images)), labels, strict=True)) / len(labels)
 
 
-def neck_layers(model) -> list[str]:
+def neck_layers(model: openvino.Model) -> list[str]:
     """Names of ``model``'s convolutions and matrix products after the backbone's last pooling, except the
     last one (the CTC head's): the sequence model (neck) of a PP-OCR recognizer."""
     ops = model.get_ordered_ops()
@@ -213,6 +218,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--synthetic", type=int, default=SYNTHETIC,
                         help="synthetic plates added to the calibration set")
     args = parser.parse_args(argv)
+    int8_only = [flag for flag, given in (("--input-width", args.input_width is not None),
+                                          ("--fp32-neck", args.fp32_neck),
+                                          ("--accuracy-control", args.accuracy_control)) if given]
+    if int8_only and not args.int8:
+        parser.error(f"{', '.join(int8_only)} shape the int8 model: add --int8")
+    if args.input_width is not None and not INPUT_WIDTHS[0] <= args.input_width <= INPUT_WIDTHS[1]:
+        parser.error(f"--input-width must be between {INPUT_WIDTHS[0]} and {INPUT_WIDTHS[1]} pixels")
     spec = load_model_spec(args.model)
     for out in (args.out, args.out.with_name(args.out.name + "-int8")) if args.int8 else (args.out,):
         others = [f for f in (ONNX_FILE, *PADDLE_FILES) if (out / f).exists()]

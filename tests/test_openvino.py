@@ -117,6 +117,22 @@ def test_the_exporter_will_not_write_an_ir_beside_another_models_files(tiny_mode
     assert not (out / OPENVINO_FILES[0]).exists()
 
 
+@pytest.mark.parametrize(("options", "message"), [
+    (["--fp32-neck"], "--fp32-neck shape the int8 model: add --int8"),
+    (["--input-width", "72", "--accuracy-control"], "--input-width, --accuracy-control shape the int8 model"),
+    (["--int8", "--input-width", "8"], "--input-width must be between 16 and 2048 pixels"),
+])
+def test_the_exporter_refuses_int8_options_it_would_ignore(tiny_model_dir: Path, tmp_path: Path, options: list[str],
+                                                           message: str, capsys: pytest.CaptureFixture) -> None:
+    from exporters.to_openvino import main
+
+    with pytest.raises(SystemExit) as exited:
+        main([str(tiny_model_dir), "--out", str(tmp_path / "ir"), *options])
+    assert exited.value.code == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "ir").exists()
+
+
 @needs_shipped
 def test_an_ir_not_listed_in_inference_yml_is_not_read(tiny_ir_dir: Path, tmp_path: Path) -> None:
     """An IR that merely lies in a model folder may hold other weights (here the tiny model's, beside the
