@@ -204,6 +204,14 @@ def test_shipped_int8_model_reads_real_plates_as_its_float_model(real_data: Path
     assert same >= 0.98 * len(labels), same
 
 
+@needs_shipped
+def test_shipped_int8_model_is_refused_by_name_on_a_cpu_without_int8(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On an AVX2 CPU (no VNNI, no AMX) int8 would be emulated and slower than fp32: loading says so."""
+    monkeypatch.setattr(openvino_backend, "cpu_capabilities", lambda core: frozenset({"FP32", "INT8", "AVX2"}))
+    with pytest.raises(ValueError, match="precision='int8' needs a CPU with VNNI or AMX int8"):
+        PlateRecognizer(FAST_INT8_MODEL)
+
+
 @pytest.mark.parametrize("streams", [1, 2])
 def test_threads_share_one_backend(tiny_model_dir: Path, streams: int) -> None:
     """Eight threads, each with its own infer requests, read exactly what one thread reads."""
